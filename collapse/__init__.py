@@ -1,0 +1,1 @@
+"""semisynth.collapse stage."""

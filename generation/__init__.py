@@ -1,0 +1,1 @@
+"""semisynth.generation stage."""

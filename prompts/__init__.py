@@ -1,0 +1,1 @@
+"""Jinja2 prompt templates (data). Loaded via importlib.resources."""

@@ -1,0 +1,223 @@
+"""Reading corpora: JSONL, CSV, Parquet, a saved `datasets` folder, or a semisynth run directory.
+
+Every bad-input case raises UserError with one line: the file, the line or field, what is wrong,
+and the fix. Nothing is written here, so a failed read leaves nothing on disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from semisynth.errors import UserError
+from semisynth.records import Record, Reject
+
+MAX_LINE_BYTES_DEFAULT = 1 << 20  # a 1 MiB line is almost always a corrupt or wrong file
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMapping:
+    """Which input columns hold the text or the chat turns (and optionally an id and a language)."""
+
+    text: str | None = "text"
+    messages: str | None = None
+    id: str | None = None
+    language: str | None = None
+    keep: tuple[str, ...] = ()  # extra columns copied into record.meta
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """One input row with where it came from (file:line), before it becomes a record."""
+
+    source: str
+    data: Mapping[str, Any]
+
+
+def detect_format(path: Path) -> str:
+    if path.is_dir():
+        if (path / "records").is_dir() or (path / "manifest.json").exists():
+            return "run"
+        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
+            return "datasets"
+        raise UserError(str(path), "directory is neither a semisynth run nor a saved `datasets` folder",
+                        "point at a run directory (with records/), a save_to_disk folder, or a file")
+    suffix = "".join(path.suffixes[-1:]).lower()
+    formats = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv",
+               ".parquet": "parquet", ".pq": "parquet"}
+    if suffix not in formats:
+        raise UserError(str(path), f"unknown file type '{suffix or '(none)'}'",
+                        "use .jsonl, .csv, .tsv, .parquet, a `datasets` folder or a run directory")
+    return formats[suffix]
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise UserError(str(path), "file not found", "check the path (relative paths start at the working directory)")
+    if path.is_file():
+        if path.stat().st_size == 0:
+            raise UserError(str(path), "file is empty", "give a file with at least one record")
+        with path.open("rb") as f:
+            head = f.read(8192)
+        if b"\x00" in head and path.suffix.lower() not in (".parquet", ".pq"):
+            raise UserError(str(path), "looks like a binary file (NUL bytes), not text",
+                            "give a UTF-8 JSONL/CSV file, or .parquet for Parquet")
+
+
+def _iter_jsonl(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if len(raw) > max_line_bytes:
+                raise UserError(f"{path}:{lineno}", f"record is {len(raw):,} bytes, over the {max_line_bytes:,}-byte limit",
+                                "split or truncate the record, or raise input.max_record_bytes")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise UserError(f"{path}:{lineno}", f"not valid UTF-8 (byte {e.start}: {raw[e.start:e.start+1]!r})",
+                                "re-encode the file as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{lineno}", f"broken JSON ({e.msg} at column {e.colno})",
+                                "fix or remove that line; each line must be one JSON object") from None
+            if not isinstance(obj, dict):
+                raise UserError(f"{path}:{lineno}", f"expected a JSON object, got {type(obj).__name__}",
+                                "write one {...} object per line")
+            yield RawRow(f"{path}:{lineno}", obj)
+
+
+def _iter_csv(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}", f"not valid UTF-8 (byte offset {e.start})",
+                        "re-encode the file as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+    csv.field_size_limit(max(max_line_bytes, 131072))
+    reader = csv.DictReader(text.splitlines(keepends=True), dialect=dialect)
+    try:
+        for row in reader:
+            size = sum(len(v or "") for v in row.values() if isinstance(v, str))
+            if size > max_line_bytes:
+                raise UserError(f"{path}:{reader.line_num}", f"record is {size:,} characters, over the limit",
+                                "split or truncate the record, or raise input.max_record_bytes")
+            yield RawRow(f"{path}:{reader.line_num}", row)
+    except csv.Error as e:
+        raise UserError(f"{path}:{reader.line_num}", f"broken CSV ({e})", "fix the quoting on that line") from None
+
+
+def _iter_parquet(path: Path) -> Iterator[RawRow]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises several types for a non-Parquet file
+        raise UserError(str(path), f"not a readable Parquet file ({type(e).__name__})",
+                        "give a Parquet file written by pandas/pyarrow/datasets") from None
+    for i, row in enumerate(table.to_pylist()):
+        yield RawRow(f"{path}:row{i}", row)
+
+
+def _iter_datasets(path: Path) -> Iterator[RawRow]:
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as e:
+        raise UserError(str(path), f"not a loadable `datasets` folder ({type(e).__name__})",
+                        "save it with Dataset.save_to_disk(...)") from None
+    if isinstance(ds, datasets.DatasetDict):
+        split = "train" if "train" in ds else next(iter(ds))
+        ds = ds[split]
+    for i, row in enumerate(ds):
+        yield RawRow(f"{path}:row{i}", row)
+
+
+def iter_raw_rows(path: str | os.PathLike, max_line_bytes: int = MAX_LINE_BYTES_DEFAULT) -> Iterator[RawRow]:
+    """Rows of any supported file or folder, each tagged with file:line."""
+    path = Path(path)
+    _check_file(path)
+    fmt = detect_format(path)
+    if fmt == "jsonl":
+        yield from _iter_jsonl(path, max_line_bytes)
+    elif fmt == "csv":
+        yield from _iter_csv(path, max_line_bytes)
+    elif fmt == "parquet":
+        yield from _iter_parquet(path)
+    elif fmt == "datasets":
+        yield from _iter_datasets(path)
+    else:  # run directory
+        for shard in sorted((path / "records").glob("*.jsonl")):
+            yield from _iter_jsonl(shard, max_line_bytes)
+
+
+def _messages_from(value: Any, where: str, field: str) -> list[dict[str, str]]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise UserError(where, f"field '{field}' is a string but not JSON chat turns",
+                            'store turns as [{"role": ..., "content": ...}]') from None
+    if not isinstance(value, list) or not all(isinstance(m, Mapping) and "role" in m and "content" in m for m in value):
+        raise UserError(where, f"field '{field}' must be a list of {{role, content}} turns",
+                        'store turns as [{"role": "user", "content": "..."}, ...]')
+    return [{"role": str(m["role"]), "content": str(m["content"] or "")} for m in value]
+
+
+def extract_content(row: RawRow, mapping: ColumnMapping) -> tuple[str | None, list[dict[str, str]] | None]:
+    """Text and/or messages of a raw row per the mapping; a missing column is a UserError."""
+    text = messages = None
+    if mapping.messages:
+        if mapping.messages not in row.data:
+            raise UserError(row.source, f"column '{mapping.messages}' not found (columns: {', '.join(map(str, row.data)) or 'none'})",
+                            "set input.messages_field (--messages-field) to the column holding chat turns")
+        messages = _messages_from(row.data[mapping.messages], row.source, mapping.messages)
+    if mapping.text and not (mapping.messages and mapping.text not in row.data):
+        if mapping.text not in row.data:
+            raise UserError(row.source, f"column '{mapping.text}' not found (columns: {', '.join(map(str, row.data)) or 'none'})",
+                            "set input.text_field (--text-field) to the column holding the text")
+        value = row.data[mapping.text]
+        text = "" if value is None else str(value)
+    return text, messages
+
+
+def is_record_dict(data: Mapping[str, Any]) -> bool:
+    return "id" in data and "origin" in data and ("text" in data or "messages" in data)
+
+
+def read_records(path: str | os.PathLike, mapping: ColumnMapping | None = None,
+                 default_origin: str = "real") -> list[Record]:
+    """Load a corpus as records: semisynth records pass through; other rows become records of
+    `default_origin` (no PII masking or language id: that is the seed loader's job)."""
+    mapping = mapping or ColumnMapping()
+    out: list[Record] = []
+    for row in iter_raw_rows(path):
+        if is_record_dict(row.data):
+            try:
+                out.append(Record.from_dict(row.data))
+            except (KeyError, ValueError, TypeError) as e:
+                raise UserError(row.source, f"malformed semisynth record ({e})", "regenerate the run or fix the record") from None
+            continue
+        text, messages = extract_content(row, mapping)
+        out.append(Record.create(default_origin, text=text, messages=messages,
+                                 language=str(row.data.get(mapping.language) or "und") if mapping.language else "und",
+                                 meta={"source": row.source}))
+    if not out:
+        raise UserError(str(path), "no records found", "give a corpus with at least one non-empty record")
+    return out
+
+
+def read_rejects(run_dir: str | os.PathLike) -> list[Reject]:
+    out = []
+    for shard in sorted(Path(run_dir, "rejects").glob("*.jsonl")):
+        for row in _iter_jsonl(shard, MAX_LINE_BYTES_DEFAULT):
+            out.append(Reject.from_dict(row.data))
+    return out

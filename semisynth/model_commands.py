@@ -1,0 +1,1 @@
+"""`semisynth model ...`: build a tiny model for dry runs, prepare the packaged demo model."""

@@ -1,0 +1,1 @@
+"""Versioned taxonomies (YAML data): moderation labels, intents. Loaded via importlib.resources."""
