@@ -7,9 +7,20 @@ transformers for machines without vLLM. Heavy imports happen inside the implemen
 
 from __future__ import annotations
 
+import logging
+import os
+import random
+import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from semisynth.errors import UserError
 
 ChatTurn = dict[str, str]  # {"role": ..., "content": ...}
 
@@ -59,3 +70,538 @@ class Backend(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
 
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------------------
+log = logging.getLogger(__name__)
+
+
+def error_completion(reason: str, prompt_tokens: int = 0) -> Completion:
+    """A request the backend gave up on: kept in place (never dropped) so the caller can ledger it."""
+    return Completion(text="", finish_reason="error", prompt_tokens=prompt_tokens, completion_tokens=0, error=reason)
+
+
+def resolve_model_dir(model: str | os.PathLike) -> Path:
+    """A Hugging Face folder (has config.json), or a packaged model name converted on first use."""
+    p = Path(model).expanduser()
+    if (p / "config.json").is_file():
+        return p
+    from semisynth.models import PACKAGED_MODELS, prepare_packaged_model
+
+    if str(model) in PACKAGED_MODELS:
+        return prepare_packaged_model(str(model))
+    raise UserError(
+        f"model path {model}",
+        "not found / not a Hugging Face model folder (no config.json)",
+        "run `semisynth model prepare` or `semisynth model tiny DIR`, or give a folder with config.json",
+    )
+
+
+def _render_with(tokenizer: Any, request: GenerationRequest) -> str:
+    if request.messages is not None:
+        return tokenizer.apply_chat_template(
+            [dict(m) for m in request.messages], add_generation_prompt=True, tokenize=False
+        )
+    if request.prompt is not None:
+        return request.prompt
+    raise ValueError("request has neither messages nor prompt")
+
+
+def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut at the earliest stop string (excluded, as vLLM and OpenAI do)."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# vLLM in-process
+# ---------------------------------------------------------------------------------------------------
+class VLLMBackend:
+    """In-process `vllm.LLM`: the whole batch goes to ONE `llm.generate` call (vLLM schedules it)."""
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        *,
+        seed: int = 0,
+        max_model_len: int = 512,
+        dtype: str = "float32",
+        kv_cache_memory_bytes: int = 64 << 20,
+        enforce_eager: bool = True,
+        enable_chunked_prefill: bool = False,
+        **engine_kwargs: Any,
+    ) -> None:
+        # Single process starts faster on CPU and keeps both cores for the engine.
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        self._model_dir = resolve_model_dir(model_dir)  # a bad path fails before the slow import
+        from vllm import LLM
+
+        self._name = str(model_dir)
+        self.max_model_len = max_model_len
+        t0 = time.perf_counter()
+        # Chunked prefill off: per-request seeds crash the CPU engine when a batch spans steps.
+        self.llm = LLM(
+            model=str(self._model_dir),
+            seed=seed,
+            max_model_len=max_model_len,
+            dtype=dtype,
+            kv_cache_memory_bytes=kv_cache_memory_bytes,
+            enforce_eager=enforce_eager,
+            enable_chunked_prefill=enable_chunked_prefill,
+            **engine_kwargs,
+        )
+        self.start_seconds = time.perf_counter() - t0
+        self.tokenizer = self.llm.get_tokenizer()
+
+    @property
+    def model_name(self) -> str:
+        return self._name
+
+    def render(self, request: GenerationRequest) -> str:
+        """The exact prompt string handed to vLLM (chat template applied), for benchmarks and debugging."""
+        return _render_with(self.tokenizer, request)
+
+    @staticmethod
+    def sampling_params(p: SamplingParams) -> Any:
+        from vllm import SamplingParams as VSamplingParams
+
+        return VSamplingParams(
+            max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p, seed=p.seed, stop=list(p.stop) or None
+        )
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        results: list[Completion | None] = [None] * len(requests)
+        prompts: list[str] = []
+        params: list[Any] = []
+        index: list[int] = []
+        limit = self.max_model_len - 1  # vLLM needs room for at least one output token
+        for i, req in enumerate(requests):
+            try:
+                text = self.render(req)
+            except Exception as e:  # a bad template or request must not sink the batch
+                results[i] = error_completion(f"could not render prompt: {e}")
+                continue
+            n = len(self.tokenizer.encode(text))
+            if n > limit:
+                results[i] = error_completion(f"prompt too long ({n} tokens > {limit})", prompt_tokens=n)
+                continue
+            if n == 0:
+                results[i] = error_completion("empty prompt")
+                continue
+            prompts.append(text)
+            params.append(self.sampling_params(req.params))
+            index.append(i)
+        if prompts:
+            outputs = self.llm.generate(prompts, params, use_tqdm=False)
+            for i, out in zip(index, outputs, strict=True):
+                o = out.outputs[0]
+                reason = o.finish_reason
+                n_prompt = len(out.prompt_token_ids or ())
+                if reason in ("stop", "length"):
+                    results[i] = Completion(o.text, reason, n_prompt, len(o.token_ids))
+                else:
+                    results[i] = error_completion(f"vLLM finished with {reason!r}", n_prompt)
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        """Free the engine (a second engine in the same process needs the memory)."""
+        import gc
+
+        llm = self.__dict__.pop("llm", None)
+        if llm is not None:
+            engine = getattr(llm, "llm_engine", None)
+            core = getattr(engine, "engine_core", None)
+            if core is not None and hasattr(core, "shutdown"):
+                try:
+                    core.shutdown()
+                except Exception:  # best effort: shutting down must not mask the caller's error
+                    log.debug("vLLM shutdown failed", exc_info=True)
+            del llm
+        gc.collect()
+
+
+# ---------------------------------------------------------------------------------------------------
+# OpenAI-compatible HTTP
+# ---------------------------------------------------------------------------------------------------
+class _Retryable(Exception):
+    """Retries exhausted; the message is the last reason."""
+
+
+class OpenAIHTTPBackend:
+    """Any OpenAI-compatible server (vLLM, TGI, llama.cpp, a hosted API).
+
+    Bounded concurrency (a thread pool), retries with exponential backoff + jitter on connect
+    errors, timeouts, 5xx and 429; a request that still fails comes back as finish_reason="error".
+    Wrong credentials and an unreachable server are the user's to fix: UserError, early.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        max_concurrency: int = 8,
+        timeout_s: float = 60,
+        max_retries: int = 4,
+        backoff_s: float = 0.5,
+        transport: Any = None,
+        probe: bool = True,
+    ) -> None:
+        import httpx
+
+        url = base_url.rstrip("/")
+        self.base_url = url[: -len("/v1")] if url.endswith("/v1") else url
+        self._model = model
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_s = backoff_s
+        key = api_key or os.environ.get("SEMISYNTH_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+            limits=httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency),
+            transport=transport,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="semisynth-http")
+        self._rng = random.Random()
+        self._rng_lock = threading.Lock()
+        if probe:
+            self.probe()
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIHTTPBackend({self.base_url!r}, model={self._model!r})"
+
+    @property
+    def model_name(self) -> str:
+        return self._model
+
+    # -- low level ---------------------------------------------------------------------------------
+    def _auth_error(self, status: int) -> UserError:
+        return UserError(
+            f"server {self.base_url}",
+            f"rejected the credentials (HTTP {status})",
+            "set SEMISYNTH_API_KEY (or OPENAI_API_KEY) to a valid key for this server",
+        )
+
+    def _sleep_before_retry(self, attempt: int, retry_after: float | None) -> None:
+        with self._rng_lock:
+            jitter = self._rng.uniform(0.5, 1.5)
+        delay = min(30.0, self.backoff_s * (2**attempt) * jitter)
+        if retry_after is not None:
+            delay = max(delay, min(60.0, retry_after))
+        time.sleep(delay)
+
+    def _send(self, method: str, path: str, json_body: dict | None = None) -> Any:
+        """One HTTP call with retries. Returns the response (any non-retryable status); raises
+        _Retryable with the last reason once retries are exhausted, UserError on 401/403."""
+        import httpx
+
+        last, retry_after = "no attempt", None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self._sleep_before_retry(attempt - 1, retry_after)
+            retry_after = None
+            try:
+                resp = self._client.request(method, path, json=json_body)
+            except httpx.TimeoutException as e:
+                last = f"timeout ({type(e).__name__})"
+                continue
+            except httpx.TransportError as e:
+                last = f"connection failed ({type(e).__name__}: {e})"
+                continue
+            if resp.status_code in (401, 403):
+                raise self._auth_error(resp.status_code)
+            if resp.status_code == 429 or resp.status_code >= 500:
+                ra = resp.headers.get("retry-after")
+                try:
+                    retry_after = float(ra) if ra is not None else None
+                except ValueError:
+                    retry_after = None
+                last = f"HTTP {resp.status_code}: {_short_body(resp)}"
+                continue
+            return resp
+        raise _Retryable(f"gave up after {self.max_retries + 1} attempts; last: {last}")
+
+    def probe(self) -> None:
+        """Fail early, with a fix, when the server is unreachable, the key is wrong or the model absent."""
+        try:
+            resp = self._send("GET", "/v1/models")
+        except _Retryable as e:
+            raise UserError(
+                f"server {self.base_url}",
+                f"unreachable ({e})",
+                "start the server (e.g. `python -m vllm.entrypoints.openai.api_server --model DIR`) or fix base_url",
+            ) from None
+        if resp.status_code != 200:
+            return  # some servers have no /v1/models; requests will tell
+        try:
+            served = [m["id"] for m in resp.json().get("data", [])]
+        except Exception:
+            return
+        if served and self._model not in served:
+            raise UserError(
+                f"model {self._model!r}",
+                f"not served by {self.base_url}",
+                f"use one of: {', '.join(served[:10])}",
+            )
+
+    def _payload(self, req: GenerationRequest) -> tuple[str, dict]:
+        p = req.params
+        body: dict[str, Any] = {"model": self._model, "max_tokens": p.max_tokens, "temperature": p.temperature,
+                                "top_p": p.top_p}
+        if p.seed is not None:
+            body["seed"] = p.seed
+        if p.stop:
+            body["stop"] = list(p.stop)
+        if req.messages is not None:
+            body["messages"] = [dict(m) for m in req.messages]
+            return "/v1/chat/completions", body
+        if req.prompt is not None:
+            body["prompt"] = req.prompt
+            return "/v1/completions", body
+        raise ValueError("request has neither messages nor prompt")
+
+    def _one(self, req: GenerationRequest) -> Completion:
+        try:
+            path, body = self._payload(req)
+            resp = self._send("POST", path, body)
+        except _Retryable as e:
+            return error_completion(str(e))
+        except ValueError as e:
+            return error_completion(str(e))
+        if resp.status_code != 200:
+            return error_completion(f"HTTP {resp.status_code}: {_short_body(resp)}")
+        try:
+            data = resp.json()
+            choice = data["choices"][0]
+            text = choice["message"]["content"] if "message" in choice else choice["text"]
+            usage = data.get("usage") or {}
+        except Exception as e:
+            return error_completion(f"malformed response ({type(e).__name__}: {e})")
+        fr = choice.get("finish_reason")
+        reason = "length" if fr == "length" else ("error" if fr in ("abort", "error") else "stop")
+        return Completion(
+            text=text or "",
+            finish_reason=reason,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            error=f"server finished with {fr!r}" if reason == "error" else None,
+        )
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return list(self._pool.map(self._one, requests))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._client.close()
+
+
+def _short_body(resp: Any, limit: int = 200) -> str:
+    try:
+        data = resp.json()
+        msg = data.get("error", data) if isinstance(data, dict) else data
+        if isinstance(msg, dict):
+            msg = msg.get("message", msg)
+        text = str(msg)
+    except Exception:
+        text = resp.text
+    text = " ".join(text.split())
+    return text[:limit] or resp.reason_phrase
+
+
+# ---------------------------------------------------------------------------------------------------
+# transformers
+# ---------------------------------------------------------------------------------------------------
+class _PerRowSampler:
+    """A logits processor that samples each row with its own torch.Generator and forces that token.
+
+    Combined with greedy decoding in `generate`, a request's text depends only on its own seed,
+    not on the batch it happened to share (HF's sampler draws from one global RNG for the batch).
+    """
+
+    def __init__(self, params: Sequence[SamplingParams], seeds: Sequence[int]):
+        import torch
+
+        self.params = list(params)
+        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        chosen = torch.empty(scores.shape[0], dtype=torch.long)
+        for i, p in enumerate(self.params):
+            logits = scores[i].float()
+            if p.temperature <= 0:
+                chosen[i] = int(torch.argmax(logits))
+                continue
+            probs = torch.softmax(logits / p.temperature, dim=-1)
+            if p.top_p < 1.0:
+                sp, si = torch.sort(probs, descending=True)
+                keep = torch.cumsum(sp, dim=-1) - sp < p.top_p  # smallest prefix reaching top_p
+                keep[0] = True
+                filtered = torch.zeros_like(probs)
+                filtered[si[keep]] = sp[keep]
+                probs = filtered
+            chosen[i] = int(torch.multinomial(probs, 1, generator=self.gens[i]))
+        out = torch.full_like(scores, float("-inf"))
+        out[torch.arange(scores.shape[0]), chosen] = 0.0
+        return out
+
+
+class TransformersBackend:
+    """transformers `generate` with left padding, batched; for machines without vLLM.
+
+    Determinism over speed: each request samples from its own generator seeded by its seed.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike, *, seed: int = 0, batch_size: int = 16, device: str = "cpu"):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self._model_dir = resolve_model_dir(model_dir)
+        self._name = str(model_dir)
+        self.seed = seed
+        self.batch_size = max(1, int(batch_size))
+        self.device = device
+        self.tokenizer = AutoTokenizer.from_pretrained(self._model_dir)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(self._model_dir, dtype=torch.float32).to(device).eval()
+        gen_eos = self.model.generation_config.eos_token_id
+        eos = gen_eos if gen_eos is not None else self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        self.max_len = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+
+    @property
+    def model_name(self) -> str:
+        return self._name
+
+    def render(self, request: GenerationRequest) -> str:
+        return _render_with(self.tokenizer, request)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        results: list[Completion | None] = [None] * len(requests)
+        ready: list[tuple[int, list[int]]] = []
+        for i, req in enumerate(requests):
+            try:
+                ids = self.tokenizer(self.render(req), add_special_tokens=True)["input_ids"]
+            except Exception as e:
+                results[i] = error_completion(f"could not render prompt: {e}")
+                continue
+            if len(ids) >= self.max_len:
+                results[i] = error_completion(f"prompt too long ({len(ids)} tokens > {self.max_len - 1})", len(ids))
+            elif not ids:
+                results[i] = error_completion("empty prompt")
+            else:
+                ready.append((i, ids))
+        # Similar lengths together: less padding, fewer wasted steps.
+        ready.sort(key=lambda t: (requests[t[0]].params.max_tokens, len(t[1])))
+        for start in range(0, len(ready), self.batch_size):
+            chunk = ready[start : start + self.batch_size]
+            for (i, _), comp in zip(chunk, self._generate_batch([requests[i] for i, _ in chunk],
+                                                                 [ids for _, ids in chunk],
+                                                                 [i for i, _ in chunk]), strict=True):
+                results[i] = comp
+        return [r for r in results if r is not None]
+
+    def _generate_batch(self, reqs: list[GenerationRequest], ids: list[list[int]], idx: list[int]) -> list[Completion]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        enc = self.tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+        width = enc["input_ids"].shape[1]
+        max_new = max(1, min(max(r.params.max_tokens for r in reqs), self.max_len - width))
+        seeds = [r.params.seed if r.params.seed is not None else self.seed * 1_000_003 + i for r, i in zip(reqs, idx, strict=True)]
+        gc = GenerationConfig(
+            do_sample=False, num_beams=1, max_new_tokens=max_new, pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=sorted(self.eos_ids), temperature=None, top_p=None, top_k=None,
+        )
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=enc["input_ids"].to(self.device),
+                attention_mask=enc["attention_mask"].to(self.device),
+                generation_config=gc,
+                logits_processor=LogitsProcessorList([_PerRowSampler([r.params for r in reqs], seeds)]),
+            )
+        new = out[:, width:].tolist()
+        comps = []
+        for r, prompt_ids, toks in zip(reqs, ids, new, strict=True):
+            limit = min(r.params.max_tokens, self.max_len - len(prompt_ids))
+            cut = next((k for k, t in enumerate(toks) if t in self.eos_ids), None)
+            if cut is not None and cut < limit:
+                gen, reason = toks[: cut + 1], "stop"
+            else:
+                gen, reason = toks[:limit], "length"
+            body = [t for t in gen if t not in self.eos_ids]
+            text = self.tokenizer.decode(body, skip_special_tokens=True)
+            text, hit = _apply_stop(text, r.params.stop)
+            if hit:
+                reason = "stop"
+                gen = self.tokenizer(text, add_special_tokens=False)["input_ids"]  # approximate count
+            comps.append(Completion(text, reason, len(prompt_ids), len(gen)))
+        return comps
+
+    def close(self) -> None:
+        import gc
+
+        self.__dict__.pop("model", None)
+        gc.collect()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Config seam
+# ---------------------------------------------------------------------------------------------------
+class BackendSpec(BaseModel):
+    """What configs embed to pick a backend. Engine options apply to the kinds that use them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["vllm", "http", "transformers"] = Field("vllm", description="engine: vllm | http | transformers")
+    model: str = Field(..., description="HF model folder, a packaged model name, or the served name (http)")
+    base_url: str | None = Field(None, description="http: server URL, e.g. http://127.0.0.1:8000")
+    seed: int = Field(0, description="engine seed (requests carry their own seeds)")
+    # vllm
+    max_model_len: int = Field(512, ge=16, description="vllm: context length")
+    dtype: str = Field("float32", description="vllm: weights dtype (float32 on CPU)")
+    kv_cache_memory_bytes: int = Field(64 << 20, ge=1 << 20, description="vllm: KV cache size in bytes")
+    enforce_eager: bool = Field(True, description="vllm: no graph capture (faster start on CPU)")
+    enable_chunked_prefill: bool = Field(False, description="vllm: keep False on CPU with per-request seeds")
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="vllm: extra vllm.LLM arguments")
+    # http
+    max_concurrency: int = Field(8, ge=1, description="http: requests in flight")
+    timeout_s: float = Field(60, gt=0, description="http: per-request timeout")
+    max_retries: int = Field(4, ge=0, description="http: retries on connect errors, 5xx, 429")
+    backoff_s: float = Field(0.5, ge=0, description="http: first backoff, doubled each retry (+ jitter)")
+    # transformers
+    batch_size: int = Field(16, ge=1, description="transformers: prompts per generate call")
+    device: str = Field("cpu", description="transformers: torch device")
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> BackendSpec:
+        if self.kind == "http" and not self.base_url:
+            raise ValueError("kind 'http' needs base_url (e.g. http://127.0.0.1:8000)")
+        return self
+
+
+def open_backend(spec: BackendSpec) -> Backend:
+    """The one place that turns a config into a live backend (engines start here)."""
+    if spec.kind == "http":
+        assert spec.base_url is not None
+        return OpenAIHTTPBackend(
+            spec.base_url, spec.model, max_concurrency=spec.max_concurrency, timeout_s=spec.timeout_s,
+            max_retries=spec.max_retries, backoff_s=spec.backoff_s,
+        )
+    resolve_model_dir(spec.model)  # fail with a fix before importing an engine
+    if spec.kind == "transformers":
+        return TransformersBackend(spec.model, seed=spec.seed, batch_size=spec.batch_size, device=spec.device)
+    return VLLMBackend(
+        spec.model, seed=spec.seed, max_model_len=spec.max_model_len, dtype=spec.dtype,
+        kv_cache_memory_bytes=spec.kv_cache_memory_bytes, enforce_eager=spec.enforce_eager,
+        enable_chunked_prefill=spec.enable_chunked_prefill, **spec.engine_kwargs,
+    )

@@ -24,14 +24,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for ep in sorted(entry_points(group="semisynth.commands"), key=lambda e: e.name):
-        ep.load()(sub)
+        try:
+            register = ep.load()
+        except ImportError as e:  # one broken stage must not take the other commands down
+            broken = sub.add_parser(ep.name, help=f"(unavailable: {e})")
+            broken.set_defaults(func=_unavailable(ep.name, e))
+            continue
+        register(sub)
     return parser
+
+
+def _unavailable(name: str, error: ImportError):
+    def fail(_args: argparse.Namespace) -> int:
+        raise UserError(f"commands '{name}'", f"could not be loaded ({error})", "run `make venv` to reinstall")
+
+    return fail
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
+    # vLLM logs at INFO to stdout by default; keep the CLI's output to what the user asked for.
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "DEBUG" if args.verbose else "WARNING")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

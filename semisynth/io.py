@@ -173,17 +173,18 @@ def _messages_from(value: Any, where: str, field: str) -> list[dict[str, str]]:
 
 
 def extract_content(row: RawRow, mapping: ColumnMapping) -> tuple[str | None, list[dict[str, str]] | None]:
-    """Text and/or messages of a raw row per the mapping; a missing column is a UserError."""
-    text = messages = None
-    if mapping.messages:
-        if mapping.messages not in row.data:
-            raise UserError(row.source, f"column '{mapping.messages}' not found (columns: {', '.join(map(str, row.data)) or 'none'})",
-                            "set input.messages_field (--messages-field) to the column holding chat turns")
-        messages = _messages_from(row.data[mapping.messages], row.source, mapping.messages)
-    if mapping.text and not (mapping.messages and mapping.text not in row.data):
-        if mapping.text not in row.data:
-            raise UserError(row.source, f"column '{mapping.text}' not found (columns: {', '.join(map(str, row.data)) or 'none'})",
-                            "set input.text_field (--text-field) to the column holding the text")
+    """Text and/or messages of a raw row per the mapping. With both columns mapped, a row may hold
+    either (mixed corpora of posts and chats); with neither present it is a UserError."""
+    has_messages = bool(mapping.messages) and row.data.get(mapping.messages) is not None
+    has_text = bool(mapping.text) and mapping.text in row.data
+    if not has_messages and not has_text:
+        wanted = " or ".join(f"'{c}'" for c in (mapping.text, mapping.messages) if c)
+        flag = "input.text_field (--text-field)" if mapping.text else "input.messages_field (--messages-field)"
+        raise UserError(row.source, f"column {wanted} not found (columns: {', '.join(map(str, row.data)) or 'none'})",
+                        f"set {flag} to the column holding the text")
+    messages = _messages_from(row.data[mapping.messages], row.source, mapping.messages) if has_messages else None
+    text = None
+    if has_text and not has_messages:
         value = row.data[mapping.text]
         text = "" if value is None else str(value)
     return text, messages

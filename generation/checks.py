@@ -1,0 +1,88 @@
+"""Output checks: every generated text is kept or rejected with a reason, never dropped silently."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from semisynth.backends import Completion
+from semisynth.langid import UNDETERMINED, detect_language
+
+_REFUSAL = re.compile(
+    r"^\s*(?:i'?m sorry|i am sorry|sorry, but|i can(?:no|')t (?:help|assist|do|comply|provide|fulfil)|"
+    r"i cannot (?:help|assist|do|comply|provide|fulfil)|as an ai\b|i'?m (?:just )?an ai\b|i (?:won'?t|will not) )",
+    re.IGNORECASE,
+)
+_LABEL_PREFIX = re.compile(r"^\s*(?:here(?:'s| is) (?:the |a |my )?(?:rewritten|new|paraphrased)?\s*(?:message|version|text)?\s*:|"
+                           r"(?:rewritten|paraphrased?|new) message\s*:|paraphrase\s*:)\s*", re.IGNORECASE)
+_WS = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    min_chars: int = 3
+    max_chars: int = 2000
+    min_length_ratio: float = 0.25  # output/seed length bounds for anchored generators
+    max_length_ratio: float = 4.0
+    near_copy_similarity: float = 0.92  # SequenceMatcher ratio on normalised text
+    language_check: bool = True
+    language_min_chars: int = 25  # langdetect is unreliable below this (recipes: ~95% above 25 chars)
+    language_min_confidence: float = 0.8
+
+
+def clean_output(text: str) -> str:
+    """Strip chat-model wrapping ("Here is the rewritten message:", quotes, <seed> tags)."""
+    text = text.strip()
+    text = _LABEL_PREFIX.sub("", text, count=1).strip()
+    text = text.replace("<seed>", "").replace("</seed>", "").strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”":
+        text = text[1:-1].strip()
+    return text
+
+
+def _norm(s: str) -> str:
+    return _WS.sub(" ", s.lower()).strip()
+
+
+def similarity(a: str, b: str) -> float:
+    return SequenceMatcher(None, _norm(a), _norm(b), autojunk=False).ratio()
+
+
+def check_output(completion: Completion, text: str, seed_text: str | None, seed_language: str | None,
+                 cfg: CheckConfig, *, length_relative_to_seed: bool, require_same_language: bool,
+                 ) -> tuple[str | None, str | None, str]:
+    """(reason, detail, detected language); reason None means the output is kept.
+
+    `seed_text` enables the copy checks; `length_relative_to_seed` also bounds the length ratio
+    (paraphrases, not new messages written in a seed's style)."""
+    if completion.finish_reason == "error":
+        return "backend_error", completion.error, UNDETERMINED
+    if not text.strip():
+        return "empty", None, UNDETERMINED
+    if completion.finish_reason == "length":
+        return "truncated", f"hit max_tokens after {completion.completion_tokens} tokens", UNDETERMINED
+    if _REFUSAL.search(text):
+        return "refusal", None, UNDETERMINED
+    n = len(text)
+    if n < cfg.min_chars:
+        return "too_short", f"{n} chars < {cfg.min_chars}", UNDETERMINED
+    if n > cfg.max_chars:
+        return "too_long", f"{n} chars > {cfg.max_chars}", UNDETERMINED
+    if seed_text is not None:
+        ratio = n / max(len(seed_text), 1)
+        if length_relative_to_seed and ratio < cfg.min_length_ratio:
+            return "too_short", f"{ratio:.2f}x the seed's length", UNDETERMINED
+        if length_relative_to_seed and ratio > cfg.max_length_ratio:
+            return "too_long", f"{ratio:.2f}x the seed's length", UNDETERMINED
+        if _norm(text) == _norm(seed_text):
+            return "copy_of_seed", None, UNDETERMINED
+        sim = similarity(text, seed_text)
+        if sim >= cfg.near_copy_similarity:
+            return "near_copy_of_seed", f"similarity {sim:.3f}", UNDETERMINED
+    lang, conf = detect_language(text)
+    if (cfg.language_check and require_same_language and seed_language not in (None, UNDETERMINED)
+            and lang != UNDETERMINED and lang != seed_language and len(text) >= cfg.language_min_chars
+            and conf >= cfg.language_min_confidence):
+        return "wrong_language", f"{lang} (p={conf:.2f}) != seed {seed_language}", lang
+    return None, None, lang

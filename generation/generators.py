@@ -1,0 +1,181 @@
+"""Generators as task planners plus one stage that runs any batch of tasks on a backend.
+
+Planning is pure and deterministic: (seeds, config) -> tasks with stable ids. The stage is a
+plain callable over a batch of tasks -> records + rejects (one of the two per task), so any
+runner (local, Ray) can drive it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from semisynth.backends import Backend, GenerationRequest, SamplingParams
+from semisynth.hashing import content_hash, seed_from
+from semisynth.records import Lineage, Message, Origin, Record, Reject
+from semisynth.runner import ShardResult
+from semisynth.taxonomy import Label, Taxonomy
+
+from .checks import CheckConfig, check_output, clean_output
+from .prompts import PromptTemplate, neutralise_seed
+
+Style = Literal["keep_irregularities", "clean"]
+DEFAULT_TEMPLATES = {
+    ("paraphrase", "keep_irregularities"): "paraphrase_keep_style",
+    ("paraphrase", "clean"): "paraphrase_clean",
+    ("seeded_synthetic", None): "seeded_synthetic",
+    ("pure_synthetic", None): "pure_synthetic",
+}
+
+
+class GeneratorSpec(BaseModel):
+    """One generator in a generate config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["paraphrase", "seeded_synthetic", "pure_synthetic"] = Field(
+        description="paraphrase: k variants per seed; seeded_synthetic: new text in a seed's style; "
+        "pure_synthetic: from a taxonomy leaf alone (baseline)")
+    variants: int = Field(2, ge=1, le=100, description="outputs per seed (per leaf for pure_synthetic)")
+    style: Style = Field("keep_irregularities", description="paraphrase only: keep the seed's register, or clean it up")
+    template: str | None = Field(None, description="built-in template name or path to a .j2 file")
+    taxonomy: str | None = Field(None, description="taxonomy name or YAML path whose leaves to aim at")
+    leaves: list[str] | None = Field(None, description="restrict to these leaf ids (default: all leaves)")
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.style}" if self.kind == "paraphrase" else self.kind
+
+    def template_name(self) -> str:
+        return self.template or DEFAULT_TEMPLATES[(self.kind, self.style if self.kind == "paraphrase" else None)]
+
+
+@dataclass(frozen=True)
+class GenerationTask:
+    id: str
+    generator: str
+    kind: str
+    variant: int
+    seed: Record | None
+    leaf: Label | None
+    template: PromptTemplate
+    taxonomy_version: str | None
+    style: str | None
+
+
+def plan_tasks(seeds: Sequence[Record], specs: Sequence[GeneratorSpec], templates: dict[str, PromptTemplate],
+               taxonomies: dict[str, Taxonomy], sampling: SamplingParams, run_seed: int) -> list[GenerationTask]:
+    """Every (seed, generator, variant) task, in a stable order; leaves are assigned round-robin."""
+    tasks: list[GenerationTask] = []
+    for spec in specs:
+        tmpl = templates[spec.template_name()]
+        tax = taxonomies.get(spec.taxonomy) if spec.taxonomy else None
+        leaves: list[Label] = []
+        if tax is not None:
+            leaves = [tax.leaf(i) for i in spec.leaves] if spec.leaves else tax.leaves
+        base = [spec.name, tmpl.hash, sampling.to_dict() | {"seed": None}, run_seed,
+                tax.version if tax else None]
+        if spec.kind == "pure_synthetic":
+            for leaf in leaves:
+                for v in range(spec.variants):
+                    tid = content_hash(base + [None, leaf.id, v])
+                    tasks.append(GenerationTask(tid, spec.name, spec.kind, v, None, leaf, tmpl, tax.version, None))
+            continue
+        for i, seed in enumerate(seeds):
+            for v in range(spec.variants):
+                leaf = leaves[(i * spec.variants + v) % len(leaves)] if leaves and spec.kind == "seeded_synthetic" else None
+                tid = content_hash(base + [seed.id, leaf.id if leaf else None, v])
+                tasks.append(GenerationTask(tid, spec.name, spec.kind, v, seed, leaf, tmpl,
+                                            tax.version if tax else None,
+                                            spec.style if spec.kind == "paraphrase" else None))
+    return tasks
+
+
+_TURN = re.compile(r"^\s*(customer|agent|user|assistant)\s*:\s*(.*)$", re.IGNORECASE)
+_ROLE = {"customer": "user", "user": "user", "agent": "assistant", "assistant": "assistant"}
+
+
+def conversation_to_text(messages: Sequence[Message]) -> str:
+    return "\n".join(f"{'customer' if m.role == 'user' else 'agent'}: {m.content}" for m in messages)
+
+
+def parse_conversation(text: str) -> list[Message] | None:
+    """Turn lines back into messages; None when the output is not in the turn format."""
+    turns: list[Message] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = _TURN.match(line)
+        if m:
+            turns.append(Message(_ROLE[m.group(1).lower()], m.group(2).strip()))
+        elif turns:
+            turns[-1] = Message(turns[-1].role, f"{turns[-1].content}\n{line.strip()}")
+        else:
+            return None
+    return turns or None
+
+
+class GenerationStage:
+    """Runs a batch of tasks on a backend, checks every output, returns records + rejects."""
+
+    def __init__(self, backend: Backend, sampling: SamplingParams, checks: CheckConfig, run_id: str, run_seed: int):
+        self.backend, self.sampling, self.checks = backend, sampling, checks
+        self.run_id, self.run_seed = run_id, run_seed
+
+    def _request(self, task: GenerationTask) -> GenerationRequest:
+        seed = task.seed
+        is_conv = bool(seed and seed.messages)
+        seed_text = None
+        if seed is not None:
+            seed_text = neutralise_seed(conversation_to_text(seed.messages) if is_conv else seed.content)
+        prompt = task.template.render(seed=seed_text, is_conversation=is_conv,
+                                      language=seed.language if seed else "en", leaf=task.leaf,
+                                      variant=task.variant, style=task.style)
+        params = SamplingParams(max_tokens=self.sampling.max_tokens, temperature=self.sampling.temperature,
+                                top_p=self.sampling.top_p, seed=seed_from(self.run_seed, task.id), stop=self.sampling.stop)
+        return GenerationRequest(params=params, messages=({"role": "user", "content": prompt},))
+
+    def __call__(self, tasks: Sequence[GenerationTask]) -> ShardResult:
+        requests = [self._request(t) for t in tasks]
+        completions = self.backend.generate(requests)
+        if len(completions) != len(tasks):  # a backend bug must not lose tasks silently
+            raise RuntimeError(f"backend returned {len(completions)} completions for {len(tasks)} requests")
+        records: list[Record] = []
+        rejects: list[Reject] = []
+        stats = {"prompt_tokens": 0, "completion_tokens": 0, "requests": len(tasks)}
+        for task, req, comp in zip(tasks, requests, completions, strict=True):
+            stats["prompt_tokens"] += comp.prompt_tokens
+            stats["completion_tokens"] += comp.completion_tokens
+            parents = (task.seed.id,) if task.seed else ()
+            text = clean_output(comp.text)
+            is_conv = bool(task.seed and task.seed.messages)
+            messages = None
+            reason, detail, lang = None, None, "und"
+            if is_conv and comp.finish_reason == "stop" and text:
+                messages = parse_conversation(text)
+                if messages is None:
+                    reason, detail = "not_a_conversation", "output lacks 'customer:'/'agent:' turn lines"
+                elif task.kind == "paraphrase" and len(messages) != len(task.seed.messages):
+                    reason, detail = "turns_changed", f"{len(messages)} turns, seed has {len(task.seed.messages)}"
+            if reason is None:
+                reason, detail, lang = check_output(
+                    comp, "\n".join(m.content for m in messages) if messages else text,
+                    task.seed.content if task.seed else None, task.seed.language if task.seed else None,
+                    self.checks, length_relative_to_seed=task.kind == "paraphrase",
+                    require_same_language=task.kind != "pure_synthetic")
+            if reason is not None:
+                rid = content_hash([task.id, "reject"])
+                rejects.append(Reject(rid, parents, reason, detail=detail, text=comp.text or None, task_id=task.id))
+                continue
+            lineage = Lineage(generator=task.generator, template=task.template.name, template_hash=task.template.hash,
+                              model=self.backend.model_name, sampling=req.params.to_dict(), seed=req.params.seed,
+                              run_id=self.run_id, taxonomy_leaf=task.leaf.id if task.leaf else None,
+                              task_id=task.id, variant=task.variant, style=task.style)
+            meta = {"taxonomy_version": task.taxonomy_version} if task.taxonomy_version else {}
+            origin = Origin.PARAPHRASE if task.kind == "paraphrase" else Origin.SYNTHETIC
+            records.append(Record.create(origin, text=None if messages else text, messages=messages,
+                                         parents=parents, language=lang, lineage=lineage, meta=meta))
+        return ShardResult(records, rejects, stats)

