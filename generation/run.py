@@ -181,6 +181,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         "tokens": {"in": prog.stats.get("prompt_tokens", 0), "out": prog.stats.get("completion_tokens", 0)},
         "shards": {"total": prog.shards_total, "done": prog.shards_done},
         "wall_time_s": round(time.perf_counter() - started, 3),
+        "generation_wall_s": round(prog.wall_s, 3),  # this invocation's shards only (engine start excluded)
         "invariant": {
             "statement": "every (seed, generator, variant) task appears exactly once in records/ or rejects/; "
                          "every input row is a seed or in rejects/seeds.jsonl",

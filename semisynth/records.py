@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 from semisynth.hashing import content_hash
 
 
-class Origin(str, Enum):
+class Origin(StrEnum):
     REAL = "real"
     PARAPHRASE = "paraphrase"
     SYNTHETIC = "synthetic"
