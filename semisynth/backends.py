@@ -370,10 +370,12 @@ class OpenAIHTTPBackend:
         try:
             path, body = self._payload(req)
             resp = self._send("POST", path, body)
-        except _Retryable as e:
+        except (_Retryable, ValueError) as e:
             return error_completion(str(e))
-        except ValueError as e:
-            return error_completion(str(e))
+        except UserError:
+            raise  # credentials: every request would fail the same way
+        except Exception as e:  # anything else is this request's failure, not the batch's
+            return error_completion(f"{type(e).__name__}: {e}")
         if resp.status_code != 200:
             return error_completion(f"HTTP {resp.status_code}: {_short_body(resp)}")
         try:

@@ -162,7 +162,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_server(tiny_model_dir, tmp_path_factory):
     """A real `vllm.entrypoints.openai.api_server` on loopback, serving the tiny model as "tiny"."""
     port = _free_port()

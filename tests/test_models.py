@@ -78,10 +78,9 @@ def test_packaged_model_missing_packages_names_them():
 
 
 @pytest.fixture(scope="session")
-def smollm2_dir(request) -> Path:
-    """Converted once and kept in pytest's cache folder, so reruns skip the ~25 s conversion."""
-    cache = Path(request.config.cache.mkdir("semisynth-models"))
-    return prepare_packaged_model("smollm2-135m-instruct", cache_dir=cache)
+def smollm2_dir() -> Path:
+    """Converted once into the user's model cache (shared with `make demo`), so reruns skip the ~25 s conversion."""
+    return prepare_packaged_model("smollm2-135m-instruct")
 
 
 @pytest.mark.slow
