@@ -1,0 +1,69 @@
+"""`semisynth monitor`: the collapse monitor as a CLI command (exit 3 when --fail-on-gate and a gate fails)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_GATE_FAILED = 3
+
+
+def _review_arg(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of records or 'auto'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("expected at least 1")
+    return n
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("monitor", help="does the synthetic data keep the real distribution? (report.json + report.html)")
+    p.add_argument("--real", required=True, help="real corpus: run dir, JSONL, CSV, Parquet or datasets folder")
+    p.add_argument("--synthetic", required=True, help="synthetic corpus (same formats)")
+    p.add_argument("--out", default="monitor-report", help="output folder (default: monitor-report)")
+    p.add_argument("--config", help="MonitorConfig YAML")
+    p.add_argument("--real-embeddings", help=".npy, one row per real record, same order")
+    p.add_argument("--synthetic-embeddings", help=".npy, one row per synthetic record, same order")
+    p.add_argument("--embedder", help="all-MiniLM-L6-v2 (default) | multilingual-e5-small")
+    p.add_argument("--cache-dir", help="embedding cache folder")
+    p.add_argument("--text-field", help="column holding the text in non-semisynth files (default: text)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--review-sample", type=_review_arg, nargs="?", const="auto", metavar="N",
+                   help="write review_sample.jsonl of N records (no N: from the margin of error)")
+    p.add_argument("--fail-on-gate", action="store_true", help=f"exit {EXIT_GATE_FAILED} when a gate fails")
+    p.add_argument("--no-html", action="store_true", help="skip report.html")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from semisynth.collapse.embeddings import load_embeddings
+    from semisynth.collapse.monitor import MonitorConfig, run_monitor
+    from semisynth.config import load_config
+    from semisynth.io import ColumnMapping, read_records
+
+    overrides = {"embedder": args.embedder, "cache_dir": args.cache_dir, "text_field": args.text_field,
+                 "seed": args.seed, "review_sample": args.review_sample, "html": False if args.no_html else None}
+    cfg = load_config(MonitorConfig, args.config, overrides)
+    mapping = ColumnMapping(text=cfg.text_field)
+    real = read_records(args.real, mapping, default_origin="real")
+    synthetic = read_records(args.synthetic, mapping, default_origin="synthetic")
+    r_emb = load_embeddings(args.real_embeddings, len(real)) if args.real_embeddings else None
+    s_emb = load_embeddings(args.synthetic_embeddings, len(synthetic)) if args.synthetic_embeddings else None
+    report = run_monitor(real, synthetic, cfg, Path(args.out), r_emb, s_emb)
+    v = report["verdict"]
+    si = v["smoothing_index"]
+    print(f"smoothing index {si if si is None else round(si, 3)} (real vs real "
+          f"{v['baseline_smoothing_index'] if v['baseline_smoothing_index'] is None else round(v['baseline_smoothing_index'], 3)}); "
+          f"smoothed: {', '.join(v['smoothed_features']) or 'none'}; report: {Path(args.out) / 'report.json'}")
+    gates = report["gates"]
+    if not gates["passed"]:
+        for f in gates["failed"]:
+            print(f"gate failed: {f['figure']}: {f.get('reason', '')}", file=sys.stderr)
+        if args.fail_on_gate:
+            return EXIT_GATE_FAILED
+    return 0

