@@ -1,0 +1,281 @@
+"""CLI: `semisynth argilla up|down|status` and `semisynth preference push|simulate|escalate|report|export`.
+
+One pydantic config per command (YAML via --config, flags override). Secrets only from the
+environment (`$ARGILLA_API_KEY` or the name in argilla.api_key_env) or the local stack's 0600 file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from semisynth.config import CommandConfig, load_config
+from semisynth.errors import UserError
+
+
+class ArgillaTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str | None = Field(None, description="a team's Argilla URL; unset = the local stack (or $ARGILLA_API_URL)")
+    api_key_env: str = Field("ARGILLA_API_KEY", description="environment variable holding the owner API key")
+    workspace: str = "semisynth"
+    state_dir: str = Field(".semisynth/argilla", description="local stack state (ports, pids, 0600 credentials)")
+
+
+class StackConfig(CommandConfig):
+    state_dir: str = Field(".semisynth/argilla", description="where the local stack keeps its state")
+    server_python: str | None = Field(None, description="python of the argilla-server venv (default .venv-argilla)")
+    show_secrets: bool = Field(False, description="print the password and API key on `up`")
+
+
+class PolicyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_disagreement: float = Field(0.34, ge=0, le=1)
+    min_raters: int = Field(2, ge=1)
+    min_confidence: float = Field(2.5, ge=1, le=5)
+    min_gold_accuracy: float = Field(0.6, ge=0, le=1)
+    min_gold_items: int = Field(3, ge=1)
+    low_resource_languages: list[str] = Field(default_factory=list)
+
+    def policy(self):
+        from semisynth.preference.consensus import Policy
+
+        return Policy(**{**self.model_dump(), "low_resource_languages": tuple(self.low_resource_languages)})
+
+
+class PushConfig(CommandConfig):
+    argilla: ArgillaTarget = ArgillaTarget()
+    kind: str = Field(..., pattern="^(preference|moderation|review)$")
+    input: str = Field(..., description="items JSONL (preference), records (moderation) or review_sample.jsonl")
+    seeds: str | None = Field(None, description="real seed records (review: shown beside each synthetic record)")
+    gold: str | None = Field(None, description="gold items JSONL: {item..., gold: answer}")
+    dataset: str
+    taxonomy: str = "trust_safety"
+    raters: list[str] = Field(default_factory=list)
+    k: int = Field(3, ge=1, description="raters per record (overlap)")
+    batch_size: int = Field(256, ge=1, le=1000)
+    n_responses: int = Field(2, ge=2, le=8)
+    low_resource_languages: list[str] = Field(default_factory=list)
+
+
+class ReportConfig(CommandConfig):
+    argilla: ArgillaTarget = ArgillaTarget()
+    dataset: str
+    out: str
+    policy: PolicyConfig = PolicyConfig()
+    bootstrap: int = Field(200, ge=0)
+
+
+class ExportConfig(ReportConfig):
+    format: str = Field(..., pattern="^(dpo|dpo_conversational|kto|moderation|review)$")
+
+
+class EscalateConfig(CommandConfig):
+    argilla: ArgillaTarget = ArgillaTarget()
+    dataset: str
+    experts: list[str] = Field(..., min_length=1)
+    policy: PolicyConfig = PolicyConfig()
+
+
+def _conn(t: ArgillaTarget):
+    from semisynth.preference.client import resolve_connection
+
+    conn = resolve_connection(t.url, t.api_key_env, t.workspace, t.state_dir)
+    conn.check()
+    return conn
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from semisynth.preference.stack import LocalStack, describe
+
+    cfg = load_config(StackConfig, args.config, {"state_dir": args.state_dir, "show_secrets": args.show_secrets or None})
+    stack = LocalStack(Path(cfg.state_dir), Path(cfg.server_python) if cfg.server_python else None)
+    if args.action == "up":
+        stack.up()
+        print(describe(stack, cfg.show_secrets))
+    elif args.action == "down":
+        stopped = stack.down()
+        print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    else:
+        print(describe(stack, False))
+        return 0 if stack.healthy() else 1
+    return 0
+
+
+def _read_items(path: str):
+    from semisynth.io import iter_raw_rows
+    from semisynth.preference.curation import Item
+
+    return [Item.from_dict(dict(r.data)) for r in iter_raw_rows(path)]
+
+
+def build_items(cfg: PushConfig) -> list:
+    from semisynth.io import read_records
+    from semisynth.preference.curation import moderation_item, review_items
+    from semisynth.preference.taxonomy import load_taxonomy
+
+    if cfg.kind == "preference":
+        return _read_items(cfg.input)
+    if cfg.kind == "moderation":
+        tax = load_taxonomy(cfg.taxonomy)
+        return [moderation_item(r, tax) for r in read_records(cfg.input)]
+    seeds = read_records(cfg.seeds) if cfg.seeds else []
+    return review_items(read_records(cfg.input), seeds)
+
+
+def run_push(cfg: PushConfig) -> dict[str, Any]:
+    from semisynth.preference import curation
+    from semisynth.preference.taxonomy import load_taxonomy
+
+    if not cfg.raters:
+        raise UserError("push: field 'raters'", "no raters given", "pass --raters alice,bob,carol")
+    conn = _conn(cfg.argilla)
+    items = build_items(cfg)
+    gold = _read_items(cfg.gold) if cfg.gold else []
+    tax = load_taxonomy(cfg.taxonomy) if cfg.kind == "moderation" else None
+    settings = curation.dataset_settings(cfg.kind, cfg.n_responses, tax, min_submitted=cfg.k)
+    ds = curation.ensure_dataset(conn, cfg.dataset, settings)
+    state = Path(cfg.argilla.state_dir) / "push" / cfg.dataset
+    seen_file = state / "gold_seen.json"
+    gold_seen = json.loads(seen_file.read_text()) if seen_file.exists() else {}
+    conn.ensure_users(cfg.raters)
+    assignment = curation.assign([*items, *gold], cfg.raters, cfg.k, gold_seen=gold_seen)
+    res = curation.push(conn, ds, [*items, *gold], assignment, state / "ledger.txt", cfg.batch_size,
+                        cfg.low_resource_languages)
+    state.mkdir(parents=True, exist_ok=True)
+    seen_file.write_text(json.dumps(gold_seen))
+    return {"dataset": cfg.dataset, "items": len(items), "gold": len(gold), "sent": res.sent,
+            "skipped_batches": res.skipped_batches}
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    cfg = load_config(PushConfig, args.config, {
+        "kind": args.kind, "input": args.input, "dataset": args.dataset, "seeds": args.seeds, "gold": args.gold,
+        "taxonomy": args.taxonomy, "k": args.k, "raters": args.raters.split(",") if args.raters else None,
+        "argilla.url": args.url,
+        "argilla.state_dir": args.state_dir})
+    print(json.dumps(run_push(cfg)))
+    return 0
+
+
+def _resolved(cfg: ReportConfig):
+    from semisynth.preference import curation
+    from semisynth.preference.consensus import resolve
+
+    conn = _conn(cfg.argilla)
+    pulled = curation.pull(conn, cfg.dataset)
+    experts = []
+    if conn.dataset_id(f"{cfg.dataset}-escalation"):
+        experts = curation.pull(conn, f"{cfg.dataset}-escalation").annotations
+    return conn, pulled, resolve(pulled.items, pulled.annotations, cfg.policy.policy(), experts)
+
+
+def _kind_and_labels(pulled) -> tuple[str, list[str] | None]:
+    from semisynth.preference.taxonomy import load_taxonomy
+
+    kinds = {it.kind for it in pulled.items.values()}
+    kind = next(iter(kinds)) if kinds else "preference"
+    labels = None
+    if kind == "moderation":
+        tax = next(it.payload.get("taxonomy") for it in pulled.items.values() if it.gold is None)
+        labels = [lab.id for lab in load_taxonomy(tax).leaves]
+    return kind, labels
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from semisynth.preference.report import build_report, write_report
+
+    cfg = load_config(ReportConfig, args.config, {"dataset": args.dataset, "out": args.out, "argilla.url": args.url,
+        "argilla.state_dir": args.state_dir})
+    _, pulled, res = _resolved(cfg)
+    kind, labels = _kind_and_labels(pulled)
+    rep = build_report(kind, pulled.items, pulled.annotations, res, labels, cfg.bootstrap)
+    paths = write_report(rep, cfg.out)
+    print(f"wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from semisynth.preference.export import export
+
+    cfg = load_config(ExportConfig, args.config, {"dataset": args.dataset, "out": args.out, "format": args.format,
+                                                  "argilla.url": args.url,
+        "argilla.state_dir": args.state_dir})
+    _, pulled, res = _resolved(cfg)
+    print(json.dumps(export(cfg.format, pulled.items, res, cfg.policy.policy(), cfg.out)))
+    return 0
+
+
+def run_escalate(cfg: EscalateConfig) -> dict[str, Any]:
+    """Push every escalated item to `<dataset>-escalation`, one expert answer each (it wins)."""
+    from semisynth.preference import curation
+    from semisynth.preference.consensus import resolve
+    from semisynth.preference.taxonomy import load_taxonomy
+
+    conn = _conn(cfg.argilla)
+    pulled = curation.pull(conn, cfg.dataset)
+    res = resolve(pulled.items, pulled.annotations, cfg.policy.policy())
+    todo = [pulled.items[i] for i, r in res.items() if r.status == "escalated"]
+    kind, _ = _kind_and_labels(pulled)
+    tax = None
+    if kind == "moderation":
+        tax = load_taxonomy(next(it.payload["taxonomy"] for it in pulled.items.values()))
+    n_resp = max((sum(k.startswith("response_") for k in it.fields) for it in pulled.items.values()), default=2)
+    settings = curation.dataset_settings(kind, n_resp, tax, min_submitted=1)
+    ds = curation.ensure_dataset(conn, f"{cfg.dataset}-escalation", settings)
+    conn.ensure_users(cfg.experts)
+    assignment = curation.assign(todo, cfg.experts, 1)
+    curation.push(conn, ds, todo, assignment, None, 256, cfg.policy.low_resource_languages)
+    return {"escalated": len(todo), "dataset": f"{cfg.dataset}-escalation"}
+
+
+def cmd_escalate(args: argparse.Namespace) -> int:
+    cfg = load_config(EscalateConfig, args.config, {"dataset": args.dataset, "experts": args.experts.split(",")
+                                                    if args.experts else None, "argilla.url": args.url,
+        "argilla.state_dir": args.state_dir})
+    print(json.dumps(run_escalate(cfg)))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    st = subparsers.add_parser("argilla", help="start/stop/inspect the local Argilla workspace")
+    st.add_argument("action", choices=("up", "down", "status"))
+    st.add_argument("--state-dir")
+    st.add_argument("--config")
+    st.add_argument("--show-secrets", action="store_true", help="print password and API key")
+    st.set_defaults(func=cmd_stack)
+
+    p = subparsers.add_parser("preference", help="human curation in Argilla: push, report, escalate, export")
+    sub = p.add_subparsers(dest="preference_command", metavar="ACTION")
+    sub.required = True
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config")
+    common.add_argument("--dataset")
+    common.add_argument("--url", help="a team's Argilla URL (key from $ARGILLA_API_KEY)")
+    common.add_argument("--state-dir", help="local stack state dir (default .semisynth/argilla)")
+
+    push = sub.add_parser("push", parents=[common], help="create/update a curation dataset (idempotent)")
+    push.add_argument("--kind", choices=("preference", "moderation", "review"))
+    push.add_argument("--input")
+    push.add_argument("--seeds")
+    push.add_argument("--gold")
+    push.add_argument("--taxonomy")
+    push.add_argument("--raters", help="comma-separated usernames")
+    push.add_argument("-k", type=int)
+    push.set_defaults(func=cmd_push)
+
+    rep = sub.add_parser("report", parents=[common], help="agreement report (JSON + HTML)")
+    rep.add_argument("--out")
+    rep.set_defaults(func=cmd_report)
+
+    esc = sub.add_parser("escalate", parents=[common], help="send escalated items to experts")
+    esc.add_argument("--experts")
+    esc.set_defaults(func=cmd_escalate)
+
+    ex = sub.add_parser("export", parents=[common], help="consensus-only exports for TRL")
+    ex.add_argument("--format", choices=("dpo", "dpo_conversational", "kto", "moderation", "review"))
+    ex.add_argument("--out")
+    ex.set_defaults(func=cmd_export)

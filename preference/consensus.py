@@ -1,0 +1,151 @@
+"""From raw human responses to decisions: judgments, gold scoring, consensus, escalation.
+
+The expert's answer (from the escalation dataset) always wins. Low-resource-language synthetic
+records are always escalated, and only an expert resolution lets them through to an export.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from semisynth.preference.curation import Annotation, Item
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When a majority is a decision and when a human expert must look."""
+
+    max_disagreement: float = 0.34  # 1 - majority share; above it the item is escalated
+    min_raters: int = 2
+    min_confidence: float = 2.5  # mean rater confidence (1-5) below it -> escalate
+    min_gold_accuracy: float = 0.6  # raters below it on gold items are not counted
+    min_gold_items: int = 3  # gold accuracy is only trusted from this many gold answers
+    low_resource_languages: tuple[str, ...] = ()
+
+
+def judgment(kind: str, values: dict[str, Any]) -> Any:
+    """One rater's answer reduced to what agreement is measured on (None = no answer)."""
+    if kind == "preference":
+        verdict = values.get("verdict")
+        if verdict in ("tie", "both_bad"):
+            return verdict
+        ranking = ranking_order(values.get("ranking"))
+        return f"best:{ranking[0]}" if ranking else None
+    if kind == "moderation":
+        labels = values.get("labels")
+        return None if labels is None else tuple(sorted(labels))
+    if kind == "review":
+        return values.get("decision")
+    raise ValueError(kind)
+
+
+def ranking_order(value: Any) -> list[str]:
+    """Argilla ranking answers come as [{"value", "rank"}] or an ordered list of values."""
+    if not value:
+        return []
+    if isinstance(value[0], dict):
+        return [v["value"] for v in sorted(value, key=lambda v: (v.get("rank") or 99))]
+    return list(value)
+
+
+def gold_key(kind: str, gold: Any) -> Any:
+    return tuple(sorted(gold)) if kind == "moderation" else gold
+
+
+@dataclass
+class Resolution:
+    item_id: str
+    status: str  # consensus | expert | escalated | unresolved
+    answer: Any = None
+    agreement: float | None = None
+    n_raters: int = 0
+    reasons: list[str] = field(default_factory=list)
+    rank_scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item_id": self.item_id, "status": self.status, "answer": self.answer, "agreement": self.agreement,
+                "n_raters": self.n_raters, "reasons": self.reasons}
+
+
+def gold_accuracy(items: dict[str, Item], anns: Sequence[Annotation]) -> dict[str, dict[str, float]]:
+    """Per rater: accuracy on gold items (n and share correct)."""
+    hits: dict[str, list[int]] = defaultdict(list)
+    for a in anns:
+        it = items.get(a.item_id)
+        if it is None or it.gold is None:
+            continue
+        hits[a.user].append(int(judgment(it.kind, a.values) == gold_key(it.kind, it.gold)))
+    return {u: {"n": len(h), "accuracy": sum(h) / len(h)} for u, h in hits.items()}
+
+
+def _majority(kind: str, answers: list[Any]) -> tuple[Any, float]:
+    if kind == "moderation":  # per label majority; agreement = the weakest label's majority share
+        n = len(answers)
+        counts = Counter(lab for ans in answers for lab in ans)
+        labels = tuple(sorted(lab for lab, c in counts.items() if c * 2 > n))
+        shares = [max(c, n - c) / n for c in counts.values()] or [1.0]
+        return labels, min(shares)
+    (top, c), *rest = Counter(answers).most_common() or [(None, 0)]
+    if rest and rest[0][1] == c:
+        return None, c / len(answers)  # tie between answers: no majority
+    return top, c / len(answers)
+
+
+def resolve(items: dict[str, Item], anns: Sequence[Annotation], policy: Policy,
+            expert_anns: Sequence[Annotation] = ()) -> dict[str, Resolution]:
+    """Decide every non-gold item: expert answer, else consensus of trusted raters, else escalate."""
+    gold = gold_accuracy(items, anns)
+    failed = {u for u, g in gold.items() if g["n"] >= policy.min_gold_items and g["accuracy"] < policy.min_gold_accuracy}
+    by_item: dict[str, list[Annotation]] = defaultdict(list)
+    for a in anns:
+        by_item[a.item_id].append(a)
+    experts: dict[str, Annotation] = {}
+    for a in expert_anns:
+        experts[a.item_id] = a
+    out: dict[str, Resolution] = {}
+    for iid, it in items.items():
+        if it.gold is not None:
+            continue
+        if iid in experts:
+            ans = judgment(it.kind, experts[iid].values)
+            res = Resolution(iid, "expert", ans, 1.0, len(by_item[iid]), ["expert"])
+            res.rank_scores = _rank_scores([experts[iid]])
+            out[iid] = res
+            continue
+        trusted = [a for a in by_item[iid] if a.user not in failed]
+        answers = [(a, judgment(it.kind, a.values)) for a in trusted]
+        answers = [(a, j) for a, j in answers if j is not None]
+        reasons = []
+        if len(trusted) < len(by_item[iid]):
+            reasons.append("failed_gold")
+        if it.language in policy.low_resource_languages:
+            reasons.append("low_resource_language")
+        if len(answers) < policy.min_raters:
+            out[iid] = Resolution(iid, "escalated" if reasons else "unresolved", None, None, len(answers),
+                                  reasons or ["too_few_responses"])
+            continue
+        answer, share = _majority(it.kind, [j for _, j in answers])
+        if answer is None or 1 - share > policy.max_disagreement:
+            reasons.append("disagreement")
+        conf = [a.values.get("confidence") for a, _ in answers if a.values.get("confidence") is not None]
+        if conf and sum(conf) / len(conf) < policy.min_confidence:
+            reasons.append("low_confidence")
+        if "failed_gold" in reasons and "disagreement" not in reasons and "low_confidence" not in reasons \
+                and len(answers) >= policy.min_raters:
+            reasons.remove("failed_gold")  # enough trusted raters agree: the dropped rater does not matter
+        res = Resolution(iid, "escalated" if reasons else "consensus", answer, round(share, 4), len(answers), reasons)
+        res.rank_scores = _rank_scores([a for a, j in answers if j == answer])
+        out[iid] = res
+    return out
+
+
+def _rank_scores(anns: Sequence[Annotation]) -> dict[str, float]:
+    """Mean rank per response among the agreeing raters (lower = better), for picking `rejected`."""
+    ranks: dict[str, list[int]] = defaultdict(list)
+    for a in anns:
+        for pos, name in enumerate(ranking_order(a.values.get("ranking")), start=1):
+            ranks[name].append(pos)
+    return {k: sum(v) / len(v) for k, v in ranks.items()}

@@ -1,0 +1,121 @@
+"""Exports in exactly TRL's formats, consensus items only, with lineage; a manifest counts the rest.
+
+DPO standard: prompt/chosen/rejected strings. DPO conversational: the same keys as chat turns.
+KTO (unpaired): prompt/completion/label. Moderation: labels + taxonomy version + agreement.
+Ties, both-bad, unresolved and still-escalated items are excluded and counted. Low-resource-language
+synthetic items are exported only after an expert resolution, whatever the raters said.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from semisynth.atomic import write_json
+from semisynth.preference.consensus import Policy, Resolution
+from semisynth.preference.curation import Item
+
+FORMATS = ("dpo", "dpo_conversational", "kto", "moderation", "review")
+
+
+def _needs_expert(it: Item, policy: Policy) -> bool:
+    return it.language in policy.low_resource_languages and it.origin != "real"
+
+
+def select(items: dict[str, Item], resolutions: dict[str, Resolution], policy: Policy) -> tuple[list, Counter]:
+    """(item, resolution) pairs that may be exported, and a count of why the others may not."""
+    counts: Counter = Counter()
+    keep = []
+    for iid, it in items.items():
+        if it.gold is not None:
+            counts["gold_excluded"] += 1
+            continue
+        res = resolutions.get(iid)
+        if res is None or res.status == "unresolved":
+            counts["unresolved"] += 1
+        elif res.status == "escalated":
+            counts["escalated_pending"] += 1
+        elif _needs_expert(it, policy) and res.status != "expert":
+            counts["blocked_low_resource_unreviewed"] += 1
+        elif res.answer in ("tie", "both_bad"):
+            counts[res.answer] += 1
+        elif it.kind == "review" and res.answer == "reject":
+            counts["rejected"] += 1
+        else:
+            keep.append((it, res))
+    return keep, counts
+
+
+def _pair(it: Item, res: Resolution) -> tuple[dict, dict]:
+    chosen_name = str(res.answer).split(":", 1)[1]
+    names = [k for k in it.fields if k.startswith("response_") and it.fields[k]]
+    others = [n for n in names if n != chosen_name]
+    rejected_name = max(others, key=lambda n: (res.rank_scores.get(n, 0.0), -names.index(n)))
+    cands = it.payload["candidates"]
+    return cands[names.index(chosen_name)], cands[names.index(rejected_name)]
+
+
+def _lineage(it: Item, res: Resolution, extra: dict[str, Any] | None = None) -> str:
+    return json.dumps({"item_id": it.id, "prompt_id": it.payload.get("prompt_id") or it.payload.get("record_id"),
+                       "origin": it.origin, "language": it.language, "resolved_by": res.status,
+                       "agreement": res.agreement, "n_raters": res.n_raters,
+                       "lineage": it.payload.get("lineage", {}), **(extra or {})}, ensure_ascii=False, sort_keys=True)
+
+
+def rows(fmt: str, selected: list) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for it, res in selected:
+        if fmt in ("dpo", "dpo_conversational", "kto") and it.kind == "preference":
+            chosen, rejected = _pair(it, res)
+            lin = _lineage(it, res, {"chosen_model": chosen.get("model"), "rejected_model": rejected.get("model")})
+            if fmt == "dpo":
+                out.append({"prompt": it.fields["prompt"], "chosen": chosen["text"], "rejected": rejected["text"],
+                            "id": it.id, "lineage": lin})
+            elif fmt == "dpo_conversational":
+                out.append({"prompt": it.payload["prompt_messages"],
+                            "chosen": [{"role": "assistant", "content": chosen["text"]}],
+                            "rejected": [{"role": "assistant", "content": rejected["text"]}],
+                            "id": it.id, "lineage": lin})
+            else:
+                for cand, label in ((chosen, True), (rejected, False)):
+                    out.append({"prompt": it.fields["prompt"], "completion": cand["text"], "label": label,
+                                "id": it.id, "lineage": lin})
+        elif fmt == "moderation" and it.kind == "moderation":
+            out.append({"id": it.id, "text": it.fields["text"], "labels": list(res.answer),
+                        "taxonomy": it.payload.get("taxonomy"), "taxonomy_version": it.payload.get("taxonomy_version"),
+                        "agreement": res.agreement, "lineage": _lineage(it, res)})
+        elif fmt == "review" and it.kind == "review":
+            rec = dict(it.payload["record"])
+            meta = dict(rec.get("meta") or {})
+            meta["human_review"] = {"decision": res.answer, "resolved_by": res.status, "agreement": res.agreement}
+            rec["meta"] = meta
+            out.append(rec)
+    return out
+
+
+def export(fmt: str, items: dict[str, Item], resolutions: dict[str, Resolution], policy: Policy,
+           out_dir: str | Path) -> dict[str, Any]:
+    """Write a `datasets` folder (or records JSONL for review) plus manifest.json; returns the manifest."""
+    import datasets
+
+    if fmt not in FORMATS:
+        from semisynth.errors import UserError
+
+        raise UserError(f"format '{fmt}'", "unknown export format", f"use one of {', '.join(FORMATS)}")
+    out_dir = Path(out_dir)
+    selected, counts = select(items, resolutions, policy)
+    data = rows(fmt, selected)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if fmt == "review":
+        from semisynth.atomic import write_jsonl
+
+        write_jsonl(out_dir / "reviewed.jsonl", data)
+    else:
+        ds = datasets.Dataset.from_list(data) if data else datasets.Dataset.from_dict({})
+        ds.save_to_disk(str(out_dir / fmt))
+    manifest = {"format": fmt, "rows": len(data), "items_exported": len(selected), "excluded": dict(counts),
+                "items_total": len(items)}
+    write_json(out_dir / f"manifest_{fmt}.json", manifest)
+    return manifest

@@ -1,0 +1,42 @@
+"""Shipped taxonomies: leaves with definition, examples, severity and version; bad files fail in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from semisynth.errors import UserError
+from semisynth.preference.taxonomy import load_taxonomy, taxonomy_guidelines
+
+
+def test_trust_safety_has_definition_examples_and_severity_per_leaf():
+    ts = load_taxonomy("trust_safety")
+    ids = ts.ids
+    assert ts.version and "harassment.threat" in ids and "harassment" not in ids
+    for lab in ts.leaves:
+        assert lab.definition and lab.examples and lab.severity and lab.version == ts.version
+    assert "severity: high" in taxonomy_guidelines(ts)
+
+
+def test_intents_leaves_are_airline_customer_service():
+    intents = load_taxonomy("intents")
+    assert len(intents.leaves) >= 10 and {"refund", "baggage.lost", "booking.change"} <= set(intents.ids)
+    assert all(lab.examples and lab.version == "1.0.0" for lab in intents.leaves)
+
+
+@pytest.mark.parametrize("labels,needle", [
+    ("  - {id: a, definition: x}\n  - {id: a, definition: y}\n", "duplicate label id"),
+    ("  - {id: a}\n", "missing definition"),
+    ("  - {id: a, definition: x, parent: b}\n  - {id: b, definition: y, parent: a}\n", "cycle"),
+    ("  - {id: a, definition: x, parent: zz}\n", "parent 'zz' does not exist"),
+])
+def test_invalid_taxonomies_fail_with_one_clear_line(tmp_path, labels, needle):
+    p = tmp_path / "t.yaml"
+    p.write_text("name: t\nversion: 1\nlabels:\n" + labels)
+    with pytest.raises(UserError) as e:
+        load_taxonomy(p)
+    assert needle in str(e.value) and "fix:" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unknown_shipped_name_lists_the_choices():
+    with pytest.raises(UserError, match="trust_safety"):
+        load_taxonomy("nope")
