@@ -100,7 +100,21 @@ class CategoricalModel:
         }
 
 
-class CategoricalFamily:
+class _SimulatedRealPool:
+    """Toy families draw their "real" data once from the true distribution: (train pool, held-out)."""
+
+    _pool: tuple[list[Record], list[Record]] | None = None
+
+    def real_pool(self) -> tuple[list[Record], list[Record]]:
+        if self._pool is None:
+            self._pool = self._make_pool()
+        return self._pool
+
+    def _make_pool(self) -> tuple[list[Record], list[Record]]:
+        raise NotImplementedError
+
+
+class CategoricalFamily(_SimulatedRealPool):
     """Records are category labels "c<j>"; the fit is the empirical frequency (the MLE)."""
 
     name = "categorical"
@@ -111,11 +125,6 @@ class CategoricalFamily:
         self.p0 = zipf_distribution(categories, zipf_exponent)
         self.pool_size, self.heldout_size = pool_size, heldout_size
         self._pool: tuple[list[Record], list[Record]] | None = None
-
-    def real_pool(self) -> tuple[list[Record], list[Record]]:
-        if self._pool is None:
-            self._pool = self._make_pool()
-        return self._pool
 
     def _make_pool(self) -> tuple[list[Record], list[Record]]:
         rng = np.random.default_rng(seed_from("categorical-real", len(self.p0)))
@@ -148,7 +157,7 @@ class GaussianModel:
         return {"variance": self.var, "mean_shift_sq": self.mean**2, "heldout_nll": nll}
 
 
-class GaussianFamily:
+class GaussianFamily(_SimulatedRealPool):
     """Records hold a float as text (repr round-trips exactly); the fit is the MLE (biased variance)."""
 
     name = "gaussian"
@@ -157,11 +166,6 @@ class GaussianFamily:
     def __init__(self, pool_size: int = 20000, heldout_size: int = 1000):
         self.pool_size, self.heldout_size = pool_size, heldout_size
         self._pool: tuple[list[Record], list[Record]] | None = None
-
-    def real_pool(self) -> tuple[list[Record], list[Record]]:
-        if self._pool is None:
-            self._pool = self._make_pool()
-        return self._pool
 
     def _make_pool(self) -> tuple[list[Record], list[Record]]:
         x = np.random.default_rng(seed_from("gaussian-real")).standard_normal(self.pool_size + self.heldout_size)

@@ -105,7 +105,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"[2/2] monitoring real vs generated -> {out / 'monitor'}", flush=True)
     try:
         rc = cli_main(["monitor", "--real", str(out / "generate" / "seeds.jsonl"), "--synthetic", config.out,
-                       "--out", str(out / "monitor")])
+                       "--out", str(out / "monitor"), "--review-sample"])
     except SystemExit as e:  # argparse: the monitor command is not installed
         print(f"monitor unavailable ({e}); generation output is in {config.out}", file=sys.stderr)
         return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from semisynth.backends import BackendSpec
 from semisynth.config import CommandConfig, load_config
 from semisynth.errors import UserError
 
@@ -59,6 +60,26 @@ class PushConfig(CommandConfig):
     batch_size: int = Field(256, ge=1, le=1000)
     n_responses: int = Field(2, ge=2, le=8)
     low_resource_languages: list[str] = Field(default_factory=list)
+
+
+class ArmConfig(BaseModel):
+    """One way of answering a prompt: a backend plus its sampling and an optional system prompt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(..., min_length=1)
+    backend: BackendSpec = Field(..., description="engine: kind, model, base_url, ...")
+    max_tokens: int = Field(128, ge=1)
+    temperature: float = Field(0.8, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    system: str | None = Field(None, description="system prompt for this arm (a template difference)")
+
+
+class CandidatesConfig(CommandConfig):
+    prompts: str = Field(..., description="prompt records: seeds.jsonl of a run, or any corpus with a text column")
+    out: str = Field(..., description="items JSONL to write (input of `preference push --kind preference`)")
+    arms: list[ArmConfig] = Field(..., min_length=2, description="at least two ways of answering")
+    seed: int = 0
+    limit: int | None = Field(None, ge=1, description="first N prompts only")
 
 
 class ReportConfig(CommandConfig):
@@ -149,6 +170,67 @@ def run_push(cfg: PushConfig) -> dict[str, Any]:
     seen_file.write_text(json.dumps(gold_seen))
     return {"dataset": cfg.dataset, "items": len(items), "gold": len(gold), "sent": res.sent,
             "skipped_batches": res.skipped_batches}
+
+
+def _arms_from_flags(specs: list[str] | None, max_tokens: int | None) -> list[dict] | None:
+    """`--arm NAME=MODEL[@TEMPERATURE]`: the quick form; configs give every field."""
+    if not specs:
+        return None
+    arms = []
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        model, _, temp = rest.partition("@")
+        if not sep or not name or not model:
+            raise UserError(f"--arm {spec!r}", "expected NAME=MODEL[@TEMPERATURE]", "e.g. --arm cold=smollm2-135m-instruct@0.3")
+        try:
+            arm: dict[str, Any] = {"name": name, "backend": {"model": model}, "temperature": float(temp or 0.8)}
+        except ValueError:
+            raise UserError(f"--arm {spec!r}", f"temperature {temp!r} is not a number", "e.g. @0.7") from None
+        if max_tokens:
+            arm["max_tokens"] = max_tokens
+        arms.append(arm)
+    return arms
+
+
+def run_candidates(cfg: CandidatesConfig) -> dict[str, Any]:
+    """Answer each prompt with every arm; an engine shared by several arms starts once."""
+    from semisynth.atomic import write_jsonl
+    from semisynth.backends import SamplingParams, open_backend
+    from semisynth.io import read_records
+    from semisynth.preference.candidates import Arm, build_preference_items
+
+    if len({a.name for a in cfg.arms}) != len(cfg.arms):
+        raise UserError("candidates: field 'arms'", "arm names repeat", "give each arm its own name")
+    prompts = read_records(cfg.prompts)[: cfg.limit]
+    if not prompts:
+        raise UserError(cfg.prompts, "no prompts", "point --prompts at a non-empty corpus")
+    backends: dict[str, Any] = {}
+    try:
+        arms = []
+        for a in cfg.arms:
+            key = a.backend.model_dump_json()
+            if key not in backends:
+                backends[key] = open_backend(a.backend)
+            arms.append(Arm(a.name, backends[key], SamplingParams(a.max_tokens, a.temperature, a.top_p), a.system))
+        items, rejects = build_preference_items(prompts, arms, cfg.seed)
+    finally:
+        for b in backends.values():
+            b.close()
+    out = Path(cfg.out)
+    rejects_path = out.with_name(out.stem + ".rejects.jsonl")
+    write_jsonl(rejects_path, (r.to_dict() for r in rejects))
+    write_jsonl(out, (it.to_dict() for it in items))
+    assert len(items) + len(rejects) == len(prompts)
+    return {"prompts": len(prompts), "items": len(items), "rejected": len(rejects), "out": str(out),
+            "rejects": str(rejects_path)}
+
+
+def cmd_candidates(args: argparse.Namespace) -> int:
+    cfg = load_config(CandidatesConfig, args.config, {
+        "prompts": args.prompts, "out": args.out, "seed": args.seed, "limit": args.limit,
+        "arms": _arms_from_flags(args.arm, args.max_tokens)})
+    print(json.dumps(run_candidates(cfg)))
+    return 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -256,6 +338,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--dataset")
     common.add_argument("--url", help="a team's Argilla URL (key from $ARGILLA_API_KEY)")
     common.add_argument("--state-dir", help="local stack state dir (default .semisynth/argilla)")
+
+    cand = sub.add_parser("candidates", help="answer prompts with two or more arms -> preference items JSONL")
+    cand.add_argument("--config")
+    cand.add_argument("--prompts", help="prompt records (e.g. a run's seeds.jsonl)")
+    cand.add_argument("--out", help="items JSONL")
+    cand.add_argument("--arm", action="append", metavar="NAME=MODEL[@TEMP]", help="repeat; at least two")
+    cand.add_argument("--max-tokens", type=int)
+    cand.add_argument("--seed", type=int)
+    cand.add_argument("--limit", type=int)
+    cand.set_defaults(func=cmd_candidates)
 
     push = sub.add_parser("push", parents=[common], help="create/update a curation dataset (idempotent)")
     push.add_argument("--kind", choices=("preference", "moderation", "review"))
