@@ -42,17 +42,12 @@ def _delta(n_values: int, level: str, totals: np.ndarray | None = None) -> np.nd
         lo, hi = np.minimum.outer(idx, idx), np.maximum.outer(idx, idx)
         s = cum[hi + 1] - cum[lo]  # sum of n_g for g in [lo, hi]
         return (s - (totals[lo] + totals[hi]) / 2.0) ** 2
-    if level == "interval":
-        return (idx[:, None] - idx[None, :]).astype(float) ** 2
     raise ValueError(f"unknown level {level!r}")
 
 
 def unit_coincidences(matrix: np.ndarray, n_values: int) -> np.ndarray:
     """Per-unit coincidence matrices (units x V x V) for a units x raters code matrix."""
-    m = np.asarray(matrix)
-    counts = np.zeros((m.shape[0], n_values))
-    for v in range(n_values):
-        counts[:, v] = (m == v).sum(axis=1)
+    counts = category_counts(matrix, n_values)
     n_u = counts.sum(axis=1)
     ok = n_u >= 2
     counts, n_u = counts[ok], n_u[ok]
@@ -136,11 +131,10 @@ def category_counts(matrix: np.ndarray, n_values: int) -> np.ndarray:
 
 
 def _fleiss_from_counts(counts: np.ndarray) -> float:
-    n_i = counts.sum(axis=1)
-    ok = n_i >= 2
-    counts, n_i = counts[ok], n_i[ok]
+    """Fleiss' kappa of a table whose rows all have >= 2 ratings (fleiss_kappa filters)."""
     if counts.shape[0] == 0:
         return float("nan")
+    n_i = counts.sum(axis=1)
     p_i = ((counts ** 2).sum(axis=1) - n_i) / (n_i * (n_i - 1))
     p_j = counts.sum(axis=0) / n_i.sum()
     p_bar, p_e = p_i.mean(), (p_j ** 2).sum()

@@ -5,10 +5,10 @@ temperatures or templates. A prompt left with fewer than two candidates becomes 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from semisynth.backends import Backend, GenerationRequest, SamplingParams
-from semisynth.preference.curation import Item, preference_item
+from semisynth.preference.curation import Item, preference_item, prompt_turns
 from semisynth.records import Record, Reject
 
 
@@ -23,12 +23,10 @@ class Arm:
 
 
 def _request(prompt: Record, arm: Arm, seed: int) -> GenerationRequest:
-    turns = [{"role": m.role, "content": m.content} for m in prompt.messages or ()] or \
-        [{"role": "user", "content": prompt.content}]
+    turns = prompt_turns(prompt)
     if arm.system:
         turns = [{"role": "system", "content": arm.system}, *turns]
-    params = SamplingParams(arm.params.max_tokens, arm.params.temperature, arm.params.top_p, seed, arm.params.stop)
-    return GenerationRequest(params=params, messages=tuple(turns))
+    return GenerationRequest(params=replace(arm.params, seed=seed), messages=tuple(turns))
 
 
 def build_preference_items(prompts: Sequence[Record], arms: Sequence[Arm], seed: int = 0

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,24 +60,25 @@ class Connection:
     """URL + API key of an Argilla server (local stack or a team's own) and a workspace."""
 
     url: str
-    api_key: str
+    api_key: str = field(repr=False)  # never shown
     workspace: str = "semisynth"
     timeout: float = 60.0
-
-    def __repr__(self) -> str:  # never show the key
-        return f"Connection(url={self.url!r}, workspace={self.workspace!r})"
+    _sdk: Any = field(default=None, init=False, repr=False, compare=False)
+    _workspace_id: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def http(self, api_key: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"X-Argilla-Api-Key": api_key or self.api_key},
                             timeout=self.timeout)
 
-    def sdk(self, api_key: str | None = None):
-        import argilla as rg
+    def sdk(self):
+        """The owner's SDK client, made once; it is also the SDK's default, because settings objects
+        built later (curation.dataset_settings) bind to the default client."""
+        if self._sdk is None:
+            import argilla as rg
 
-        client = rg.Argilla(api_url=self.url, api_key=api_key or self.api_key, timeout=int(self.timeout))
-        if api_key is None:
-            rg.Argilla._set_default(client)  # settings objects built later bind to the owner's client
-        return client
+            self._sdk = rg.Argilla(api_url=self.url, api_key=self.api_key, timeout=int(self.timeout))
+            rg.Argilla._set_default(self._sdk)
+        return self._sdk
 
     def check(self) -> dict[str, Any]:
         """Fail fast with one clear line on an unreachable URL or wrong credentials."""
@@ -102,22 +104,23 @@ class Connection:
         return me
 
     def ensure_workspace(self) -> str:
-        with self.http() as c:
-            items = c.get("/api/v1/me/workspaces").json().get("items", [])
-            for w in items:
-                if w["name"] == self.workspace:
-                    return w["id"]
-            r = c.post("/api/v1/workspaces", json={"name": self.workspace})
-            if r.status_code >= 400:
-                raise UserError(f"workspace '{self.workspace}'", f"cannot create it ({r.status_code})",
-                                "create it in Argilla or pick an existing workspace")
-            return r.json()["id"]
+        """The workspace's id, created if missing; looked up once per connection."""
+        if self._workspace_id is None:
+            with self.http() as c:
+                items = c.get("/api/v1/me/workspaces").json().get("items", [])
+                found = [w["id"] for w in items if w["name"] == self.workspace]
+                if not found:
+                    r = c.post("/api/v1/workspaces", json={"name": self.workspace})
+                    if r.status_code >= 400:
+                        raise UserError(f"workspace '{self.workspace}'", f"cannot create it ({r.status_code})",
+                                        "create it in Argilla or pick an existing workspace")
+                    found = [r.json()["id"]]
+            self._workspace_id = found[0]
+        return self._workspace_id
 
     # -- users ---------------------------------------------------------------------------------
     def ensure_users(self, usernames: list[str], role: str = "annotator") -> dict[str, str]:
         """Create missing users in the workspace; return username -> API key (kept in memory only)."""
-        import secrets
-
         ws_id = self.ensure_workspace()
         with self.http() as c:
             existing = {u["username"]: u for u in c.get("/api/v1/users").json()["items"]}
@@ -140,11 +143,10 @@ class Connection:
             return {u["id"]: u["username"] for u in c.get("/api/v1/users").json()["items"]}
 
     def dataset_id(self, name: str) -> str | None:
+        ws_id = self.ensure_workspace()
         with self.http() as c:
-            for d in c.get("/api/v1/me/datasets").json().get("items", []):
-                if d["name"] == name and d.get("workspace_id") == self.ensure_workspace():
-                    return d["id"]
-        return None
+            items = c.get("/api/v1/me/datasets").json().get("items", [])
+        return next((d["id"] for d in items if d["name"] == name and d.get("workspace_id") == ws_id), None)
 
     # -- the annotator side ----------------------------------------------------------------------
     def annotator_queue(self, dataset_id: str, api_key: str, status: str = "pending",
@@ -171,7 +173,7 @@ class Connection:
 
     def submit(self, record_id: str, api_key: str, values: dict[str, Any], status: str = "submitted") -> None:
         """Submit one response as the user owning `api_key` (what a rater does in the UI)."""
-        body = {"values": {k: {"value": v} for k, v in values.items() if v is not None} or {}, "status": status}
+        body = {"values": {k: {"value": v} for k, v in values.items() if v is not None}, "status": status}
         with self.http(api_key) as c:
             with_retry(lambda: _ok(c.post(f"/api/v1/records/{record_id}/responses", json=body), allow=(409,)),
                        "submit response")

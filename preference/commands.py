@@ -29,7 +29,7 @@ class ArgillaTarget(BaseModel):
 class StackConfig(CommandConfig):
     state_dir: str = Field(".semisynth/argilla", description="where the local stack keeps its state")
     server_python: str | None = Field(None, description="python of the argilla-server venv (default .venv-argilla)")
-    show_secrets: bool = Field(False, description="print the password and API key on `up`")
+    show_secrets: bool = Field(False, description="print the password and API key (`up`, `status`)")
 
 
 class PolicyConfig(BaseModel):
@@ -121,7 +121,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         stopped = stack.down()
         print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
     else:
-        print(describe(stack, False))
+        print(describe(stack, cfg.show_secrets))
         return 0 if stack.healthy() else 1
     return 0
 
@@ -130,33 +130,40 @@ def _read_items(path: str):
     from semisynth.io import iter_raw_rows
     from semisynth.preference.curation import Item
 
-    return [Item.from_dict(dict(r.data)) for r in iter_raw_rows(path)]
+    items = []
+    for r in iter_raw_rows(path):
+        try:
+            items.append(Item.from_dict(dict(r.data)))
+        except (KeyError, TypeError, ValueError) as e:
+            raise UserError(r.source, f"not a curation item (missing or bad {e})",
+                            "write items with `semisynth preference candidates` (id, kind, fields, payload)") from None
+    return items
 
 
-def build_items(cfg: PushConfig) -> list:
+def build_items(cfg: PushConfig, tax=None) -> list:
     from semisynth.io import read_records
     from semisynth.preference.curation import moderation_item, review_items
-    from semisynth.preference.taxonomy import load_taxonomy
 
     if cfg.kind == "preference":
         return _read_items(cfg.input)
     if cfg.kind == "moderation":
-        tax = load_taxonomy(cfg.taxonomy)
         return [moderation_item(r, tax) for r in read_records(cfg.input)]
     seeds = read_records(cfg.seeds) if cfg.seeds else []
     return review_items(read_records(cfg.input), seeds)
 
 
 def run_push(cfg: PushConfig) -> dict[str, Any]:
+    from semisynth.atomic import write_json
     from semisynth.preference import curation
-    from semisynth.preference.taxonomy import load_taxonomy
+    from semisynth.taxonomy import load_taxonomy
 
     if not cfg.raters:
         raise UserError("push: field 'raters'", "no raters given", "pass --raters alice,bob,carol")
-    conn = _conn(cfg.argilla)
-    items = build_items(cfg)
-    gold = _read_items(cfg.gold) if cfg.gold else []
+    # read every input before touching the server: bad input fails with nothing sent
     tax = load_taxonomy(cfg.taxonomy) if cfg.kind == "moderation" else None
+    items = build_items(cfg, tax)
+    gold = _read_items(cfg.gold) if cfg.gold else []
+    conn = _conn(cfg.argilla)
     settings = curation.dataset_settings(cfg.kind, cfg.n_responses, tax, min_submitted=cfg.k)
     ds = curation.ensure_dataset(conn, cfg.dataset, settings)
     state = Path(cfg.argilla.state_dir) / "push" / cfg.dataset
@@ -166,10 +173,9 @@ def run_push(cfg: PushConfig) -> dict[str, Any]:
     assignment = curation.assign([*items, *gold], cfg.raters, cfg.k, gold_seen=gold_seen)
     res = curation.push(conn, ds, [*items, *gold], assignment, state / "ledger.txt", cfg.batch_size,
                         cfg.low_resource_languages)
-    state.mkdir(parents=True, exist_ok=True)
-    seen_file.write_text(json.dumps(gold_seen))
+    write_json(seen_file, gold_seen)
     return {"dataset": cfg.dataset, "items": len(items), "gold": len(gold), "sent": res.sent,
-            "skipped_batches": res.skipped_batches}
+            "skipped_batches": res.skipped_batches, "unassigned": res.unassigned}
 
 
 def _arms_from_flags(specs: list[str] | None, max_tokens: int | None) -> list[dict] | None:
@@ -201,9 +207,7 @@ def run_candidates(cfg: CandidatesConfig) -> dict[str, Any]:
 
     if len({a.name for a in cfg.arms}) != len(cfg.arms):
         raise UserError("candidates: field 'arms'", "arm names repeat", "give each arm its own name")
-    prompts = read_records(cfg.prompts)[: cfg.limit]
-    if not prompts:
-        raise UserError(cfg.prompts, "no prompts", "point --prompts at a non-empty corpus")
+    prompts = read_records(cfg.prompts)[: cfg.limit]  # never empty: read_records raises on an empty corpus
     backends: dict[str, Any] = {}
     try:
         arms = []
@@ -216,11 +220,11 @@ def run_candidates(cfg: CandidatesConfig) -> dict[str, Any]:
     finally:
         for b in backends.values():
             b.close()
+    assert len(items) + len(rejects) == len(prompts)  # every prompt is an item or a reject
     out = Path(cfg.out)
     rejects_path = out.with_name(out.stem + ".rejects.jsonl")
     write_jsonl(rejects_path, (r.to_dict() for r in rejects))
     write_jsonl(out, (it.to_dict() for it in items))
-    assert len(items) + len(rejects) == len(prompts)
     return {"prompts": len(prompts), "items": len(items), "rejected": len(rejects), "out": str(out),
             "rejects": str(rejects_path)}
 
@@ -233,14 +237,38 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    """Overrides from the flags every dataset command shares."""
+    return {"dataset": args.dataset, "argilla.url": args.url, "argilla.state_dir": args.state_dir}
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     cfg = load_config(PushConfig, args.config, {
-        "kind": args.kind, "input": args.input, "dataset": args.dataset, "seeds": args.seeds, "gold": args.gold,
-        "taxonomy": args.taxonomy, "k": args.k, "raters": args.raters.split(",") if args.raters else None,
-        "argilla.url": args.url,
-        "argilla.state_dir": args.state_dir})
+        **_common(args), "kind": args.kind, "input": args.input, "seeds": args.seeds, "gold": args.gold,
+        "taxonomy": args.taxonomy, "k": args.k, "raters": args.raters.split(",") if args.raters else None})
     print(json.dumps(run_push(cfg)))
     return 0
+
+
+def _pull(conn, dataset: str):
+    """The pulled dataset, its one kind and (moderation) its taxonomy; a dataset semisynth did not
+    push (records of another or several kinds) is a UserError, not a crash in the consensus code."""
+    from semisynth.preference import curation
+    from semisynth.taxonomy import load_taxonomy
+
+    pulled = curation.pull(conn, dataset)
+    kinds = sorted({it.kind for it in pulled.items.values()})
+    if len(kinds) > 1 or not set(kinds) <= set(curation.KINDS):
+        raise UserError(f"Argilla dataset '{dataset}'", f"holds records of kind {', '.join(kinds)}",
+                        f"use a dataset made by `semisynth preference push` (one of {', '.join(curation.KINDS)})")
+    kind = kinds[0] if kinds else "preference"
+    if kind != "moderation":
+        return pulled, kind, None
+    names = {it.payload["taxonomy"] for it in pulled.items.values() if "taxonomy" in it.payload}
+    if len(names) != 1:
+        raise UserError(f"Argilla dataset '{dataset}'", f"moderation items name {len(names)} taxonomies",
+                        "push one taxonomy per dataset")
+    return pulled, kind, load_taxonomy(names.pop())
 
 
 def _resolved(cfg: ReportConfig):
@@ -248,32 +276,19 @@ def _resolved(cfg: ReportConfig):
     from semisynth.preference.consensus import resolve
 
     conn = _conn(cfg.argilla)
-    pulled = curation.pull(conn, cfg.dataset)
+    pulled, kind, tax = _pull(conn, cfg.dataset)
     experts = []
     if conn.dataset_id(f"{cfg.dataset}-escalation"):
         experts = curation.pull(conn, f"{cfg.dataset}-escalation").annotations
-    return conn, pulled, resolve(pulled.items, pulled.annotations, cfg.policy.policy(), experts)
-
-
-def _kind_and_labels(pulled) -> tuple[str, list[str] | None]:
-    from semisynth.preference.taxonomy import load_taxonomy
-
-    kinds = {it.kind for it in pulled.items.values()}
-    kind = next(iter(kinds)) if kinds else "preference"
-    labels = None
-    if kind == "moderation":
-        tax = next(it.payload.get("taxonomy") for it in pulled.items.values() if it.gold is None)
-        labels = [lab.id for lab in load_taxonomy(tax).leaves]
-    return kind, labels
+    return pulled, kind, tax, resolve(pulled.items, pulled.annotations, cfg.policy.policy(), experts)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from semisynth.preference.report import build_report, write_report
 
-    cfg = load_config(ReportConfig, args.config, {"dataset": args.dataset, "out": args.out, "argilla.url": args.url,
-        "argilla.state_dir": args.state_dir})
-    _, pulled, res = _resolved(cfg)
-    kind, labels = _kind_and_labels(pulled)
+    cfg = load_config(ReportConfig, args.config, {**_common(args), "out": args.out})
+    pulled, kind, tax, res = _resolved(cfg)
+    labels = [lab.id for lab in tax.leaves] if tax else None
     rep = build_report(kind, pulled.items, pulled.annotations, res, labels, cfg.bootstrap)
     paths = write_report(rep, cfg.out)
     print(f"wrote {paths[0]} and {paths[1]}")
@@ -283,10 +298,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from semisynth.preference.export import export
 
-    cfg = load_config(ExportConfig, args.config, {"dataset": args.dataset, "out": args.out, "format": args.format,
-                                                  "argilla.url": args.url,
-        "argilla.state_dir": args.state_dir})
-    _, pulled, res = _resolved(cfg)
+    cfg = load_config(ExportConfig, args.config, {**_common(args), "out": args.out, "format": args.format})
+    pulled, _, _, res = _resolved(cfg)
     print(json.dumps(export(cfg.format, pulled.items, res, cfg.policy.policy(), cfg.out)))
     return 0
 
@@ -295,16 +308,11 @@ def run_escalate(cfg: EscalateConfig) -> dict[str, Any]:
     """Push every escalated item to `<dataset>-escalation`, one expert answer each (it wins)."""
     from semisynth.preference import curation
     from semisynth.preference.consensus import resolve
-    from semisynth.preference.taxonomy import load_taxonomy
 
     conn = _conn(cfg.argilla)
-    pulled = curation.pull(conn, cfg.dataset)
+    pulled, kind, tax = _pull(conn, cfg.dataset)
     res = resolve(pulled.items, pulled.annotations, cfg.policy.policy())
     todo = [pulled.items[i] for i, r in res.items() if r.status == "escalated"]
-    kind, _ = _kind_and_labels(pulled)
-    tax = None
-    if kind == "moderation":
-        tax = load_taxonomy(next(it.payload["taxonomy"] for it in pulled.items.values()))
     n_resp = max((sum(k.startswith("response_") for k in it.fields) for it in pulled.items.values()), default=2)
     settings = curation.dataset_settings(kind, n_resp, tax, min_submitted=1)
     ds = curation.ensure_dataset(conn, f"{cfg.dataset}-escalation", settings)
@@ -315,9 +323,8 @@ def run_escalate(cfg: EscalateConfig) -> dict[str, Any]:
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    cfg = load_config(EscalateConfig, args.config, {"dataset": args.dataset, "experts": args.experts.split(",")
-                                                    if args.experts else None, "argilla.url": args.url,
-        "argilla.state_dir": args.state_dir})
+    cfg = load_config(EscalateConfig, args.config, {
+        **_common(args), "experts": args.experts.split(",") if args.experts else None})
     print(json.dumps(run_escalate(cfg)))
     return 0
 

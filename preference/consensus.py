@@ -102,43 +102,35 @@ def resolve(items: dict[str, Item], anns: Sequence[Annotation], policy: Policy,
     by_item: dict[str, list[Annotation]] = defaultdict(list)
     for a in anns:
         by_item[a.item_id].append(a)
-    experts: dict[str, Annotation] = {}
-    for a in expert_anns:
-        experts[a.item_id] = a
+    experts = {a.item_id: a for a in expert_anns}  # the last expert answer per item
     out: dict[str, Resolution] = {}
     for iid, it in items.items():
         if it.gold is not None:
             continue
         if iid in experts:
-            ans = judgment(it.kind, experts[iid].values)
-            res = Resolution(iid, "expert", ans, 1.0, len(by_item[iid]), ["expert"])
-            res.rank_scores = _rank_scores([experts[iid]])
-            out[iid] = res
+            out[iid] = Resolution(iid, "expert", judgment(it.kind, experts[iid].values), 1.0, len(by_item[iid]),
+                                  ["expert"], _rank_scores([experts[iid]]))
             continue
         trusted = [a for a in by_item[iid] if a.user not in failed]
-        answers = [(a, judgment(it.kind, a.values)) for a in trusted]
-        answers = [(a, j) for a, j in answers if j is not None]
-        reasons = []
-        if len(trusted) < len(by_item[iid]):
-            reasons.append("failed_gold")
-        if it.language in policy.low_resource_languages:
-            reasons.append("low_resource_language")
+        answers = [(a, j) for a in trusted if (j := judgment(it.kind, a.values)) is not None]
+        dropped = len(trusted) < len(by_item[iid])
+        low_resource = ["low_resource_language"] if it.language in policy.low_resource_languages else []
         if len(answers) < policy.min_raters:
+            reasons = (["failed_gold"] if dropped else []) + low_resource
             out[iid] = Resolution(iid, "escalated" if reasons else "unresolved", None, None, len(answers),
                                   reasons or ["too_few_responses"])
             continue
         answer, share = _majority(it.kind, [j for _, j in answers])
+        doubts = []
         if answer is None or 1 - share > policy.max_disagreement:
-            reasons.append("disagreement")
+            doubts.append("disagreement")
         conf = [a.values.get("confidence") for a, _ in answers if a.values.get("confidence") is not None]
         if conf and sum(conf) / len(conf) < policy.min_confidence:
-            reasons.append("low_confidence")
-        if "failed_gold" in reasons and "disagreement" not in reasons and "low_confidence" not in reasons \
-                and len(answers) >= policy.min_raters:
-            reasons.remove("failed_gold")  # enough trusted raters agree: the dropped rater does not matter
-        res = Resolution(iid, "escalated" if reasons else "consensus", answer, round(share, 4), len(answers), reasons)
-        res.rank_scores = _rank_scores([a for a, j in answers if j == answer])
-        out[iid] = res
+            doubts.append("low_confidence")
+        # a failed-gold rater left out only matters when the trusted raters do not settle the item
+        reasons = (["failed_gold"] if dropped and doubts else []) + low_resource + doubts
+        out[iid] = Resolution(iid, "escalated" if reasons else "consensus", answer, round(share, 4), len(answers),
+                              reasons, _rank_scores([a for a, j in answers if j == answer]))
     return out
 
 

@@ -20,8 +20,8 @@ from typing import Any
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.preference.client import Connection, _ok, with_retry
-from semisynth.preference.taxonomy import Taxonomy, taxonomy_guidelines
 from semisynth.records import Record
+from semisynth.taxonomy import Taxonomy
 
 KINDS = ("preference", "moderation", "review")
 VERDICTS = ("ranked", "tie", "both_bad")
@@ -38,6 +38,16 @@ REVIEW_GUIDELINES = """Compare the synthetic text with the real seed it came fro
 - **accept** if it is a plausible real message for the same intent; **reject** if not; **edit** to fix it
   (write the fixed text).
 - **irregularities preserved?** yes if the seed's typos, slang, casing and run-ons survive in kind."""
+
+
+def taxonomy_guidelines(tax: Taxonomy) -> str:
+    """Moderation guidelines shown in the Argilla UI: definition, severity and examples per leaf."""
+    lines = [f"# {tax.name} v{tax.version}", tax.description, "", "Pick every label that applies."]
+    for lab in tax.leaves:
+        sev = f" (severity: {lab.severity})" if lab.severity else ""
+        lines.append(f"- **{lab.id}**{sev}: {lab.definition}")
+        lines.extend(f"  - e.g. _{ex}_" for ex in lab.examples[:2])
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -61,20 +71,29 @@ class Item:
         return cls(d["id"], d["kind"], dict(d["fields"]), d.get("language", "und"), d.get("origin", "real"),
                    dict(d.get("payload") or {}), d.get("gold"))
 
+    @property
+    def response_names(self) -> list[str]:
+        """The non-empty candidate fields of a preference item (response_1, response_2, ...)."""
+        return [k for k in self.fields if k.startswith("response_") and self.fields[k]]
+
 
 # -- building items -------------------------------------------------------------------------------
+def prompt_turns(prompt: Record) -> list[dict[str, str]]:
+    """A prompt record as chat turns: its messages, or its text as one user turn."""
+    return [{"role": m.role, "content": m.content} for m in prompt.messages or ()] or \
+        [{"role": "user", "content": prompt.content}]
+
+
 def preference_item(prompt: Record, candidates: Sequence[dict[str, Any]]) -> Item:
     """A prompt record and >= 2 candidates ({"text", "model", "sampling", "template"}) -> an item."""
     if len(candidates) < 2:
         raise UserError(f"record {prompt.id}", f"{len(candidates)} candidate response(s)",
                         "generate at least two candidates per prompt")
-    prompt_msgs = [{"role": m.role, "content": m.content} for m in prompt.messages or ()] or \
-        [{"role": "user", "content": prompt.content}]
-    cands = [{"text": c["text"], **{k: v for k, v in c.items() if k != "text"}} for c in candidates]
+    cands = [{"text": c["text"], **c} for c in candidates]  # text first in the stored JSON
     iid = content_hash(["preference", prompt.id, [c["text"] for c in cands]])
     fields = {"prompt": prompt.content, **{f"response_{i + 1}": c["text"] for i, c in enumerate(cands)}}
     return Item(iid, "preference", fields, prompt.language, prompt.origin.value,
-                {"prompt_id": prompt.id, "prompt_messages": prompt_msgs, "candidates": cands,
+                {"prompt_id": prompt.id, "prompt_messages": prompt_turns(prompt), "candidates": cands,
                  "lineage": prompt.lineage.to_dict()})
 
 
@@ -168,7 +187,7 @@ def ensure_dataset(conn: Connection, name: str, settings):
     import argilla as rg
 
     client = conn.sdk()
-    conn.ensure_workspace()
+    conn.ensure_workspace()  # cached after the first call
     existing = _get_dataset(client, name, conn.workspace)
     if existing is not None:
         want, have = _signature(settings), _signature(existing.settings)
@@ -196,16 +215,15 @@ def assign(items: Sequence[Item], raters: Sequence[str], k: int, seed: int = 0,
     out: dict[str, list[str]] = {}
     for it in items:
         pool = list(raters)
-        if it.gold is not None:
-            gid = it.payload.get("gold_id", it.id)
+        gid = it.payload.get("gold_id", it.id) if it.gold is not None else None
+        if gid is not None:
             pool = [r for r in pool if r not in gold_seen.get(gid, [])]
             if not pool:
-                continue  # every rater has seen this gold answer: drop the copy
+                continue  # every rater has seen this gold answer: not assigned (push counts it)
         rng.shuffle(pool)
         pool.sort(key=lambda r: load[r])
         chosen = sorted(pool[:k])  # k, not more: the record leaves every queue after k submissions
-        if it.gold is not None:
-            gid = it.payload.get("gold_id", it.id)
+        if gid is not None:
             gold_seen.setdefault(gid, []).extend(chosen)
         for r in chosen:
             load[r] += 1
@@ -232,16 +250,20 @@ class PushResult:
     sent: int = 0
     skipped_batches: int = 0
     batches: int = 0
+    unassigned: int = 0  # items without raters (a gold copy every rater has seen): not pushed
 
 
 def push(conn: Connection, dataset, items: Sequence[Item], assignment: dict[str, list[str]],
          ledger: Path | None, batch_size: int = 256, low_resource: Iterable[str] = ()) -> PushResult:
-    """Upsert items in batches; batches recorded in the ledger are skipped on a rerun."""
+    """Upsert items in batches; batches recorded in the ledger are skipped on a rerun.
+    Items missing from `assignment` are not pushed and are counted in `unassigned`."""
     low = set(low_resource)
     done: set[str] = set()
     if ledger is not None and ledger.exists():
         done = set(ledger.read_text().split())
-    res = PushResult()
+    res = PushResult(unassigned=sum(it.id not in assignment for it in items))
+    if ledger is not None:
+        ledger.parent.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(items), batch_size):
         batch = [it for it in items[start:start + batch_size] if it.id in assignment]
         if not batch:
@@ -255,7 +277,6 @@ def push(conn: Connection, dataset, items: Sequence[Item], assignment: dict[str,
         with_retry(lambda recs=recs: dataset.records.log(recs, batch_size=len(recs)), "push batch", tries=10)
         res.sent += len(recs)
         if ledger is not None:
-            ledger.parent.mkdir(parents=True, exist_ok=True)
             with ledger.open("a") as f:
                 f.write(key + "\n")
     return res

@@ -13,11 +13,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from semisynth.atomic import write_json
+from semisynth.atomic import write_json, write_jsonl
+from semisynth.errors import UserError
 from semisynth.preference.consensus import Policy, Resolution
 from semisynth.preference.curation import Item
 
-FORMATS = ("dpo", "dpo_conversational", "kto", "moderation", "review")
+# format -> the dataset kind it exports
+FORMATS = {"dpo": "preference", "dpo_conversational": "preference", "kto": "preference",
+           "moderation": "moderation", "review": "review"}
 
 
 def _needs_expert(it: Item, policy: Policy) -> bool:
@@ -50,7 +53,7 @@ def select(items: dict[str, Item], resolutions: dict[str, Resolution], policy: P
 
 def _pair(it: Item, res: Resolution) -> tuple[dict, dict]:
     chosen_name = str(res.answer).split(":", 1)[1]
-    names = [k for k in it.fields if k.startswith("response_") and it.fields[k]]
+    names = it.response_names
     others = [n for n in names if n != chosen_name]
     rejected_name = max(others, key=lambda n: (res.rank_scores.get(n, 0.0), -names.index(n)))
     cands = it.payload["candidates"]
@@ -65,9 +68,10 @@ def _lineage(it: Item, res: Resolution, extra: dict[str, Any] | None = None) -> 
 
 
 def rows(fmt: str, selected: list) -> list[dict[str, Any]]:
+    """Export rows; every item is of the format's kind (`export` checks it)."""
     out: list[dict[str, Any]] = []
     for it, res in selected:
-        if fmt in ("dpo", "dpo_conversational", "kto") and it.kind == "preference":
+        if fmt in ("dpo", "dpo_conversational", "kto"):
             chosen, rejected = _pair(it, res)
             lin = _lineage(it, res, {"chosen_model": chosen.get("model"), "rejected_model": rejected.get("model")})
             if fmt == "dpo":
@@ -82,11 +86,11 @@ def rows(fmt: str, selected: list) -> list[dict[str, Any]]:
                 for cand, label in ((chosen, True), (rejected, False)):
                     out.append({"prompt": it.fields["prompt"], "completion": cand["text"], "label": label,
                                 "id": it.id, "lineage": lin})
-        elif fmt == "moderation" and it.kind == "moderation":
+        elif fmt == "moderation":
             out.append({"id": it.id, "text": it.fields["text"], "labels": list(res.answer),
                         "taxonomy": it.payload.get("taxonomy"), "taxonomy_version": it.payload.get("taxonomy_version"),
                         "agreement": res.agreement, "lineage": _lineage(it, res)})
-        elif fmt == "review" and it.kind == "review":
+        else:  # review
             rec = dict(it.payload["record"])
             meta = dict(rec.get("meta") or {})
             meta["human_review"] = {"decision": res.answer, "resolved_by": res.status, "agreement": res.agreement}
@@ -98,21 +102,22 @@ def rows(fmt: str, selected: list) -> list[dict[str, Any]]:
 def export(fmt: str, items: dict[str, Item], resolutions: dict[str, Resolution], policy: Policy,
            out_dir: str | Path) -> dict[str, Any]:
     """Write a `datasets` folder (or records JSONL for review) plus manifest.json; returns the manifest."""
-    import datasets
-
     if fmt not in FORMATS:
-        from semisynth.errors import UserError
-
         raise UserError(f"format '{fmt}'", "unknown export format", f"use one of {', '.join(FORMATS)}")
+    other = sorted({it.kind for it in items.values()} - {FORMATS[fmt]})
+    if other:  # rows() would leave them out silently
+        fits = [f for f, k in FORMATS.items() if k in other]
+        raise UserError(f"format '{fmt}'", f"the dataset holds {', '.join(other)} items, not {FORMATS[fmt]} items",
+                        f"use --format {' or '.join(fits) or 'matching the dataset'}")
     out_dir = Path(out_dir)
     selected, counts = select(items, resolutions, policy)
     data = rows(fmt, selected)
     out_dir.mkdir(parents=True, exist_ok=True)
     if fmt == "review":
-        from semisynth.atomic import write_jsonl
-
         write_jsonl(out_dir / "reviewed.jsonl", data)
     else:
+        import datasets
+
         ds = datasets.Dataset.from_list(data) if data else datasets.Dataset.from_dict({})
         ds.save_to_disk(str(out_dir / fmt))
     manifest = {"format": fmt, "rows": len(data), "items_exported": len(selected), "excluded": dict(counts),

@@ -4,6 +4,7 @@ question, per label and per rater with bootstrap intervals, gold accuracy, escal
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,19 @@ from semisynth.preference.consensus import Resolution, gold_accuracy, judgment
 from semisynth.preference.curation import Annotation, Item
 
 
-def code_matrix(item_ids: list[str], users: list[str], anns: Sequence[Annotation], value_of) -> tuple[np.ndarray, list]:
-    """items x raters matrix of integer codes (-1 missing) and the category list."""
+def code_matrix(item_ids: list[str], users: list[str], anns: Sequence[Annotation], value_of,
+                scale: dict[Any, int] | None = None) -> tuple[np.ndarray, list]:
+    """items x raters matrix of integer codes (-1 missing) and the category list. Codes follow
+    `scale` when given (an ordinal scale; values outside it count as missing), else first appearance."""
     row = {iid: i for i, iid in enumerate(item_ids)}
     col = {u: j for j, u in enumerate(users)}
     m = np.full((len(item_ids), len(users)), ag.MISSING, dtype=np.int64)
-    cats: dict[Any, int] = {}
+    cats: dict[Any, int] = dict(scale or {})
     for a in anns:
         if a.item_id not in row:
             continue
         v = value_of(a)
-        if v is None:
+        if v is None or (scale is not None and v not in scale):
             continue
         m[row[a.item_id], col[a.user]] = cats.setdefault(v, len(cats))
     return m, list(cats)
@@ -57,7 +60,7 @@ def build_report(kind: str, items: dict[str, Item], anns: Sequence[Annotation], 
     rep["overall"]["categories"] = [list(c) if isinstance(c, tuple) else c for c in cats]
     if kind == "preference":  # ordinal scale for pairs: response_1 better < tie < response_2 better
         scale = {"best:response_1": 0, "tie": 1, "best:response_2": 2}
-        ordered = _remap_ordinal(item_ids, users, anns, scale)
+        ordered, _ = code_matrix(item_ids, users, anns, lambda a: judgment(kind, a.values), scale)
         rep["pairwise_preference_ordinal"] = {
             "krippendorff_alpha_ordinal": ag.krippendorff_alpha(ordered, 3, "ordinal", n_boot).to_dict()}
     questions = {"preference": ["verdict"], "review": ["decision", "irregularities_preserved"]}.get(kind, [])
@@ -69,40 +72,18 @@ def build_report(kind: str, items: dict[str, Item], anns: Sequence[Annotation], 
     if kind == "moderation":
         rep["per_label"] = {}
         for lab in labels or []:
-            mb, _ = _binary(item_ids, users, anns, lab)
+            mb, _ = code_matrix(item_ids, users, anns, lambda a, lab=lab: None if a.values.get("labels") is None
+                                else int(lab in a.values["labels"]))
             rep["per_label"][lab] = {
                 "krippendorff_alpha_nominal": ag.krippendorff_alpha(mb, 2, "nominal", n_boot).to_dict(),
                 "fleiss_kappa": ag.fleiss_kappa(ag.category_counts(mb, 2), n_boot).to_dict()}
-    conf = _remap_ordinal(item_ids, users, anns, {c: c - 1 for c in range(1, 6)}, key="confidence")
+    conf, _ = code_matrix(item_ids, users, anns, lambda a: a.values.get("confidence"), {c: c - 1 for c in range(1, 6)})
     if (conf >= 0).sum():
         rep["confidence_ordinal_alpha"] = ag.krippendorff_alpha(conf, 5, "ordinal", n_boot).to_dict()
     rep["gold_accuracy"] = gold_accuracy(items, anns)
-    statuses: dict[str, int] = {}
-    reasons: dict[str, int] = {}
-    for r in resolutions.values():
-        statuses[r.status] = statuses.get(r.status, 0) + 1
-        for why in r.reasons:
-            reasons[why] = reasons.get(why, 0) + 1
-    rep["resolutions"] = statuses
-    rep["escalation_reasons"] = reasons
+    rep["resolutions"] = dict(Counter(r.status for r in resolutions.values()))
+    rep["escalation_reasons"] = dict(Counter(why for r in resolutions.values() for why in r.reasons))
     return rep
-
-
-def _remap_ordinal(item_ids, users, anns, scale: dict, key: str | None = None) -> np.ndarray:
-    row = {iid: i for i, iid in enumerate(item_ids)}
-    col = {u: j for j, u in enumerate(users)}
-    m = np.full((len(item_ids), len(users)), ag.MISSING, dtype=np.int64)
-    for a in anns:
-        if a.item_id in row:
-            v = a.values.get(key) if key else judgment("preference", a.values)
-            if v in scale:
-                m[row[a.item_id], col[a.user]] = scale[v]
-    return m
-
-
-def _binary(item_ids, users, anns, label: str):
-    return code_matrix(item_ids, users, anns,
-                       lambda a: None if a.values.get("labels") is None else int(label in a.values["labels"]))
 
 
 def write_report(rep: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:

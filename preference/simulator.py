@@ -18,8 +18,7 @@ from semisynth.preference.curation import IRREGULARITIES, REVIEW_DECISIONS, Item
 
 def answer_space(it: Item, labels: list[str] | None = None) -> list[Any]:
     if it.kind == "preference":
-        names = [k for k in it.fields if k.startswith("response_") and it.fields[k]]
-        return [f"best:{n}" for n in names] + ["tie", "both_bad"]
+        return [f"best:{n}" for n in it.response_names] + ["tie", "both_bad"]
     if it.kind == "review":
         return list(REVIEW_DECISIONS)
     return list(labels or [])
@@ -28,13 +27,12 @@ def answer_space(it: Item, labels: list[str] | None = None) -> list[Any]:
 def to_values(it: Item, answer: Any, confidence: int, rng: random.Random) -> dict[str, Any]:
     """A category (the judgment) back to the response values a rater would submit in the UI."""
     if it.kind == "preference":
-        names = [k for k in it.fields if k.startswith("response_") and it.fields[k]]
         vals: dict[str, Any] = {"confidence": confidence, "rationale": "simulated rater"}
         if answer in ("tie", "both_bad"):
             vals["verdict"] = answer
         else:
             best = str(answer).split(":", 1)[1]
-            rest = [n for n in names if n != best]
+            rest = [n for n in it.response_names if n != best]
             rng.shuffle(rest)
             vals["verdict"] = "ranked"
             vals["ranking"] = [{"value": n, "rank": i + 1} for i, n in enumerate([best, *rest])]

@@ -16,12 +16,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from semisynth.atomic import write_json
 from semisynth.errors import UserError
 
 OWNER = "semisynth"
@@ -121,9 +121,7 @@ class LocalStack:
         return creds
 
     def _write_state(self, state: dict[str, Any]) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, self.state_file)
+        write_json(self.state_file, state)
 
     # -- processes ----------------------------------------------------------------------------
     def _env(self, st: dict[str, Any]) -> dict[str, str]:
@@ -245,7 +243,8 @@ class LocalStack:
 
     def up(self, timeout: float = 120) -> dict[str, Any]:
         """Start everything (or return the running stack); idempotent."""
-        if self.running() and all(self.running().values()) and self.healthy():
+        running = self.running()
+        if running and all(running.values()) and self.healthy():
             return self.state()
         self.down()
         redis = self._check_prereqs()
@@ -307,8 +306,3 @@ def describe(stack: LocalStack, show_secrets: bool) -> str:
     lines.append(f"credentials file (0600): {stack.credentials_file}")
     lines.append("processes: " + ", ".join(f"{n}={'up' if ok else 'down'}" for n, ok in stack.running().items()))
     return "\n".join(lines)
-
-
-if __name__ == "__main__":  # debugging aid: python -m semisynth.preference.stack up|down DIR
-    s = LocalStack(Path(sys.argv[2] if len(sys.argv) > 2 else ".semisynth/argilla"))
-    print(s.up() if sys.argv[1] == "up" else s.down())

@@ -59,6 +59,8 @@ def test_push_is_idempotent_and_resumable(conn, make_items, tmp_path):
     again = curation.push(conn, ds, items, assign, ledger, batch_size=8)
     assert first.sent == 30 and again.sent == 0 and again.skipped_batches == 4
     curation.push(conn, ds, items, assign, None, batch_size=8)  # no ledger: upserts, still no duplicates
+    partial = curation.push(conn, ds, items, {i: r for i, r in assign.items() if i != items[0].id}, None, 8)
+    assert partial.unassigned == 1 and partial.sent == 29  # an item without raters is counted, not lost
     ids = _ids_in(conn, "idem")
     assert len(ids) == 30 and set(ids) == {it.id for it in items}
     pulled = curation.pull(conn, "idem")
@@ -115,8 +117,8 @@ def test_simulated_raters_end_to_end_gold_agreement_escalation_export(conn, make
 def test_moderation_labels_carry_taxonomy_version(conn, tmp_path):
     import datasets
 
-    from semisynth.preference.taxonomy import load_taxonomy
     from semisynth.records import Record
+    from semisynth.taxonomy import load_taxonomy
 
     tax = load_taxonomy("trust_safety")
     recs = [Record.create("real", text=f"message {i}", language="en") for i in range(6)]

@@ -61,5 +61,10 @@ def test_bad_input_is_one_line_exit_2(argilla_stack, tmp_path, capsys):
                "--input", str(tmp_path / "missing.jsonl"), "--raters", "x"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "fix:" in err
+    (tmp_path / "items.jsonl").write_text('{"id": "x", "text": "not an item"}\n')
+    rc = main(["preference", "push", "--state-dir", sd, "--dataset", "m", "--kind", "preference",
+               "--input", str(tmp_path / "items.jsonl"), "--raters", "x"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "items.jsonl:1" in err and "fix:" in err
     rc = main(["preference", "report", "--state-dir", str(tmp_path / "nowhere"), "--dataset", "x", "--out", "o"])
     assert rc == 2 and "semisynth argilla up" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from semisynth.errors import UserError
 from semisynth.preference.consensus import Policy, resolve
 from semisynth.preference.curation import Annotation, Item
 from semisynth.preference.export import export
@@ -102,6 +103,15 @@ def test_dpo_exports_are_what_trl_expects_and_count_exclusions(tmp_path, make_it
     kds = datasets.load_from_disk(str(tmp_path / "kto"))
     assert kto["rows"] == 4 and sorted(kds["label"]) == [False, False, True, True]
     assert set(kds.column_names) >= {"prompt", "completion", "label"}
+
+
+def test_export_format_of_another_kind_is_a_user_error_with_nothing_written(tmp_path, make_items):
+    items, _, anns = _setup(make_items)
+    res = resolve(items, anns, Policy())
+    for fmt in ("review", "moderation"):
+        with pytest.raises(UserError, match="holds preference items") as e:
+            export(fmt, items, res, Policy(), tmp_path / fmt)
+        assert "--format dpo" in str(e.value) and not (tmp_path / fmt).exists()
 
 
 @pytest.mark.slow

@@ -1,26 +1,31 @@
-"""Shipped taxonomies: leaves with definition, examples, severity and version; bad files fail in one line."""
+"""Shipped taxonomies as raters see them: leaves with definition, examples and severity, the version
+stored with every moderation item; bad files fail in one line."""
 
 from __future__ import annotations
 
 import pytest
 
 from semisynth.errors import UserError
-from semisynth.preference.taxonomy import load_taxonomy, taxonomy_guidelines
+from semisynth.preference.curation import moderation_item, taxonomy_guidelines
+from semisynth.records import Record
+from semisynth.taxonomy import load_taxonomy
 
 
 def test_trust_safety_has_definition_examples_and_severity_per_leaf():
     ts = load_taxonomy("trust_safety")
-    ids = ts.ids
+    ids = [lab.id for lab in ts.leaves]
     assert ts.version and "harassment.threat" in ids and "harassment" not in ids
     for lab in ts.leaves:
-        assert lab.definition and lab.examples and lab.severity and lab.version == ts.version
+        assert lab.definition and lab.examples and lab.severity
     assert "severity: high" in taxonomy_guidelines(ts)
+    item = moderation_item(Record.create("real", text="hello"), ts)
+    assert item.payload["taxonomy_version"] == ts.version and item.payload["taxonomy"] == ts.name
 
 
 def test_intents_leaves_are_airline_customer_service():
     intents = load_taxonomy("intents")
-    assert len(intents.leaves) >= 10 and {"refund", "baggage.lost", "booking.change"} <= set(intents.ids)
-    assert all(lab.examples and lab.version == "1.0.0" for lab in intents.leaves)
+    assert len(intents.leaves) >= 10 and {"refund", "baggage.lost", "booking.change"} <= {lab.id for lab in intents.leaves}
+    assert intents.version == "1.0.0" and all(lab.examples for lab in intents.leaves)
 
 
 @pytest.mark.parametrize("labels,needle", [
