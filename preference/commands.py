@@ -167,13 +167,17 @@ def run_push(cfg: PushConfig) -> dict[str, Any]:
     settings = curation.dataset_settings(cfg.kind, cfg.n_responses, tax, min_submitted=cfg.k)
     ds = curation.ensure_dataset(conn, cfg.dataset, settings)
     state = Path(cfg.argilla.state_dir) / "push" / cfg.dataset
-    seen_file = state / "gold_seen.json"
+    seen_file, assigned_file = state / "gold_seen.json", state / "assignments.json"
     gold_seen = json.loads(seen_file.read_text()) if seen_file.exists() else {}
+    assigned: dict[str, list[str]] = json.loads(assigned_file.read_text()) if assigned_file.exists() else {}
     conn.ensure_users(cfg.raters)
-    assignment = curation.assign([*items, *gold], cfg.raters, cfg.k, gold_seen=gold_seen)
-    res = curation.push(conn, ds, [*items, *gold], assignment, state / "ledger.txt", cfg.batch_size,
+    # A record keeps the raters it was first given: re-pushing the same items (gold included) is a no-op.
+    fresh = [it for it in [*items, *gold] if it.id not in assigned]
+    assigned.update(curation.assign(fresh, cfg.raters, cfg.k, gold_seen=gold_seen))
+    write_json(seen_file, gold_seen)  # saved before sending: a killed push resumes with the same assignment
+    write_json(assigned_file, assigned)
+    res = curation.push(conn, ds, [*items, *gold], assigned, state / "ledger.txt", cfg.batch_size,
                         cfg.low_resource_languages)
-    write_json(seen_file, gold_seen)
     return {"dataset": cfg.dataset, "items": len(items), "gold": len(gold), "sent": res.sent,
             "skipped_batches": res.skipped_batches, "unassigned": res.unassigned}
 

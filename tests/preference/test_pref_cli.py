@@ -68,3 +68,30 @@ def test_bad_input_is_one_line_exit_2(argilla_stack, tmp_path, capsys):
     assert rc == 2 and len(err.splitlines()) == 1 and "items.jsonl:1" in err and "fix:" in err
     rc = main(["preference", "report", "--state-dir", str(tmp_path / "nowhere"), "--dataset", "x", "--out", "o"])
     assert rc == 2 and "semisynth argilla up" in capsys.readouterr().err
+
+
+
+def test_repushing_items_with_gold_sends_nothing_and_keeps_every_queue(argilla_stack, conn, make_items, tmp_path,
+                                                                      capsys):
+    from semisynth.preference import curation
+
+    items = make_items(6, prefix="rp")
+    gold = [curation.Item(f"rp-gold-{i}", "preference", dict(g.fields), g.language, g.origin,
+                          {**g.payload, "gold_id": f"rp-gold-{i}"}, gold="best:response_1")
+            for i, g in enumerate(make_items(2, prefix="rpg"))]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(it.to_dict()) + "\n" for it in items))
+    (tmp_path / "gold.jsonl").write_text("".join(json.dumps(g.to_dict()) + "\n" for g in gold))
+    args = ["preference", "push", "--state-dir", str(argilla_stack.state_dir), "--dataset", "repush",
+            "--kind", "preference", "--input", str(tmp_path / "items.jsonl"), "--gold", str(tmp_path / "gold.jsonl"),
+            "--raters", "qa,qb,qc", "-k", "2"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    queues = {i: m["assignees"] for i, m in curation.pull(conn, "repush").meta.items()}
+    assert main(args) == 0
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["sent"] == 8 and first["unassigned"] == 0
+    assert second["sent"] == 0  # same items, same raters: every batch is already on the server
+    pulled = curation.pull(conn, "repush")
+    assert len(pulled.items) == 8
+    assert {i: m["assignees"] for i, m in pulled.meta.items()} == queues  # nobody lost a record from their queue
+    assert all(len(a) == 2 for a in queues.values())
