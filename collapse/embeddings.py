@@ -10,7 +10,6 @@ leaves only complete shards.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,12 +18,13 @@ import numpy as np
 
 from semisynth.atomic import atomic_open
 from semisynth.errors import UserError
+from semisynth.hashing import content_hash
 
 MODELS = ("all-MiniLM-L6-v2", "multilingual-e5-small")
 
 
 def text_key(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    return content_hash(text, 24)  # 96 bits: no collision in any corpus the cache will see
 
 
 class Embedder:
@@ -84,7 +84,7 @@ class Embedder:
     def _save_shard(self, keys: list[str], vecs: np.ndarray) -> None:
         if self.cache_dir is None or not keys:
             return
-        name = hashlib.blake2b("".join(keys).encode(), digest_size=8).hexdigest()
+        name = content_hash(keys)
         base = self.cache_dir / name
         with atomic_open(base.with_suffix(".npy"), "wb") as f:
             np.save(f, vecs.astype(np.float32))

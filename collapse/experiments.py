@@ -43,8 +43,10 @@ from semisynth.atomic import atomic_open, write_json, write_jsonl
 from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash, seed_from
+from semisynth.io import read_records
 from semisynth.records import Origin, Record
 
+from .irregularity import corpus_profile, profile_counts
 from .model_families import (
     CategoricalFamily,
     CausalLMFamily,
@@ -210,14 +212,16 @@ def tail_words(pool_texts: Sequence[str], rank: int) -> set[str]:
     return set(ranked[rank:])
 
 
-_TAIL_CACHE: dict[tuple[int, int], set[str]] = {}
+_TAIL_CACHE: dict[tuple[int, int], tuple[list[Record], set[str]]] = {}
 
 
 def _pool_tail(pool: list[Record], rank: int) -> set[str]:
-    key = (id(pool), rank)  # pools are cached per process (model_families.real_text_source)
+    """tail_words of a pool, once per process (pools are cached too: model_families.real_text_source).
+    The entry holds the pool itself, so its id cannot be reused by another list while cached."""
+    key = (id(pool), rank)
     if key not in _TAIL_CACHE:
-        _TAIL_CACHE[key] = tail_words([r.content for r in pool], rank)
-    return _TAIL_CACHE[key]
+        _TAIL_CACHE[key] = (pool, tail_words([r.content for r in pool], rank))
+    return _TAIL_CACHE[key][1]
 
 
 class TextMetrics:
@@ -229,6 +233,7 @@ class TextMetrics:
         self.ref = _subsample(gen0_texts, k, seed_from("ref", seed))
         self.ref_emb = embedder.encode(self.ref) if embedder is not None else None
         self.heldout = _subsample(heldout_texts, k, seed_from("heldout", seed))
+        self.ref_counts = profile_counts(self.ref)  # fixed for the chain: profiled once, not every generation
 
     def baselines(self) -> dict[str, float]:
         """The same metrics between two real samples at the same size: what "no degradation" looks like."""
@@ -246,7 +251,6 @@ class TextMetrics:
                 "vendi": float(vendi_score(emb))}
 
     def __call__(self, samples: Sequence[str]) -> dict[str, float]:
-        from .irregularity import corpus_profile
         from .metrics import distinct_n
 
         words = [w for t in samples for w in tokenize(t)]
@@ -261,18 +265,13 @@ class TextMetrics:
         sub = _subsample(samples, self.k, seed_from("sub", self.seed, len(samples)))
         if self.embedder is not None and len(sub) > 2:
             out.update(self._distribution(sub))
-        prof = corpus_profile(self.ref, sub, n_boot=20, seed=self.seed)
+        prof = corpus_profile(self.ref, sub, n_boot=20, seed=self.seed, real_counts=self.ref_counts)
         if prof.get("smoothing_index") is not None:
             out["smoothing_index"] = float(prof["smoothing_index"])
         return out
 
 
 # -- the runner -------------------------------------------------------------------------------------
-def _read_jsonl_records(path: Path) -> list[Record]:
-    with path.open(encoding="utf-8") as f:
-        return [Record.from_dict(json.loads(line)) for line in f if line.strip()]
-
-
 def _tag_records(records: Iterable[Record], run_id: str, task: str, meta: dict[str, Any]) -> list[Record]:
     out = []
     for r in records:
@@ -341,9 +340,9 @@ def run_chain(cfg: ExperimentConfig, family: ModelFamily, cond: Condition, seed:
         task = f"{cond.tag}/seed{seed}/gen{g}"
         meta = {"generation": g, "mode": cond.mode, "real_fraction": cond.real_fraction, "seed": seed}
         if done:
-            data = _read_jsonl_records(gdir / "data.jsonl")
+            data = read_records(gdir / "data.jsonl")
             history.append(data)
-            prev_samples = _read_jsonl_records(gdir / "samples.jsonl")
+            prev_samples = read_records(gdir / "samples.jsonl")
             progress.step(f"{task} (done)")
             continue
         t0 = time.perf_counter()
@@ -432,15 +431,23 @@ def read_results_csv(path: str | Path) -> list[dict[str, Any]]:
                 for r in csv.DictReader(f)]
 
 
-def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, float, str], dict[int, tuple[float, float, int]]]:
-    """(mode, real_fraction, metric) -> generation -> (mean, std, n seeds)."""
+def _values(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, float, str], dict[int, list[float]]]:
+    """(mode, real_fraction, metric) -> generation -> the values over seeds."""
     vals: dict[tuple[str, float, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         vals[(r["mode"], r["real_fraction"], r["metric"])][r["generation"]].append(float(r["value"]))
-    out: dict[tuple[str, float, str], dict[int, tuple[float, float, int]]] = {}
-    for key, by_gen in vals.items():
-        out[key] = {g: (float(np.mean(v)), float(np.std(v)), len(v)) for g, v in sorted(by_gen.items())}
-    return out
+    return vals
+
+
+def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, float, str], dict[int, tuple[float, float, int]]]:
+    """(mode, real_fraction, metric) -> generation -> (mean, std, n seeds)."""
+    return _stats(_values(rows))
+
+
+def _stats(values: dict[tuple[str, float, str], dict[int, list[float]]]
+           ) -> dict[tuple[str, float, str], dict[int, tuple[float, float, int]]]:
+    return {key: {g: (float(np.mean(v)), float(np.std(v)), len(v)) for g, v in sorted(by_gen.items())}
+            for key, by_gen in values.items()}
 
 
 def write_report(path: Path, rows: Sequence[dict[str, Any]], cfg: ExperimentConfig) -> None:
@@ -450,7 +457,8 @@ def write_report(path: Path, rows: Sequence[dict[str, Any]], cfg: ExperimentConf
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary = summarise(rows)
+    values = _values(rows)
+    summary = _stats(values)
     metrics = sorted({m for (_, _, m) in summary if not m.endswith("_real_baseline")})
     baselines = {m[: -len("_real_baseline")]: v for (_, _, m), v in summary.items() if m.endswith("_real_baseline")}
     conds = sorted({(mode, f) for (mode, f, _) in summary})
@@ -462,10 +470,7 @@ def write_report(path: Path, rows: Sequence[dict[str, Any]], cfg: ExperimentConf
             if not by_gen:
                 continue
             gens = sorted(by_gen)
-            vals = defaultdict(list)
-            for r in rows:
-                if r["mode"] == mode and r["real_fraction"] == f and r["metric"] == metric:
-                    vals[r["generation"]].append(r["value"])
+            vals = values[(mode, f, metric)]
             mean = [by_gen[g][0] for g in gens]
             label = f"mix f={f:g}" if mode == "mix" else mode
             (line,) = ax.plot(gens, mean, marker="o", ms=3, label=label)
@@ -545,7 +550,7 @@ def ancestry(chain_dir: str | Path, generation: int) -> dict[int, dict[str, int]
     index: dict[str, tuple[int, str]] = {}
     for gdir in sorted(chain.glob("gen*")):
         g = int(gdir.name[3:])
-        for r in _read_jsonl_records(gdir / "data.jsonl"):
+        for r in read_records(gdir / "data.jsonl"):
             index.setdefault(r.id, (g, r.origin.value))  # a real record drawn again stays where it first was
     found: dict[int, Counter[str]] = defaultdict(Counter)
     frontier = list(json.loads((chain / f"gen{generation:03d}" / "model.json").read_text())["train_ids"])

@@ -9,6 +9,7 @@ Public API (reused by the collapse experiments):
   FEATURES                     feature names, in column order
   profile_counts(texts)        -> (counts, denominators), each (n, F) float64
   profile_texts(texts)         -> (n, F) per-text rates (count / denominator; NaN where undefined)
+  rates(counts, denoms)        -> the same rates from counts already computed
   corpus_profile(real, synth)  -> per-feature real rate, synthetic rate, ratio + bootstrap CI, verdict,
                                   and the headline smoothing index
 """
@@ -228,15 +229,20 @@ def length_tail_bounds(n_words: np.ndarray) -> tuple[float, float]:
     return float(np.percentile(n_words, 10)), float(np.percentile(n_words, 90))
 
 
-def words_per_text(texts: Sequence[str]) -> np.ndarray:
-    return profile_counts(texts)[0][:, _COL["length_words"]]
+def length_words(counts: np.ndarray) -> np.ndarray:
+    """Words per text, from the counts of `profile_counts`."""
+    return counts[:, _COL["length_words"]]
+
+
+def rates(counts: np.ndarray, denoms: np.ndarray) -> np.ndarray:
+    """count / denominator elementwise; NaN where the denominator is 0 (e.g. a text with no sentences)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denoms > 0, counts / np.where(denoms > 0, denoms, 1), np.nan)
 
 
 def profile_texts(texts: Sequence[str], vocab_lang: str = "en") -> np.ndarray:
     """(n, F) per-text rates in FEATURES order; NaN where the denominator is 0 (e.g. no sentences)."""
-    counts, denoms = profile_counts(texts, vocab_lang)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denoms > 0, counts / np.where(denoms > 0, denoms, 1), np.nan)
+    return rates(*profile_counts(texts, vocab_lang))
 
 
 def irregularity_score(rates: np.ndarray) -> np.ndarray:
@@ -268,11 +274,6 @@ def _bootstrap_sums(counts: np.ndarray, denoms: np.ndarray, n_boot: int, rng: np
     return weights @ counts * scale, weights @ denoms * scale
 
 
-def _ratio_of_sums(c: np.ndarray, d: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(d > 0, c / np.where(d > 0, d, 1), np.nan)
-
-
 def corpus_profile(real_texts: Sequence[str], synthetic_texts: Sequence[str], *, n_boot: int = 300,
                    ci: float = 0.95, seed: int = 0, smoothed_below: float = 0.8, exaggerated_above: float = 1.25,
                    min_events: int = 5, vocab_lang: str = "en", bootstrap_max_n: int = 20_000,
@@ -290,19 +291,19 @@ def corpus_profile(real_texts: Sequence[str], synthetic_texts: Sequence[str], *,
     rng = np.random.default_rng(seed)
     if real_counts is None:
         real_counts = profile_counts(real_texts, vocab_lang)
-    bounds = length_tail_bounds(real_counts[0][:, _COL["length_words"]])
+    bounds = length_tail_bounds(length_words(real_counts[0]))
     if synthetic_counts is None:
         synthetic_counts = profile_counts(synthetic_texts, vocab_lang, length_bounds=bounds)
     rc, rd = real_counts
     sc, sd = synthetic_counts
     if len(rc) == 0 or len(sc) == 0:
         return {"status": "not_enough_data", "min_n": 1, "n": int(min(len(rc), len(sc)))}
-    r_rate = _ratio_of_sums(rc.sum(0), rd.sum(0))
-    s_rate = _ratio_of_sums(sc.sum(0), sd.sum(0))
+    r_rate = rates(rc.sum(0), rd.sum(0))
+    s_rate = rates(sc.sum(0), sd.sum(0))
     rb_c, rb_d = _bootstrap_sums(rc, rd, n_boot, rng, bootstrap_max_n)
     sb_c, sb_d = _bootstrap_sums(sc, sd, n_boot, rng, bootstrap_max_n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        boot_ratio = _ratio_of_sums(sb_c, sb_d) / _ratio_of_sums(rb_c, rb_d)
+        boot_ratio = rates(sb_c, sb_d) / rates(rb_c, rb_d)
     alpha = (1 - ci) / 2
     features: dict[str, Any] = {}
     deficits = []

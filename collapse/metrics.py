@@ -109,6 +109,11 @@ def _rff_mean_stats(X: np.ndarray, W: np.ndarray, b: np.ndarray, chunk: int) -> 
     return s, sq
 
 
+def mmd_method(n: int, m: int, exact_max_n: int) -> str:
+    """What method "auto" picks: exact up to `exact_max_n` rows per side, random Fourier features above."""
+    return "exact" if max(n, m) <= exact_max_n else "rff"
+
+
 def mmd_rbf(X: np.ndarray, Y: np.ndarray, bandwidth: float | None = None, method: str = "auto",
             n_features: int = 1024, exact_max_n: int = 5000, seed: int = 0, chunk: int = CHUNK) -> dict[str, Any]:
     """Unbiased MMD^2 with an RBF kernel k(x,y) = exp(-||x-y||^2 / (2 bw^2)), bw by the median heuristic.
@@ -121,7 +126,7 @@ def mmd_rbf(X: np.ndarray, Y: np.ndarray, bandwidth: float | None = None, method
     bw = bandwidth if bandwidth is not None else median_bandwidth(X, Y, seed=seed)
     gamma = 1.0 / (2.0 * bw * bw)
     if method == "auto":
-        method = "exact" if max(n, m) <= exact_max_n else "rff"
+        method = mmd_method(n, m, exact_max_n)
     if method == "exact":
         kxx = _kernel_sum(X, X, gamma, True) / (n * (n - 1))
         kyy = _kernel_sum(Y, Y, gamma, True) / (m * (m - 1))

