@@ -18,7 +18,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: demo test test-fast system venv lint bench clean
 
 demo: venv
-	$(VENV)/bin/semisynth demo --out runs/demo
+	$(VENV)/bin/semisynth demo --out runs/demo $(DEMO_ARGS)
 
 test: venv server-venv system
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --timeout=900 $(PYTEST_ARGS)

@@ -317,7 +317,9 @@ def _kmeans_labels(data: np.ndarray, k: int, seed: int, n_redo: int, max_iter: i
         from sklearn.cluster import KMeans
 
         return KMeans(n_clusters=k, n_init=n_redo, max_iter=max_iter, random_state=seed).fit_predict(data)
-    km = faiss.Kmeans(data.shape[1], k, niter=max_iter, verbose=False, nredo=n_redo, update_index=True, seed=seed)
+    # min_points_per_centroid only governs faiss's "provide more points" warning (small n is reported as such)
+    km = faiss.Kmeans(data.shape[1], k, niter=max_iter, verbose=False, nredo=n_redo, update_index=True, seed=seed,
+                      min_points_per_centroid=1)
     km.train(data)
     _, labels = km.index.search(data, 1)
     return labels.reshape(-1)

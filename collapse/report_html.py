@@ -80,8 +80,12 @@ def _metric_bars(report: dict[str, Any]) -> str | None:
         bases.append(fig["baseline"])
     if not names:
         return None
-    fig, axes = plt.subplots(1, len(names), figsize=(1.6 * len(names) + 1, 3))
-    for ax, n, v, b in zip(np.atleast_1d(axes), names, vals, bases, strict=True):
+    cols = min(5, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols + 0.5, 2.4 * rows + 0.4), squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax, n, v, b in zip(axes.flat[: len(names)], names, vals, bases, strict=True):
         ax.bar([0, 1], [b, v], color=["grey", "tab:blue"])
         ax.set_xticks([0, 1], ["real/real", "synth"], fontsize=7)
         ax.set_title(n, fontsize=8)
