@@ -58,3 +58,19 @@ def test_record_without_content_is_refused():
 def test_reject_round_trip():
     j = Reject("i", ("p",), "truncated", detail="d", task_id="t")
     assert Reject.from_dict(j.to_dict()) == j
+
+
+
+def test_atomic_writes_get_umask_permissions_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    from semisynth.atomic import atomic_dir, write_json
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_json(tmp_path / "r.json", {"a": 1})
+    with atomic_dir(tmp_path / "d") as d:
+        (d / "x").write_text("x")
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o777 & ~mask
