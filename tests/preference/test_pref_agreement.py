@@ -41,8 +41,8 @@ def test_fleiss_kappa_matches_the_textbook_example():
 
 
 def test_fleiss_kappa_matches_statsmodels():
-    # statsmodels is the reference; it is not (yet) in requirements/common.txt, so this skips without it
-    inter_rater = pytest.importorskip("statsmodels.stats.inter_rater")
+    from statsmodels.stats import inter_rater  # the reference (requirements/dev.txt)
+
     rng = np.random.default_rng(5)
     truth = rng.integers(0, 4, 250)
     m = np.where(rng.random((250, 6)) < 0.6, truth[:, None], rng.integers(0, 4, (250, 6)))
