@@ -85,6 +85,8 @@ class CandidatesConfig(CommandConfig):
 class ReportConfig(CommandConfig):
     argilla: ArgillaTarget = ArgillaTarget()
     dataset: str
+    taxonomy: str | None = Field(None, description="moderation: the taxonomy YAML pushed with (default: the "
+                                 "built-in one the items name)")
     out: str
     policy: PolicyConfig = PolicyConfig()
     bootstrap: int = Field(200, ge=0)
@@ -97,6 +99,7 @@ class ExportConfig(ReportConfig):
 class EscalateConfig(CommandConfig):
     argilla: ArgillaTarget = ArgillaTarget()
     dataset: str
+    taxonomy: str | None = Field(None, description="moderation: the taxonomy YAML pushed with")
     experts: list[str] = Field(..., min_length=1)
     policy: PolicyConfig = PolicyConfig()
 
@@ -243,18 +246,19 @@ def cmd_candidates(args: argparse.Namespace) -> int:
 
 def _common(args: argparse.Namespace) -> dict[str, Any]:
     """Overrides from the flags every dataset command shares."""
-    return {"dataset": args.dataset, "argilla.url": args.url, "argilla.state_dir": args.state_dir}
+    return {"dataset": args.dataset, "taxonomy": args.taxonomy, "argilla.url": args.url,
+            "argilla.state_dir": args.state_dir}
 
 
 def cmd_push(args: argparse.Namespace) -> int:
     cfg = load_config(PushConfig, args.config, {
         **_common(args), "kind": args.kind, "input": args.input, "seeds": args.seeds, "gold": args.gold,
-        "taxonomy": args.taxonomy, "k": args.k, "raters": args.raters.split(",") if args.raters else None})
+        "k": args.k, "raters": args.raters.split(",") if args.raters else None})
     print(json.dumps(run_push(cfg)))
     return 0
 
 
-def _pull(conn, dataset: str):
+def _pull(conn, dataset: str, taxonomy: str | None = None):
     """The pulled dataset, its one kind and (moderation) its taxonomy; a dataset semisynth did not
     push (records of another or several kinds) is a UserError, not a crash in the consensus code."""
     from semisynth.preference import curation
@@ -272,7 +276,17 @@ def _pull(conn, dataset: str):
     if len(names) != 1:
         raise UserError(f"Argilla dataset '{dataset}'", f"moderation items name {len(names)} taxonomies",
                         "push one taxonomy per dataset")
-    return pulled, kind, load_taxonomy(names.pop())
+    name = names.pop()
+    tax = load_taxonomy(taxonomy or name)
+    if tax.name != name:
+        raise UserError(f"Argilla dataset '{dataset}'", f"items were labelled under taxonomy '{name}', "
+                        f"not '{tax.name}'", f"pass --taxonomy with the '{name}' YAML used at push")
+    versions = sorted({str(it.payload.get("taxonomy_version")) for it in pulled.items.values() if it.gold is None})
+    if versions != [str(tax.version)]:  # labels made under another version would be read against the wrong ids
+        raise UserError(f"Argilla dataset '{dataset}'", f"items were labelled under taxonomy '{name}' version(s) "
+                        f"{', '.join(versions)} but it is now version {tax.version}",
+                        "restore that taxonomy version, or push the records to a new dataset under the new one")
+    return pulled, kind, tax
 
 
 def _resolved(cfg: ReportConfig):
@@ -280,7 +294,7 @@ def _resolved(cfg: ReportConfig):
     from semisynth.preference.consensus import resolve
 
     conn = _conn(cfg.argilla)
-    pulled, kind, tax = _pull(conn, cfg.dataset)
+    pulled, kind, tax = _pull(conn, cfg.dataset, cfg.taxonomy)
     experts = []
     if conn.dataset_id(f"{cfg.dataset}-escalation"):
         experts = curation.pull(conn, f"{cfg.dataset}-escalation").annotations
@@ -314,7 +328,7 @@ def run_escalate(cfg: EscalateConfig) -> dict[str, Any]:
     from semisynth.preference.consensus import resolve
 
     conn = _conn(cfg.argilla)
-    pulled, kind, tax = _pull(conn, cfg.dataset)
+    pulled, kind, tax = _pull(conn, cfg.dataset, cfg.taxonomy)
     res = resolve(pulled.items, pulled.annotations, cfg.policy.policy())
     todo = [pulled.items[i] for i, r in res.items() if r.status == "escalated"]
     n_resp = max((sum(k.startswith("response_") for k in it.fields) for it in pulled.items.values()), default=2)
@@ -349,6 +363,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--dataset")
     common.add_argument("--url", help="a team's Argilla URL (key from $ARGILLA_API_KEY)")
     common.add_argument("--state-dir", help="local stack state dir (default .semisynth/argilla)")
+    common.add_argument("--taxonomy", help="moderation: built-in name or YAML path (default trust_safety)")
 
     cand = sub.add_parser("candidates", help="answer prompts with two or more arms -> preference items JSONL")
     cand.add_argument("--config")
@@ -365,7 +380,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     push.add_argument("--input")
     push.add_argument("--seeds")
     push.add_argument("--gold")
-    push.add_argument("--taxonomy")
     push.add_argument("--raters", help="comma-separated usernames")
     push.add_argument("-k", type=int)
     push.set_defaults(func=cmd_push)

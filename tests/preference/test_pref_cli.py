@@ -95,3 +95,25 @@ def test_repushing_items_with_gold_sends_nothing_and_keeps_every_queue(argilla_s
     assert len(pulled.items) == 8
     assert {i: m["assignees"] for i, m in pulled.meta.items()} == queues  # nobody lost a record from their queue
     assert all(len(a) == 2 for a in queues.values())
+
+
+def test_report_refuses_a_taxonomy_bumped_after_labelling(argilla_stack, tmp_path, capsys):
+    from semisynth.taxonomy import builtin_taxonomies
+
+    tax_file = tmp_path / "ts.yaml"
+    tax_file.write_text(builtin_taxonomies()["trust_safety"].read_text(encoding="utf-8"), encoding="utf-8")
+    recs = [Record.create("real", text=f"buy cheap pills {i}", language="en") for i in range(3)]
+    _write(tmp_path / "recs.jsonl", recs)
+    base = ["--state-dir", str(argilla_stack.state_dir), "--dataset", "mod-bump"]
+    assert main(["preference", "push", *base, "--kind", "moderation", "--input", str(tmp_path / "recs.jsonl"),
+                 "--taxonomy", str(tax_file), "--raters", "ta,tb", "-k", "2"]) == 0
+    assert main(["preference", "report", *base, "--taxonomy", str(tax_file), "--out", str(tmp_path / "rep1")]) == 0
+    tax_file.write_text(tax_file.read_text().replace('version: "1.0.0"', 'version: "1.1.0"'))
+    capsys.readouterr()
+    assert main(["preference", "report", *base, "--taxonomy", str(tax_file), "--out", str(tmp_path / "rep2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "1.0.0" in err and "1.1.0" in err
+    assert not (tmp_path / "rep2").exists()
+    assert main(["preference", "export", *base, "--taxonomy", "intents", "--format", "moderation",
+                 "--out", str(tmp_path / "ex")]) == 2  # another taxonomy than the one labelled under
+    assert "trust_safety" in capsys.readouterr().err and not (tmp_path / "ex").exists()
