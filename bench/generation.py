@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 
-from semisynth.backends import BackendSpec, VLLMBackend, resolve_model_dir  # noqa: E402
+from semisynth.backends import VLLMBackend, open_backend, resolve_model_dir  # noqa: E402
 from semisynth.generation.generators import GenerationStage, GeneratorSpec, plan_tasks  # noqa: E402
 from semisynth.generation.prompts import load_template  # noqa: E402
 from semisynth.generation.run import GenerateConfig, generate  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> int:
     tasks = plan_tasks(seeds.records, cfg.generators, templates, {}, cfg.sampling.params(), cfg.seed)
     raw, ours = [], []
     for r in range(args.rounds):  # A B A B ...: machine drift hits both sides alike
-        raw.append(raw_round(model, cfg, tasks, args.shard_size))
+        raw.append(raw_round(cfg, tasks, args.shard_size))
         run_cfg = cfg.model_copy(update={"out": str(tmp / f"run{r}")})
         manifest = generate(run_cfg, progress=False)
         ours.append((manifest["tokens"]["out"], manifest["generation_wall_s"], manifest["wall_time_s"]))
@@ -79,16 +79,14 @@ def main() -> int:
     return 0
 
 
-def raw_round(model: str, cfg: GenerateConfig, tasks: list, batch: int) -> tuple[int, float]:
+def raw_round(cfg: GenerateConfig, tasks: list, batch: int) -> tuple[int, float]:
     """The raw library on the identical rendered prompts and per-request seeds."""
-    import vllm
-
-    backend = VLLMBackend(model, **_engine_kwargs(cfg.backend))
+    backend = open_backend(cfg.backend)  # the engine settings `generate` uses
+    assert isinstance(backend, VLLMBackend)
     stage = GenerationStage(backend, cfg.sampling.params(), cfg.checks.to_check_config(), "bench", cfg.seed)
     requests = [stage._request(t) for t in tasks]
     prompts = [backend.render(r) for r in requests]
-    params = [vllm.SamplingParams(max_tokens=r.params.max_tokens, temperature=r.params.temperature,
-                                  top_p=r.params.top_p, seed=r.params.seed) for r in requests]
+    params = [backend.sampling_params(r.params) for r in requests]
     llm = backend.llm
     t0 = time.perf_counter()
     tokens = 0
@@ -100,12 +98,6 @@ def raw_round(model: str, cfg: GenerateConfig, tasks: list, batch: int) -> tuple
     del llm, backend, stage
     gc.collect()
     return tokens, elapsed
-
-
-def _engine_kwargs(spec: BackendSpec) -> dict:
-    return {"seed": spec.seed, "max_model_len": spec.max_model_len, "dtype": spec.dtype,
-            "kv_cache_memory_bytes": spec.kv_cache_memory_bytes, "enforce_eager": spec.enforce_eager,
-            "enable_chunked_prefill": spec.enable_chunked_prefill}
 
 
 if __name__ == "__main__":

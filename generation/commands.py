@@ -56,10 +56,7 @@ def _overrides(args: argparse.Namespace) -> dict:
 def _generate(args: argparse.Namespace) -> int:
     from .run import GenerateConfig, generate
 
-    overrides = _overrides(args)
-    if args.config is None:  # flags only: defaults for the nested blocks
-        overrides.setdefault("backend.kind", "vllm")
-    config = load_config(GenerateConfig, args.config, overrides)
+    config = load_config(GenerateConfig, args.config, _overrides(args))
     manifest = generate(config, progress=False if args.quiet else None)
     _print_summary(manifest, config.out)
     return 0

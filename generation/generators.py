@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,11 +46,16 @@ class GeneratorSpec(BaseModel):
     leaves: list[str] | None = Field(None, description="restrict to these leaf ids (default: all leaves)")
 
     @property
+    def task_style(self) -> Style | None:
+        """The style, for paraphrases only: the other kinds ignore it."""
+        return self.style if self.kind == "paraphrase" else None
+
+    @property
     def name(self) -> str:
         return f"{self.kind}:{self.style}" if self.kind == "paraphrase" else self.kind
 
     def template_name(self) -> str:
-        return self.template or DEFAULT_TEMPLATES[(self.kind, self.style if self.kind == "paraphrase" else None)]
+        return self.template or DEFAULT_TEMPLATES[(self.kind, self.task_style)]
 
 
 @dataclass(frozen=True)
@@ -73,24 +78,22 @@ def plan_tasks(seeds: Sequence[Record], specs: Sequence[GeneratorSpec], template
     for spec in specs:
         tmpl = templates[spec.template_name()]
         tax = taxonomies.get(spec.taxonomy) if spec.taxonomy else None
+        version = tax.version if tax else None
         leaves: list[Label] = []
         if tax is not None:
             leaves = [tax.leaf(i) for i in spec.leaves] if spec.leaves else tax.leaves
-        base = [spec.name, tmpl.hash, sampling.to_dict() | {"seed": None}, run_seed,
-                tax.version if tax else None]
+        base = [spec.name, tmpl.hash, sampling.to_dict() | {"seed": None}, run_seed, version]
         if spec.kind == "pure_synthetic":
             for leaf in leaves:
                 for v in range(spec.variants):
                     tid = content_hash(base + [None, leaf.id, v])
-                    tasks.append(GenerationTask(tid, spec.name, spec.kind, v, None, leaf, tmpl, tax.version, None))
+                    tasks.append(GenerationTask(tid, spec.name, spec.kind, v, None, leaf, tmpl, version, None))
             continue
         for i, seed in enumerate(seeds):
             for v in range(spec.variants):
                 leaf = leaves[(i * spec.variants + v) % len(leaves)] if leaves and spec.kind == "seeded_synthetic" else None
                 tid = content_hash(base + [seed.id, leaf.id if leaf else None, v])
-                tasks.append(GenerationTask(tid, spec.name, spec.kind, v, seed, leaf, tmpl,
-                                            tax.version if tax else None,
-                                            spec.style if spec.kind == "paraphrase" else None))
+                tasks.append(GenerationTask(tid, spec.name, spec.kind, v, seed, leaf, tmpl, version, spec.task_style))
     return tasks
 
 
@@ -134,8 +137,7 @@ class GenerationStage:
         prompt = task.template.render(seed=seed_text, is_conversation=is_conv,
                                       language=seed.language if seed else "en", leaf=task.leaf,
                                       variant=task.variant, style=task.style)
-        params = SamplingParams(max_tokens=self.sampling.max_tokens, temperature=self.sampling.temperature,
-                                top_p=self.sampling.top_p, seed=seed_from(self.run_seed, task.id), stop=self.sampling.stop)
+        params = replace(self.sampling, seed=seed_from(self.run_seed, task.id))
         return GenerationRequest(params=params, messages=({"role": "user", "content": prompt},))
 
     def __call__(self, tasks: Sequence[GenerationTask]) -> ShardResult:

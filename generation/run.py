@@ -10,9 +10,11 @@ Run directory:
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
 import time
+from collections import Counter
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.io import ColumnMapping
-from semisynth.runner import LocalRunner, check_task_accounting, read_run_rows
+from semisynth.runner import LocalRunner, tally_run
 from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
 
@@ -119,6 +121,9 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         if g.kind == "pure_synthetic" and not g.taxonomy:
             raise UserError("config: generators", "pure_synthetic needs a taxonomy (it has no seed to anchor to)",
                             "add `taxonomy: intents` (or a path to a taxonomy YAML) to that generator")
+        if g.leaves and not g.taxonomy:  # would be silently ignored
+            raise UserError("config: generators", f"{g.kind} lists leaves but no taxonomy they belong to",
+                            "add `taxonomy: NAME_OR_PATH` to that generator, or remove `leaves`")
     seeds = load_seeds(config.input.path, config.input.mapping(), mask=config.input.mask_pii,
                        limit=config.input.limit, max_record_bytes=config.input.max_record_bytes)
     run_id = run_id_for(config)
@@ -127,8 +132,6 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
     out = Path(config.out)
     existing = out / "run.json"
     if existing.exists():
-        import json
-
         prev = json.loads(existing.read_text(encoding="utf-8"))
         if prev.get("run_id") != run_id:
             raise UserError(str(out), "holds a run made with a different config or seed",
@@ -151,13 +154,9 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         raise
     finally:
         backend.close()
-    accounting = check_task_accounting(out, [t.id for t in tasks])
-    reasons: dict[str, int] = {}
-    for row in read_run_rows(out, "rejects"):
-        reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
-    origins: dict[str, int] = {}
-    for row in read_run_rows(out, "records"):
-        origins[row["origin"]] = origins.get(row["origin"], 0) + 1
+    tally = tally_run(out)
+    accounting = tally.accounting([t.id for t in tasks])
+    inputs_accounted = seeds.inputs == len(seeds.records) + len(seeds.rejects)
     manifest = {
         "run_id": run_id,
         "status": "complete" if prog.complete else f"stopped: {prog.stopped_reason}; rerun to resume",
@@ -169,12 +168,12 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         "counts": {
             "input_rows": seeds.inputs,
             "seeds": len(seeds.records),
-            "seed_rejects": _count_reasons(r.reason for r in seeds.rejects),
+            "seed_rejects": dict(Counter(r.reason for r in seeds.rejects)),
             "tasks": len(tasks),
             "outputs": prog.records,
-            "outputs_by_origin": origins,
+            "outputs_by_origin": dict(tally.by_origin),
             "rejected": prog.rejects,
-            "rejected_by_reason": reasons,
+            "rejected_by_reason": dict(tally.by_reason),
         },
         "seed_languages": seeds.languages,
         "pii_masked": {"enabled": config.input.mask_pii, "counts": seeds.pii_masked},
@@ -186,8 +185,8 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
             "statement": "every (seed, generator, variant) task appears exactly once in records/ or rejects/; "
                          "every input row is a seed or in rejects/seeds.jsonl",
             "tasks": accounting,
-            "inputs_accounted": seeds.inputs == len(seeds.records) + len(seeds.rejects),
-            "holds": (accounting["holds"] or not prog.complete) and seeds.inputs == len(seeds.records) + len(seeds.rejects),
+            "inputs_accounted": inputs_accounted,
+            "holds": (accounting["holds"] or not prog.complete) and inputs_accounted,
         },
     }
     write_json(out / "manifest.json", manifest)
@@ -195,9 +194,3 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         raise RuntimeError(f"accounting invariant broken in {out}: {accounting}")
     return manifest
 
-
-def _count_reasons(reasons) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in reasons:
-        out[r] = out.get(r, 0) + 1
-    return out

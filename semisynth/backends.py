@@ -462,10 +462,10 @@ class TransformersBackend:
     """
 
     def __init__(self, model_dir: str | os.PathLike, *, seed: int = 0, batch_size: int = 16, device: str = "cpu"):
+        self._model_dir = resolve_model_dir(model_dir)  # a bad path fails before the slow import
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self._model_dir = resolve_model_dir(model_dir)
         self._name = str(model_dir)
         self.seed = seed
         self.batch_size = max(1, int(batch_size))
@@ -506,9 +506,9 @@ class TransformersBackend:
         ready.sort(key=lambda t: (requests[t[0]].params.max_tokens, len(t[1])))
         for start in range(0, len(ready), self.batch_size):
             chunk = ready[start : start + self.batch_size]
-            for (i, _), comp in zip(chunk, self._generate_batch([requests[i] for i, _ in chunk],
-                                                                 [ids for _, ids in chunk],
-                                                                 [i for i, _ in chunk]), strict=True):
+            idx = [i for i, _ in chunk]
+            comps = self._generate_batch([requests[i] for i in idx], [ids for _, ids in chunk], idx)
+            for i, comp in zip(idx, comps, strict=True):
                 results[i] = comp
         return [r for r in results if r is not None]
 
@@ -599,7 +599,6 @@ def open_backend(spec: BackendSpec) -> Backend:
             spec.base_url, spec.model, max_concurrency=spec.max_concurrency, timeout_s=spec.timeout_s,
             max_retries=spec.max_retries, backoff_s=spec.backoff_s,
         )
-    resolve_model_dir(spec.model)  # fail with a fix before importing an engine
     if spec.kind == "transformers":
         return TransformersBackend(spec.model, seed=spec.seed, batch_size=spec.batch_size, device=spec.device)
     return VLLMBackend(

@@ -54,6 +54,18 @@ def validation_error_to_user_error(e: ValidationError, source: str, cls: type[Ba
     return UserError(f"{source}: field '{field}'", f"{err['msg']}{shown}", _fix_for(err, cls))
 
 
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; broken syntax or non-UTF-8 bytes are UserErrors naming the file (and line)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(where, f"invalid YAML ({getattr(e, 'problem', None) or e})", "fix the YAML syntax on that line") from None
+    except UnicodeDecodeError:
+        raise UserError(str(path), "not UTF-8 text", "save the file as UTF-8 YAML") from None
+
+
 def load_config(cls: type[C], path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None) -> C:
     """YAML file (optional) + flag overrides ("a.b": value, None = not given) -> validated config."""
     data: dict[str, Any] = {}
@@ -63,14 +75,7 @@ def load_config(cls: type[C], path: str | os.PathLike | None = None, overrides: 
         source = str(p)
         if not p.is_file():
             raise UserError(source, "config file not found", "check the --config path")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{source}:{mark.line + 1}" if mark else source
-            raise UserError(where, f"invalid YAML ({getattr(e, 'problem', None) or e})", "fix the YAML syntax on that line") from None
-        except UnicodeDecodeError:
-            raise UserError(source, "config is not UTF-8 text", "save the config as UTF-8 YAML") from None
+        loaded = read_yaml(p)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

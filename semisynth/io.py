@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from semisynth.errors import UserError
-from semisynth.records import Record, Reject
+from semisynth.records import Record
 
 MAX_LINE_BYTES_DEFAULT = 1 << 20  # a 1 MiB line is almost always a corrupt or wrong file
 
@@ -39,6 +39,10 @@ class RawRow:
     data: Mapping[str, Any]
 
 
+_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv",
+            ".parquet": "parquet", ".pq": "parquet"}
+
+
 def detect_format(path: Path) -> str:
     if path.is_dir():
         if (path / "records").is_dir() or (path / "manifest.json").exists():
@@ -47,13 +51,11 @@ def detect_format(path: Path) -> str:
             return "datasets"
         raise UserError(str(path), "directory is neither a semisynth run nor a saved `datasets` folder",
                         "point at a run directory (with records/), a save_to_disk folder, or a file")
-    suffix = "".join(path.suffixes[-1:]).lower()
-    formats = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv",
-               ".parquet": "parquet", ".pq": "parquet"}
-    if suffix not in formats:
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
         raise UserError(str(path), f"unknown file type '{suffix or '(none)'}'",
                         "use .jsonl, .csv, .tsv, .parquet, a `datasets` folder or a run directory")
-    return formats[suffix]
+    return _FORMATS[suffix]
 
 
 def _check_file(path: Path) -> None:
@@ -215,10 +217,3 @@ def read_records(path: str | os.PathLike, mapping: ColumnMapping | None = None,
         raise UserError(str(path), "no records found", "give a corpus with at least one non-empty record")
     return out
 
-
-def read_rejects(run_dir: str | os.PathLike) -> list[Reject]:
-    out = []
-    for shard in sorted(Path(run_dir, "rejects").glob("*.jsonl")):
-        for row in _iter_jsonl(shard, MAX_LINE_BYTES_DEFAULT):
-            out.append(Reject.from_dict(row.data))
-    return out

@@ -9,13 +9,10 @@ UNDETERMINED = "und"
 
 @lru_cache(maxsize=1)
 def _factory():
-    from langdetect import DetectorFactory
-    from langdetect.detector_factory import init_factory
-
-    DetectorFactory.seed = 0
-    init_factory()
     from langdetect import detector_factory
 
+    detector_factory.DetectorFactory.seed = 0
+    detector_factory.init_factory()
     return detector_factory._factory
 
 

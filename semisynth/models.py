@@ -15,8 +15,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from semisynth.errors import UserError
 
@@ -50,10 +51,10 @@ def default_cache_dir() -> Path:
 # -- tiny model -------------------------------------------------------------------------------------
 def _chatterbot_lines() -> Iterator[str]:
     """Utterances from the chatterbot-corpus yml files (real short conversations, 28 languages)."""
-    spec = importlib.util.find_spec("chatterbot_corpus")
-    if spec is None or not spec.submodule_search_locations:
+    package = _package_dir("chatterbot_corpus")
+    if package is None:
         return
-    root = Path(next(iter(spec.submodule_search_locations))) / "data"
+    root = package / "data"
     item = re.compile(r"^\s*(?:-\s+)+(.*\S)\s*$")
     for path in sorted(root.rglob("*.yml")):
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -93,19 +94,34 @@ def _train_tokenizer(corpus: Iterable[str], vocab_size: int):
     return tok
 
 
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move a finished build into place; an existing folder is swapped out, never half-overwritten."""
-    # mkdtemp makes 0700 folders; a model folder is meant to be shared (servers, other users).
-    tmp.chmod(0o755)
-    for f in tmp.iterdir():
-        f.chmod(0o644)
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-        os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+def _save_model_dir(out: Path, model: Any, tokenizer: Any, extra_files: Mapping[str, str] | None = None,
+                    *, keep_existing: bool = False) -> None:
+    """Save into a temp folder beside `out`, then swap it into place: an existing folder is replaced
+    whole, never half-overwritten, and a crash leaves no half folder. `keep_existing`: another
+    process that finished the same build first wins."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
+        if keep_existing and (out / "config.json").is_file():
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        # mkdtemp makes 0700 folders; a model folder is meant to be shared (servers, other users).
+        tmp.chmod(0o755)
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def build_tiny_model(
@@ -171,14 +187,7 @@ def build_tiny_model(
         bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id
     )
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    _save_model_dir(out, model, tokenizer)
     log.info("tiny model (%d params) at %s", sum(p.numel() for p in model.parameters()), out)
     return out
 
@@ -257,18 +266,6 @@ def prepare_packaged_model(
     model.generation_config = loaded.generation_config
     del loaded
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "semisynth_source.json").write_text(
-            json.dumps({"name": name, "gguf": gguf_path.name, "size": gguf_path.stat().st_size}) + "\n"
-        )
-        if (out / "config.json").is_file():  # another process finished first
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    source = {"name": name, "gguf": gguf_path.name, "size": gguf_path.stat().st_size}
+    _save_model_dir(out, model, tokenizer, {"semisynth_source.json": json.dumps(source) + "\n"}, keep_existing=True)
     return out

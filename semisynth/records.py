@@ -7,8 +7,9 @@ Schema (documented in README):
   origin    "real" | "paraphrase" | "synthetic"
   parents   ids of the records this one was made from (empty for real seeds and pure synthetic)
   language  ISO 639-1 code from langdetect ("und" when undetectable)
-  lineage   how it was made: template + hash, model, sampling params, seed, run id, taxonomy leaf, task
-  meta      free-form source metadata (source file, row, labels of the source corpus, PII counts)
+  lineage   how it was made: template + hash, model, sampling params, seed, run id, taxonomy leaf, task;
+            for real records the source (file:line)
+  meta      free-form source metadata (source, kept source columns, language confidence, taxonomy version)
 """
 
 from __future__ import annotations

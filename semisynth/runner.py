@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,35 +135,53 @@ class LocalRunner(Generic[T]):
         return prog
 
 
+def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
 def _read_ids(path: Path) -> Iterator[str]:
     if path.exists():
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    yield json.loads(line)["id"]
+        for row in _jsonl_rows(path):
+            yield row["id"]
 
 
 def read_run_rows(run_dir: str | Path, kind: str) -> Iterator[dict[str, Any]]:
     """All rows of records/ or rejects/ of a run, shard by shard."""
     for shard in sorted(Path(run_dir, kind).glob("shard-*.jsonl")):
-        with shard.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    yield json.loads(line)
+        yield from _jsonl_rows(shard)
 
 
-def check_task_accounting(run_dir: str | Path, expected_task_ids: Sequence[str]) -> dict[str, Any]:
-    """The run invariant: every task appears exactly once in records/ or rejects/."""
-    counts: dict[str, int] = {}
-    for kind in ("records", "rejects"):
-        for row in read_run_rows(run_dir, kind):
-            tid = row.get("lineage", {}).get("task_id") if kind == "records" else row.get("task_id")
-            if tid is not None:
-                counts[tid] = counts.get(tid, 0) + 1
-    expected = set(expected_task_ids)
-    missing = [t for t in expected if t not in counts]
-    duplicated = [t for t, c in counts.items() if c > 1]
-    unexpected = [t for t in counts if t not in expected]
-    return {"tasks": len(expected), "accounted": len(expected) - len(missing), "missing": len(missing),
-            "duplicated": len(duplicated), "unexpected": len(unexpected),
-            "holds": not missing and not duplicated and not unexpected}
+@dataclass
+class RunTally:
+    """What a run directory holds, read in one pass over records/ and rejects/."""
+
+    task_counts: Counter[str]  # task id -> appearances in records/ + rejects/
+    by_origin: Counter[str]
+    by_reason: Counter[str]
+
+    def accounting(self, expected_task_ids: Sequence[str]) -> dict[str, Any]:
+        """The run invariant: every task appears exactly once in records/ or rejects/."""
+        expected = set(expected_task_ids)
+        missing = [t for t in expected if t not in self.task_counts]
+        duplicated = [t for t, c in self.task_counts.items() if c > 1]
+        unexpected = [t for t in self.task_counts if t not in expected]
+        return {"tasks": len(expected), "accounted": len(expected) - len(missing), "missing": len(missing),
+                "duplicated": len(duplicated), "unexpected": len(unexpected),
+                "holds": not missing and not duplicated and not unexpected}
+
+
+def tally_run(run_dir: str | Path) -> RunTally:
+    tally = RunTally(Counter(), Counter(), Counter())
+    for row in read_run_rows(run_dir, "records"):
+        tally.by_origin[row["origin"]] += 1
+        if (tid := row.get("lineage", {}).get("task_id")) is not None:
+            tally.task_counts[tid] += 1
+    for row in read_run_rows(run_dir, "rejects"):
+        tally.by_reason[row["reason"]] += 1
+        if (tid := row.get("task_id")) is not None:
+            tally.task_counts[tid] += 1
+    return tally
+

@@ -42,6 +42,12 @@ def load_seeds(
     pii: Counter[str] = Counter()
     langs: Counter[str] = Counter()
     inputs = 0
+
+    def masked(text: str) -> str:
+        res = mask_pii(text)
+        pii.update(res.counts)
+        return res.text
+
     for row in iter_raw_rows(path, max_record_bytes):
         if limit is not None and inputs >= limit:
             break
@@ -52,16 +58,9 @@ def load_seeds(
             text, messages = extract_content(row, mapping)
         if mask:
             if text is not None:
-                res = mask_pii(text)
-                text = res.text
-                pii.update(res.counts)
+                text = masked(text)
             if messages:
-                masked = []
-                for m in messages:
-                    res = mask_pii(m["content"])
-                    pii.update(res.counts)
-                    masked.append({"role": m["role"], "content": res.text})
-                messages = masked
+                messages = [{"role": m["role"], "content": masked(m["content"])} for m in messages]
         content = text if text is not None else "\n".join(m["content"] for m in messages or ())
         if not content.strip():
             rejects.append(Reject(content_hash(row.source), (), "empty_seed", detail=row.source))

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import importlib.resources
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from semisynth.config import read_yaml
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 
@@ -91,11 +90,7 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
 def load_taxonomy(name_or_path: str | os.PathLike) -> Taxonomy:
     path = _resolve(name_or_path)
     src = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise UserError(f"{src}:{mark.line + 1}" if mark else src, "invalid YAML", "fix the YAML syntax on that line") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise UserError(src, "expected a mapping with name, version, labels", "see taxonomies/intents.yaml for the format")
     for key in ("name", "version", "labels"):
@@ -121,18 +116,18 @@ def load_taxonomy(name_or_path: str | os.PathLike) -> Taxonomy:
                 sev = SEVERITIES[sev]  # numeric severities 0..4 are accepted as their names
             if sev is not None and sev not in SEVERITIES:
                 raise UserError(src, f"label '{lid}': severity '{sev}' unknown", f"use one of {', '.join(SEVERITIES)}")
-            declared_parent = node.get("parent", parent)
+            # Registered before its children are walked, so a child reusing this id is a duplicate.
             labels[lid] = Label(lid, str(node["definition"]).strip(), tuple(map(str, node.get("examples") or ())),
-                                sev, declared_parent, ())
+                                sev, node.get("parent", parent))
             children = walk(node.get("children") or [], lid, f"{where}.children")
-            labels[lid] = Label(lid, labels[lid].definition, labels[lid].examples, sev, declared_parent, tuple(children))
+            labels[lid] = replace(labels[lid], children=tuple(children))
             ids.append(lid)
         return ids
 
     walk(data["labels"], None, "labels")
     for lid, lab in list(labels.items()):  # children declared by `parent:` references (flat files)
-        kids = tuple(dict.fromkeys(lab.children + tuple(k for k, v in labels.items() if v.parent == lid)))
-        labels[lid] = Label(lab.id, lab.definition, lab.examples, lab.severity, lab.parent, kids)
+        labels[lid] = replace(lab, children=tuple(dict.fromkeys(
+            lab.children + tuple(k for k, v in labels.items() if v.parent == lid))))
     for lid, lab in labels.items():  # a `parent:` reference may point anywhere: check it exists and has no cycle
         seen, cur = {lid}, lab.parent
         while cur is not None:

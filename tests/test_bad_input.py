@@ -117,3 +117,15 @@ def test_cli_unknown_template_variable_exits_2(tmp_path):
     assert res.returncode == 2
     assert "unknown template variable(s): customer_name" in res.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_leaves_without_a_taxonomy_are_refused_not_ignored(tmp_path):
+    from semisynth.generation.run import GenerateConfig, generate
+
+    seeds = _write(tmp_path, "s.jsonl", b'{"text": "hello there friend"}\n')
+    config = GenerateConfig.model_validate({
+        "input": {"path": str(seeds)}, "backend": {"kind": "vllm", "model": "m"}, "out": str(tmp_path / "r"),
+        "generators": [{"kind": "seeded_synthetic", "leaves": ["baggage.lost"]}]})
+    with pytest.raises(UserError, match="lists leaves but no taxonomy"):
+        generate(config)
+    assert not (tmp_path / "r").exists()

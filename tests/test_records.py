@@ -60,7 +60,6 @@ def test_reject_round_trip():
     assert Reject.from_dict(j.to_dict()) == j
 
 
-
 def test_atomic_writes_get_umask_permissions_not_mkstemps_0600(tmp_path):
     import os
     import stat

@@ -34,3 +34,10 @@ def test_invalid_taxonomies_fail_with_one_line(tmp_path, body, needle):
     p.write_text(body)
     with pytest.raises(UserError, match=needle):
         load_taxonomy(p)
+
+
+def test_non_utf8_taxonomy_is_a_user_error_not_a_traceback(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_bytes(b"name: x\nversion: 1\nlabels:\n - {id: a, definition: caf\xe9}\n")
+    with pytest.raises(UserError, match=r"t.yaml: not UTF-8 text; fix: save the file as UTF-8"):
+        load_taxonomy(p)
