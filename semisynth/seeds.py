@@ -69,7 +69,7 @@ def load_seeds(
         confidence = None
         if lang is None:
             lang, confidence = detect_language(content)
-        meta = {"source": row.source}
+        meta: dict = {}  # file:line lives in lineage.source; meta holds only what the user kept (+ confidence)
         if confidence is not None:
             meta["language_confidence"] = round(confidence, 4)
         for key in mapping.keep:
