@@ -59,6 +59,14 @@ class GenerationRequest:
     meta: dict = field(default_factory=dict, compare=False)
 
 
+def _one_per_request(results: list[Completion | None]) -> list[Completion]:
+    """The protocol's promise: one completion per request, in order; a gap is a bug, never a silent drop."""
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        raise RuntimeError(f"backend left requests {missing[:5]} without a completion")
+    return results  # type: ignore[return-value]
+
+
 @runtime_checkable
 class Backend(Protocol):
     """generate(requests) -> one Completion per request, same order. Never drops a request:
@@ -203,7 +211,7 @@ class VLLMBackend:
                     results[i] = Completion(o.text, reason, n_prompt, len(o.token_ids))
                 else:
                     results[i] = error_completion(f"vLLM finished with {reason!r}", n_prompt)
-        return [r for r in results if r is not None]
+        return _one_per_request(results)
 
     def close(self) -> None:
         """Free the engine (a second engine in the same process needs the memory)."""
@@ -510,7 +518,7 @@ class TransformersBackend:
             comps = self._generate_batch([requests[i] for i in idx], [ids for _, ids in chunk], idx)
             for i, comp in zip(idx, comps, strict=True):
                 results[i] = comp
-        return [r for r in results if r is not None]
+        return _one_per_request(results)
 
     def _generate_batch(self, reqs: list[GenerationRequest], ids: list[list[int]], idx: list[int]) -> list[Completion]:
         import torch
