@@ -32,6 +32,17 @@ log = logging.getLogger(__name__)
 
 # Figures of the subsampled metrics, named "<metric>.<key>" (the keys their metric function returns).
 SUBSAMPLED_FIGURES = {"prdc": ("precision", "recall", "density", "coverage"), "mauve": ("mauve",)}
+EMBEDDING_FIGURES = ("frechet", "mmd", "vendi", "prdc", "mauve", "memorisation", "tail_coverage")
+TEXT_DIVERSITY_FIGURES = ("distinct_1", "distinct_2", "self_bleu")
+LANGUAGE_FIGURES = ("other_language_rate", "code_switching_rate")
+
+
+def gate_figure_names() -> frozenset[str]:
+    """Every figure a gate may name, known before the run (a typo should not cost a whole run)."""
+    return frozenset({"irregularity.smoothing_index",
+                      *(f"irregularity.{f}.ratio" for f in (*irr.FEATURES, *LANGUAGE_FIGURES)),
+                      *EMBEDDING_FIGURES, *TEXT_DIVERSITY_FIGURES,
+                      *(f"{m}.{k}" for m, ks in SUBSAMPLED_FIGURES.items() for k in ks)})
 DEFAULT_MIN_N = {"frechet": 50, "mmd": 10, "vendi": 2, "prdc": 20, "mauve": 50, "self_bleu": 10,
                  "distinct_n": 1, "memorisation": 1, "tail_coverage": 50, "irregularity": 1}
 
@@ -112,6 +123,11 @@ class MonitorConfig(CommandConfig):
         unknown = set(self.min_n) - set(DEFAULT_MIN_N)
         if unknown:
             raise ValueError(f"unknown metric(s) in min_n: {sorted(unknown)}; known: {sorted(DEFAULT_MIN_N)}")
+        names = gate_figure_names()
+        for g in self.gates:
+            if g.figure not in names:
+                raise ValueError(f"gate figure '{g.figure}' is not a figure of the report; use one of: "
+                                 f"{', '.join(sorted(names))}")
         return self
 
     def min_n_for(self, metric: str) -> int:

@@ -103,6 +103,18 @@ def test_config_rejects_unknown_metric_and_bad_gate():
         MonitorConfig(min_n={"frechett": 3})
     with pytest.raises(ValidationError, match="needs min"):
         Gate(figure="frechet")
+    with pytest.raises(ValidationError, match="gate figure 'frechett' is not a figure"):
+        MonitorConfig(gates=[Gate(figure="frechett", max=1.0)])  # refused before any work, not after the run
+
+
+def test_every_figure_of_a_real_report_is_a_known_gate_name(tmp_path):
+    from semisynth.collapse.monitor import flat_figures, gate_figure_names
+
+    real = _records([f"@united my flight {i} was late!! i dont know why" for i in range(60)], language="en")
+    syn = _records([f"My flight {i} was delayed. I do not know why." for i in range(60)], "synthetic", language="en")
+    report = run_monitor(real, syn, _cfg(html=False), tmp_path, gaussian(60, 16, seed=1), gaussian(60, 16, seed=2))
+    figures = set(flat_figures(report))
+    assert figures and figures <= gate_figure_names(), figures - gate_figure_names()
 
 
 def test_review_sample_size_and_allocation():
