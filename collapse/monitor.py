@@ -395,7 +395,9 @@ def _group_metrics(idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.n
                               synthetic_counts=(syn_counts[0][idx], syn_counts[1][idx]))
     out: dict[str, Any] = {"status": "ok", "n_synthetic": n, "n_real_reference": len(real_idx),
                            "smoothing_index": prof["smoothing_index"], "verdicts": prof["counts"],
-                           "feature_ratios": {k: v["ratio"] for k, v in prof["features"].items() if v.get("ratio")}}
+                           "ci_level": cfg.ci,
+                           "features": {k: {"ratio": v["ratio"], "ci": v["ci"], "verdict": v["verdict"]}
+                                        for k, v in prof["features"].items() if v.get("status") == "ok"}}
     perm = rng.permutation(real_idx)
     half = len(perm) // 2
     A, B = R[perm[:half]], R[perm[half:]]

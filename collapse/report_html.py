@@ -114,6 +114,32 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
+def _breakdown_tables(breakdown: dict[str, dict[str, Any]]) -> list[str]:
+    """One table per slicing (origin, language, taxonomy leaf): where the smoothing is, not just how much."""
+    from html import escape as e
+
+    parts = []
+    for kind, slices in breakdown.items():
+        if not slices:
+            continue
+        parts.append(f"<h2>By {e(kind.replace('_', ' '))}</h2><table><tr><th>{e(kind)}</th><th>n synthetic</th>"
+                     "<th>smoothing index</th><th>smoothed (ratio, CI)</th><th>frechet (real vs real)</th></tr>")
+        for key, b in sorted(slices.items()):
+            if b.get("status") != "ok":
+                parts.append(f"<tr><td>{e(str(key))}</td><td colspan=4>not enough data (n={b.get('n')}, "
+                             f"min {b.get('min_n')})</td></tr>")
+                continue
+            smoothed = ", ".join(f"{e(n)} {_fmt(f['ratio'])} [{_fmt(f['ci'][0])}, {_fmt(f['ci'][1])}]"
+                                 for n, f in b["features"].items() if f["verdict"] == "smoothed") or "none"
+            fr = b.get("frechet", {})
+            frs = (f"{_fmt(fr['value'])} ({_fmt(fr['baseline'])})" if fr.get("status") == "ok"
+                   else "not enough data")
+            parts.append(f"<tr><td>{e(str(key))}</td><td>{b['n_synthetic']}</td><td>{_fmt(b['smoothing_index'])}</td>"
+                         f"<td>{smoothed}</td><td>{frs}</td></tr>")
+        parts.append("</table>")
+    return parts
+
+
 def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.ndarray, S: np.ndarray,
                       real_words: np.ndarray, syn_words: np.ndarray) -> None:
     import matplotlib
@@ -176,6 +202,7 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
         if m.get("status") == "ok":
             parts.append(f"<p>{key}: on subsamples of {m['subsample_n']} per side, {m['repeats']} draws, 95% t-interval.</p>")
 
+    parts.extend(_breakdown_tables(report.get("breakdown") or {}))
     for title, key in (("Near-copies of real records", "near_copies"), ("Most smoothed vs their parent", "most_smoothed"),
                        ("Farthest from any real record", "farthest_from_real")):
         rows = report["examples"].get(key) or []

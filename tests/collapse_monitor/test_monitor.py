@@ -37,7 +37,14 @@ def test_monitor_calls_cleaned_paraphrases_smoothed_and_writes_reports(small_cor
     assert report["embedding"]["mauve"]["subsample_n"] == 200
     assert report["gates"]["passed"] is False
     assert {f["figure"] for f in report["gates"]["failed"]} >= {"irregularity.smoothing_index"}
-    assert report["breakdown"]["origin"]["paraphrase"]["status"] == "ok"
+    para = report["breakdown"]["origin"]["paraphrase"]
+    assert para["status"] == "ok"
+    for f in para["features"].values():  # per-slice ratios carry their bootstrap interval
+        lo, hi = f["ci"]
+        assert lo <= f["ratio"] <= hi or not np.isfinite(f["ratio"])
+    assert para["features"]["handle_rate"]["verdict"] == "smoothed" and para["features"]["handle_rate"]["ci"][1] < 0.8
+    html = (tmp_path / "report.html").read_text()
+    assert "<h2>By origin</h2>" in html and "<td>paraphrase</td>" in html and "handle_rate" in html
     assert report["examples"]["most_smoothed"], "parents are known: smoothed examples expected"
     html = (tmp_path / "report.html").read_text()
     assert html.count("<img") >= 3 and "data:image/png;base64," in html
