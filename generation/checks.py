@@ -16,6 +16,9 @@ _REFUSAL = re.compile(
 )
 _LABEL_PREFIX = re.compile(r"^\s*(?:here(?:'s| is) (?:the |a |my )?(?:rewritten|new|paraphrased)?\s*(?:message|version|text)?\s*:|"
                            r"(?:rewritten|paraphrased?|new) message\s*:|paraphrase\s*:)\s*", re.IGNORECASE)
+_LABEL_LINE = re.compile(r"^\s*(?:the |a |my |your )?(?:rewritten |paraphrased |new |edited |final |original )?"
+                         r"(?:message|version|text|tweet|output|rewrite|paraphrase|seed)\s*:[ \t]*\n", re.IGNORECASE)
+_SEED_TAG = re.compile(r"</?\s*seed\s*>", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 
 
@@ -26,6 +29,8 @@ class CheckConfig:
     min_length_ratio: float = 0.25  # output/seed length bounds for anchored generators
     max_length_ratio: float = 4.0
     near_copy_similarity: float = 0.92  # SequenceMatcher ratio on normalised text
+    verbatim_min_chars: int = 20  # the seed verbatim inside the output, padded by chatter, is a copy too...
+    verbatim_min_share: float = 0.5  # ...when it is at least this share of the output
     language_check: bool = True
     language_min_chars: int = 25  # langdetect is unreliable below this (recipes: ~95% above 25 chars)
     language_min_confidence: float = 0.8
@@ -35,7 +40,8 @@ def clean_output(text: str) -> str:
     """Strip chat-model wrapping ("Here is the rewritten message:", quotes, <seed> tags)."""
     text = text.strip()
     text = _LABEL_PREFIX.sub("", text, count=1).strip()
-    text = text.replace("<seed>", "").replace("</seed>", "").strip()
+    text = _LABEL_LINE.sub("", text, count=1).strip()  # "The message:" alone on the first line
+    text = _SEED_TAG.sub("", text).strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”":
         text = text[1:-1].strip()
     return text
@@ -80,6 +86,10 @@ def check_output(completion: Completion, text: str, seed_text: str | None, seed_
         sim = similarity(text, seed_text)
         if sim >= cfg.near_copy_similarity:
             return "near_copy_of_seed", f"similarity {sim:.3f}", UNDETERMINED
+        ns, nt = _norm(seed_text), _norm(text)
+        if len(ns) >= cfg.verbatim_min_chars and ns in nt and len(ns) >= cfg.verbatim_min_share * len(nt):
+            return "near_copy_of_seed", f"contains the seed verbatim ({len(ns) / len(nt):.0%} of the output)", \
+                UNDETERMINED
     lang, conf = detect_language(text)
     if (cfg.language_check and require_same_language and seed_language not in (None, UNDETERMINED)
             and lang != UNDETERMINED and lang != seed_language and len(text) >= cfg.language_min_chars

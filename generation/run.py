@@ -69,6 +69,8 @@ class ChecksConfig(BaseModel):
     min_length_ratio: float = Field(0.25, ge=0)
     max_length_ratio: float = Field(4.0, gt=0)
     near_copy_similarity: float = Field(0.92, gt=0, le=1)
+    verbatim_min_chars: int = Field(20, ge=1, description="seed inside the output verbatim: a copy if long enough...")
+    verbatim_min_share: float = Field(0.5, gt=0, le=1, description="...and at least this share of the output")
     language_check: bool = True
 
     def to_check_config(self) -> CheckConfig:

@@ -48,6 +48,17 @@ def test_backend_errors_are_rejects_not_exceptions():
 def test_clean_output_strips_wrappers():
     assert clean_output('Here is the rewritten message: "bag lost lol"') == "bag lost lol"
     assert clean_output("<seed>\nhey u\n</seed>") == "hey u"
+    assert clean_output("<Seed>\n@united UA1469. Just landed.") == "@united UA1469. Just landed."
+    assert clean_output("The message:\n\n@united thanks, 40 min on tarmac") == "@united thanks, 40 min on tarmac"
+    assert clean_output("Message: 40 min on tarmac") == "Message: 40 min on tarmac"  # a label only on its own line
+    assert clean_output("customer: hi\nagent: hello") == "customer: hi\nagent: hello"  # turns stay
+
+
+def test_seed_padded_with_chatter_is_a_near_copy():
+    padded = SEED + " Thanks for your help, have a great day!"
+    assert _check(padded) == "near_copy_of_seed"
+    assert _check("Sure! " + SEED + " " + "Also, my other bag is fine and I am happy about that. " * 3) is None
+    assert _check("The message:\n" + SEED) == "copy_of_seed"
 
 
 def test_conversation_round_trip_and_garbage():
