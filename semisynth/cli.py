@@ -19,7 +19,8 @@ EXIT_USER_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="semisynth", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="semisynth", description="Fine-tuning data anchored to real conversations: generate, monitor, curate with humans.",
+        epilog="Start with `semisynth demo`; every command takes --help.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
