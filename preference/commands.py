@@ -195,10 +195,12 @@ def _arms_from_flags(specs: list[str] | None, max_tokens: int | None) -> list[di
         model, _, temp = rest.partition("@")
         if not sep or not name or not model:
             raise UserError(f"--arm {spec!r}", "expected NAME=MODEL[@TEMPERATURE]", "e.g. --arm cold=smollm2-135m-instruct@0.3")
-        try:
-            arm: dict[str, Any] = {"name": name, "backend": {"model": model}, "temperature": float(temp or 0.8)}
-        except ValueError:
-            raise UserError(f"--arm {spec!r}", f"temperature {temp!r} is not a number", "e.g. @0.7") from None
+        arm: dict[str, Any] = {"name": name, "backend": {"model": model}}
+        if temp:  # otherwise ArmConfig's default
+            try:
+                arm["temperature"] = float(temp)
+            except ValueError:
+                raise UserError(f"--arm {spec!r}", f"temperature {temp!r} is not a number", "e.g. @0.7") from None
         if max_tokens:
             arm["max_tokens"] = max_tokens
         arms.append(arm)
