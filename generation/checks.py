@@ -51,10 +51,6 @@ def _norm(s: str) -> str:
     return _WS.sub(" ", s.lower()).strip()
 
 
-def similarity(a: str, b: str) -> float:
-    return SequenceMatcher(None, _norm(a), _norm(b), autojunk=False).ratio()
-
-
 def check_output(completion: Completion, text: str, seed_text: str | None, seed_language: str | None,
                  cfg: CheckConfig, *, length_relative_to_seed: bool, require_same_language: bool,
                  ) -> tuple[str | None, str | None, str]:
@@ -81,12 +77,12 @@ def check_output(completion: Completion, text: str, seed_text: str | None, seed_
             return "too_short", f"{ratio:.2f}x the seed's length", UNDETERMINED
         if length_relative_to_seed and ratio > cfg.max_length_ratio:
             return "too_long", f"{ratio:.2f}x the seed's length", UNDETERMINED
-        if _norm(text) == _norm(seed_text):
+        ns, nt = _norm(seed_text), _norm(text)  # normalised once for all three copy checks
+        if nt == ns:
             return "copy_of_seed", None, UNDETERMINED
-        sim = similarity(text, seed_text)
+        sim = SequenceMatcher(None, nt, ns, autojunk=False).ratio()
         if sim >= cfg.near_copy_similarity:
             return "near_copy_of_seed", f"similarity {sim:.3f}", UNDETERMINED
-        ns, nt = _norm(seed_text), _norm(text)
         if len(ns) >= cfg.verbatim_min_chars and ns in nt and len(ns) >= cfg.verbatim_min_share * len(nt):
             return "near_copy_of_seed", f"contains the seed verbatim ({len(ns) / len(nt):.0%} of the output)", \
                 UNDETERMINED
