@@ -8,7 +8,7 @@ SERVER_VENV := .venv-argilla
 REQS := requirements/common.txt requirements/$(FLAVOUR).txt requirements/dev.txt requirements/nodeps.txt pyproject.toml
 STAMP := $(VENV)/.installed-$(FLAVOUR)-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-12)
 SERVER_STAMP := $(SERVER_VENV)/.installed-$(shell sha256sum requirements/argilla-server.txt | cut -c1-12)
-APT_PACKAGES := redis-server chromium
+APT_PACKAGES := redis-server chromium chromium-driver
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export VLLM_ENABLE_V1_MULTIPROCESSING := 0
@@ -37,7 +37,8 @@ bench: venv server-venv system
 
 venv: $(STAMP)
 
-# Debian packages the tests need: redis-server (Argilla's queue), chromium (the HTML report test).
+# Debian packages the tests need: redis-server (Argilla's queue), chromium (the HTML report test) and
+# chromium-driver (Selenium drives the Argilla UI as a rater).
 system:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
