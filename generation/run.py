@@ -27,6 +27,7 @@ from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.io import ColumnMapping
+from semisynth.paths import check_output_dir
 from semisynth.runner import LocalRunner, tally_run
 from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
@@ -117,6 +118,7 @@ def run_id_for(config: GenerateConfig) -> str:
 def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, Any]:
     """Run (or resume) a generation; returns the manifest. Validates everything before writing."""
     started = time.perf_counter()
+    check_output_dir(config.out, "out (--out)")  # before any engine starts: a bad --out fails in seconds
     templates = {name: load_template(name) for name in {g.template_name() for g in config.generators}}
     taxonomies = {g.taxonomy: load_taxonomy(g.taxonomy) for g in config.generators if g.taxonomy}
     for g in config.generators:
