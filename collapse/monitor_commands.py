@@ -49,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"embedder": args.embedder, "cache_dir": args.cache_dir, "text_field": args.text_field,
                  "seed": args.seed, "review_sample": args.review_sample, "html": False if args.no_html else None}
     cfg = load_config(MonitorConfig, args.config, overrides)
+    from semisynth.paths import check_output_dir
+
+    check_output_dir(args.out, "--out")  # before reading or embedding anything
+    if cfg.cache_dir:
+        check_output_dir(cfg.cache_dir, "cache_dir (--cache-dir)")
     mapping = ColumnMapping(text=cfg.text_field)
     real = read_records(args.real, mapping, default_origin="real")
     synthetic = read_records(args.synthetic, mapping, default_origin="synthetic")
