@@ -131,10 +131,16 @@ def load_embeddings(path: str | os.PathLike, n_records: int) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise UserError(str(p), "embeddings file not found", "check the path to the .npy file")
+    with p.open("rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY":  # numpy's own message would suggest allow_pickle, an unsafe hint for a text file
+        what = "a .npz archive" if magic.startswith(b"PK") else "not a .npy array (no NumPy header)"
+        raise UserError(str(p), f"is {what}", "save one (n, d) float array per corpus with numpy.save(path, array)")
     try:
         emb = np.load(p, allow_pickle=False)
     except (ValueError, OSError) as e:
-        raise UserError(str(p), f"not a readable .npy array ({e})", "save embeddings with numpy.save") from None
+        what = "holds Python objects, not numbers" if "pickle" in str(e) else f"is a damaged .npy array ({e})"
+        raise UserError(str(p), what, "save one (n, d) float array per corpus with numpy.save(path, array)") from None
     return check_embeddings(emb, n_records, str(p))
 
 
