@@ -8,7 +8,8 @@ Schema (documented in README):
   parents   ids of the records this one was made from (empty for real seeds and pure synthetic)
   language  ISO 639-1 code from langdetect ("und" when undetectable)
   lineage   how it was made: template + hash, model, sampling params, seed, run id, taxonomy leaf, task;
-            for real records the source (file:line)
+            for real records the source (file:line); `transfer`: the irregularity edits applied after the
+            model wrote the text (generation/transfer.py undoes them)
   meta      free-form source metadata (source, kept source columns, language confidence, taxonomy version)
 """
 
@@ -55,14 +56,18 @@ class Lineage:
     variant: int | None = None
     style: str | None = None
     source: str | None = None  # where a real record was read from (file:line)
+    # irregularity transfer edits, in the order applied: {kind, position, before, after[, turn, edit_type]}
+    transfer: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sampling", _frozen_mapping(self.sampling))
+        object.__setattr__(self, "transfer", tuple(dict(e) for e in self.transfer or ()))
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__slots__}
         out["sampling"] = dict(self.sampling)
-        return {k: v for k, v in out.items() if v not in (None, {})}
+        out["transfer"] = [dict(e) for e in self.transfer]
+        return {k: v for k, v in out.items() if v not in (None, {}, [])}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Lineage:
