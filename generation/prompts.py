@@ -7,6 +7,7 @@ Seed text is passed as a variable, never concatenated into template source, so a
 from __future__ import annotations
 
 import importlib.resources
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,12 @@ def load_template(name_or_path: str) -> PromptTemplate:
     return PromptTemplate(name, source, content_hash(source), _ENV.from_string(source))
 
 
+_GAP = r"[\s\u200b-\u200d\u2060\ufeff]*"  # whitespace (newlines included) and zero-width characters
+# Anything a reader (or a model) could take for <seed> or </seed>: any case, gaps inside the tag, attributes.
+_SEED_TAG = re.compile("<" + _GAP + "/?" + _GAP + _GAP.join("seed") + r"(?![\w-])[^<>]*>", re.IGNORECASE)
+
+
 def neutralise_seed(text: str) -> str:
-    """Keep a seed from closing its own <seed> block (prompt-structure injection)."""
-    for d in SEED_DELIMITERS:
-        text = text.replace(d, d.replace("<", "‹").replace(">", "›"))
-    return text
+    """Keep a seed from opening or closing a <seed> block (prompt-structure injection): every variant of the
+    template's delimiters, whatever its case or spacing (`</SEED>`, `</seed >`, `<\n/seed>`), is defused."""
+    return _SEED_TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
