@@ -286,8 +286,8 @@ def _gen_dir(out: Path, cond: Condition, seed: int, g: int) -> Path:
     return out / "runs" / cond.tag / f"seed{seed}" / f"gen{g:03d}"
 
 
-def _check_experiment(out: Path, cfg: ExperimentConfig) -> str:
-    """The experiment id; refuses to mix two different experiments in one folder."""
+def _check_experiment(out: Path, cfg: ExperimentConfig, write: bool = True) -> str:
+    """The experiment id; refuses to mix two different experiments in one folder (`write=False`: check only)."""
     ident = {k: getattr(cfg, k) for k in IDENTITY_FIELDS}
     run_id = content_hash(ident, 12)
     path = out / "experiment.json"
@@ -300,7 +300,11 @@ def _check_experiment(out: Path, cfg: ExperimentConfig) -> str:
         if diff:
             raise UserError(str(out), f"holds a different experiment (differs in {', '.join(diff)})",
                             "use a new --out, or the same settings to resume")
-    write_json(path, {"run_id": run_id, "identity": ident, "config": cfg.model_dump()})
+    elif out.is_dir() and any(out.iterdir()):
+        raise UserError(str(out), "exists and is not a collapse experiment folder (no experiment.json)",
+                        "use a new --out folder")
+    if write:
+        write_json(path, {"run_id": run_id, "identity": ident, "config": cfg.model_dump()})
     return run_id
 
 
@@ -517,13 +521,37 @@ class ExperimentResult:
     timings: list[dict[str, Any]]
 
 
+def check_inputs(cfg: ExperimentConfig, family: ModelFamily) -> None:
+    """Everything about the data that would otherwise fail mid-run, checked before anything is written."""
+    if cfg.real_data is not None and not family.is_text:
+        raise UserError(f"--real-data {cfg.real_data}", f"family '{cfg.family}' simulates its own real data",
+                        "drop --real-data, or use family ngram, tiny_lm or hf_lm")
+    pool, heldout = family.real_pool()
+    corpus = cfg.real_data or "the bundled real text"
+    if cfg.sample_size > len(pool):
+        raise UserError(f"{corpus}", f"{len(pool)} usable real records for training (after {len(heldout)} held "
+                        f"out), fewer than sample_size {cfg.sample_size}",
+                        f"lower sample_size (--sample-size {max(len(pool), 2)}) or give a larger real corpus")
+    if family.is_text and len(heldout) < 2:
+        raise UserError(f"{corpus}", f"only {len(heldout)} held-out real record(s) for perplexity "
+                        f"({len(pool) + len(heldout)} usable texts of 2+ words)",
+                        "give a real corpus with at least 10 texts of two or more words")
+
+
 def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
-    out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(str(out), "exists and is not a directory", "give a folder path for --out")
+    from semisynth.paths import check_output_dir
+
+    out = check_output_dir(cfg.out, "--out")
+    if cfg.real_data is not None and not cfg.real_data.strip():  # would silently mean "the bundled text"
+        raise UserError("--real-data", "the real corpus path is empty",
+                        "give a corpus path, or leave --real-data out to use the bundled real text")
+    # Read and check the real corpus before the folder exists: a missing, empty or too small corpus
+    # leaves nothing behind, and the corrected rerun is not refused as "a different experiment".
+    family = build_family(cfg, out)
+    check_inputs(cfg, family)
+    _check_experiment(out, cfg, write=False)
     out.mkdir(parents=True, exist_ok=True)
     run_id = _check_experiment(out, cfg)
-    family = build_family(cfg, out)
     embedder = make_embedder(cfg.embedder, out / "embeddings") if family.is_text else None
     tail = _pool_tail(family.real_pool()[0], cfg.tail_rank) if family.is_text else set()
     conds = conditions(cfg)

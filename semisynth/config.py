@@ -6,12 +6,15 @@ Validation errors become one-line UserErrors naming the file, the field, what is
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
 
 from semisynth.errors import UserError
 
@@ -31,27 +34,182 @@ def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
     d[keys[-1]] = value
 
 
-def _fix_for(err: Mapping[str, Any], cls: type[BaseModel]) -> str:
+def _unwrap(ann: Any) -> Any:
+    """Optional[X] -> X; Annotated[X, ...] -> X (other unions stay as they are)."""
+    while True:
+        origin = get_origin(ann)
+        if origin is Annotated:
+            ann = get_args(ann)[0]
+        elif origin in (Union, UnionType) and sum(a is not type(None) for a in get_args(ann)) == 1:
+            ann = next(a for a in get_args(ann) if a is not type(None))
+        else:
+            return ann
+
+
+def _is_model(ann: Any) -> bool:
+    return isinstance(ann, type) and issubclass(ann, BaseModel)
+
+
+def _walk(cls: Any, loc: Sequence[Any]) -> tuple[Any, FieldInfo | None]:
+    """Follow an error location through nested models, lists and dicts: the annotation reached and the
+    FieldInfo of the last model field on the way (None when the location leaves the known models)."""
+    ann, info = cls, None
+    for part in loc:
+        ann = _unwrap(ann)
+        origin = get_origin(ann)
+        if _is_model(ann) and isinstance(part, str) and part in ann.model_fields:
+            info = ann.model_fields[part]
+            ann = info.annotation
+        elif isinstance(part, int) and origin in (list, tuple, set, frozenset) and get_args(ann):
+            ann = get_args(ann)[0]
+            info = None
+        elif isinstance(part, str) and origin is dict and len(get_args(ann)) == 2:
+            ann = get_args(ann)[1]
+            info = None
+        elif origin in (Union, UnionType):  # pydantic names the union member it tried: pick it when we can
+            members = [a for a in get_args(ann) if a is not type(None)]
+            model = next((m for m in members if _is_model(m) and m.__name__ == part), None)
+            if model is not None:
+                ann = model
+        else:
+            return ann, info
+    return ann, info
+
+
+_TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a text value"}
+
+
+def _type_word(ann: Any) -> str | None:
+    ann = _unwrap(ann)
+    origin = get_origin(ann)
+    if origin is Literal:
+        return "one of: " + ", ".join(str(a) for a in get_args(ann))
+    if ann in _TYPE_WORDS:
+        return _TYPE_WORDS[ann]
+    if origin in (list, tuple, set, frozenset):
+        item = _unwrap(get_args(ann)[0]) if get_args(ann) else None
+        if _is_model(item):
+            return f"a list of mappings with keys {', '.join(item.model_fields)}"
+        inner = _type_word(item) if item is not None else None
+        return f"a list of {inner.removeprefix('a ')}s" if inner and inner.startswith("a ") else "a list"
+    if origin is dict or ann is dict:
+        return "a mapping of key: value pairs"
+    if _is_model(ann):
+        return f"a mapping with keys {', '.join(ann.model_fields)}"
+    if origin in (Union, UnionType):
+        words = [w for w in (_type_word(a) for a in get_args(ann) if a is not type(None)) if w]
+        if words:
+            return " or ".join(words) + (" or null" if type(None) in get_args(ann) else "")
+    return None
+
+
+def _bounds(info: FieldInfo | None) -> str:
+    if info is None:
+        return ""
+    parts = []
+    for m in info.metadata:
+        for attr, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                parts.append(f"{word} {getattr(m, attr)}")
+        if getattr(m, "min_length", None) is not None:
+            parts.append(f"with at least {m.min_length} item(s)/character(s)")
+        if getattr(m, "max_length", None) is not None:
+            parts.append(f"with at most {m.max_length} item(s)/character(s)")
+        pattern = getattr(m, "pattern", None)
+        if pattern:
+            choices = _pattern_choices(pattern)
+            parts.append(f"one of: {', '.join(choices)}" if choices else f"matching {pattern}")
+    return " and ".join(parts)
+
+
+def _pattern_choices(pattern: str) -> list[str] | None:
+    """'^(a|b|c)$' -> [a, b, c]: the patterns configs use to spell a choice."""
+    m = re.fullmatch(r"\^\(?([\w|-]+)\)?\$", pattern)
+    return m.group(1).split("|") if m else None
+
+
+def allowed_values(cls: Any, loc: Sequence[Any]) -> str | None:
+    """What a field accepts, in words ("a number >= 0 and <= 2", "one of: vllm, http"), from its type and
+    constraints; None when the location is not a known field."""
+    ann, info = _walk(cls, loc)
+    if info is None and ann is cls:
+        return None
+    word, bounds = _type_word(info.annotation if info is not None else ann), _bounds(info)
+    if bounds.startswith("one of"):
+        return bounds
+    text = " ".join(x for x in (word, bounds) if x)
+    if info is not None and info.description:
+        text = f"{text} - {info.description}" if text else info.description
+    return text or None
+
+
+def _fix_for(err: Mapping[str, Any], cls: Any) -> str:
     kind = err.get("type", "")
+    loc = tuple(err.get("loc") or ())
     if kind == "extra_forbidden":
-        return f"remove it or use one of: {', '.join(cls.model_fields)}"
+        parent, _ = _walk(cls, loc[:-1]) if cls is not None else (None, None)
+        parent = _unwrap(parent)
+        keys = list(parent.model_fields) if _is_model(parent) else []
+        section = f"'{'.'.join(map(str, loc[:-1]))}'" if loc[:-1] else "the top level"
+        return f"remove it or use one of the keys of {section}: {', '.join(keys)}" if keys else "remove it"
     if kind == "missing":
-        return "add this field"
+        allowed = allowed_values(cls, loc) if cls is not None else None
+        return f"add this field: {allowed}" if allowed else "add this field"
     ctx = err.get("ctx") or {}
     if "expected" in ctx:
         return f"use one of {ctx['expected']}"
+    if kind == "string_pattern_mismatch" and "pattern" in ctx:
+        choices = _pattern_choices(str(ctx["pattern"]))
+        return f"use one of: {', '.join(choices)}" if choices else f"use a value matching {ctx['pattern']}"
     for bound, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if bound in ctx:
             return f"use a value {word} {ctx[bound]}"
-    return "see the field's description in the config class"
+    if kind == "too_short" and "min_length" in ctx:
+        return f"give at least {ctx['min_length']} item(s)"
+    if kind == "too_long" and "max_length" in ctx:
+        return f"give at most {ctx['max_length']} item(s)"
+    if kind in ("value_error", "assertion_error"):  # a validator's own message says what is wrong
+        bounds = _bounds(_walk(cls, loc)[1]) if cls is not None else ""
+        return f"use a value {bounds}" if bounds and not bounds.startswith("one of") else \
+            f"change {repr(_clean_loc(cls, loc)) if loc else 'the config'} as the message says"
+    allowed = allowed_values(cls, loc) if cls is not None else None
+    if allowed:
+        return f"use {allowed}"
+    generic = {"int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+               "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
+               "bool_type": "true or false", "string_type": "a text value (quote it in YAML)",
+               "list_type": "a list, e.g. [a, b]", "dict_type": "a mapping of key: value pairs",
+               "model_type": "a mapping of key: value pairs", "model_attributes_type": "a mapping of key: value pairs"}
+    if kind in generic:
+        return f"use {generic[kind]}"
+    return f"check the value of '{'.'.join(map(str, loc)) or 'the config'}'"
 
 
-def validation_error_to_user_error(e: ValidationError, source: str, cls: type[BaseModel]) -> UserError:
+def _clean_loc(cls: Any, loc: Sequence[Any]) -> str:
+    """'review_sample.int' -> 'review_sample': drop the union-member tags pydantic adds to a location."""
+    if cls is None:
+        return ".".join(map(str, loc))
+    kept, ann = [], cls
+    for part in loc:
+        ann_u = _unwrap(ann)
+        if get_origin(ann_u) in (Union, UnionType) and not _is_model(ann_u):
+            members = [a for a in get_args(ann_u) if a is not type(None)]
+            model = next((m for m in members if _is_model(m) and m.__name__ == part), None)
+            if model is not None:
+                ann = model
+            continue  # a union tag, not a key the user wrote
+        kept.append(str(part))
+        ann, _ = _walk(ann_u, [part])
+    return ".".join(kept)
+
+
+def validation_error_to_user_error(e: ValidationError, source: str, cls: type[BaseModel] | None) -> UserError:
     err = e.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    field = _clean_loc(cls, err["loc"]) or "(top level)"
     value = err.get("input")
     shown = "" if isinstance(value, dict) or err.get("type") == "missing" else f" (got {value!r:.60})"
-    return UserError(f"{source}: field '{field}'", f"{err['msg']}{shown}", _fix_for(err, cls))
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return UserError(f"{source}: field '{field}'", f"{msg}{shown}", _fix_for(err, cls))
 
 
 def read_yaml(path: Path) -> Any:

@@ -74,6 +74,8 @@ def _check_file(path: Path) -> None:
 def _iter_jsonl(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM (Windows editors): accepted, as for CSV
+                raw = raw[3:]
             if len(raw) > max_line_bytes:
                 raise UserError(f"{path}:{lineno}", f"record is {len(raw):,} bytes, over the {max_line_bytes:,}-byte limit",
                                 "split or truncate the record, or raise input.max_record_bytes")
@@ -103,20 +105,48 @@ def _iter_csv(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
         raise UserError(f"{path}:{line}", f"not valid UTF-8 (byte offset {e.start})",
                         "re-encode the file as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
     dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
-    csv.field_size_limit(max(max_line_bytes, 131072))
+    # The csv module's own field limit would report a huge field as broken quoting: let any field through
+    # (the file is in memory already) and measure the record against the limit ourselves.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1, max_line_bytes))
     reader = csv.DictReader(text.splitlines(keepends=True), dialect=dialect)
+    start = 1  # first line of the record being read (a quoted field may span lines)
     try:
         for row in reader:
-            size = sum(len(v or "") for v in row.values() if isinstance(v, str))
+            size = _size_bytes(list(row.values()))
             if size > max_line_bytes:
-                raise UserError(f"{path}:{reader.line_num}", f"record is {size:,} characters, over the limit",
+                raise UserError(f"{path}:{start}", f"record is {size:,} bytes, over the {max_line_bytes:,}-byte limit",
                                 "split or truncate the record, or raise input.max_record_bytes")
+            if None in row:  # more cells than header columns: DictReader would hide them under the key None
+                raise UserError(f"{path}:{start}", f"{len(row[None]) + len(reader.fieldnames or ())} cells but "
+                                f"{len(reader.fieldnames or ())} header columns", "quote cells that contain the delimiter")
             yield RawRow(f"{path}:{reader.line_num}", row)
+            start = reader.line_num + 1
     except csv.Error as e:
-        raise UserError(f"{path}:{reader.line_num}", f"broken CSV ({e})", "fix the quoting on that line") from None
+        raise UserError(f"{path}:{start}", f"broken CSV ({e})", "fix the quoting of the record starting on that line") from None
 
 
-def _iter_parquet(path: Path) -> Iterator[RawRow]:
+def _size_bytes(value: Any) -> int:
+    """UTF-8 bytes of the text inside a value (nested lists/dicts included): the record-size limit of
+    JSONL lines, applied to cells of every other format."""
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(_size_bytes(k) + _size_bytes(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_size_bytes(v) for v in value)
+    return 8
+
+
+def _check_row_size(source: str, row: Mapping[str, Any], max_bytes: int) -> None:
+    size = _size_bytes(row)
+    if size > max_bytes:
+        raise UserError(source, f"record is {size:,} bytes, over the {max_bytes:,}-byte limit",
+                        "split or truncate the record, or raise input.max_record_bytes")
+
+
+def _iter_parquet(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
     import pyarrow.parquet as pq
 
     try:
@@ -125,10 +155,11 @@ def _iter_parquet(path: Path) -> Iterator[RawRow]:
         raise UserError(str(path), f"not a readable Parquet file ({type(e).__name__})",
                         "give a Parquet file written by pandas/pyarrow/datasets") from None
     for i, row in enumerate(table.to_pylist()):
+        _check_row_size(f"{path}:row{i}", row, max_line_bytes)
         yield RawRow(f"{path}:row{i}", row)
 
 
-def _iter_datasets(path: Path) -> Iterator[RawRow]:
+def _iter_datasets(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
     import datasets
 
     try:
@@ -140,6 +171,7 @@ def _iter_datasets(path: Path) -> Iterator[RawRow]:
         split = "train" if "train" in ds else next(iter(ds))
         ds = ds[split]
     for i, row in enumerate(ds):
+        _check_row_size(f"{path}:row{i}", row, max_line_bytes)
         yield RawRow(f"{path}:row{i}", row)
 
 
@@ -153,25 +185,60 @@ def iter_raw_rows(path: str | os.PathLike, max_line_bytes: int = MAX_LINE_BYTES_
     elif fmt == "csv":
         yield from _iter_csv(path, max_line_bytes)
     elif fmt == "parquet":
-        yield from _iter_parquet(path)
+        yield from _iter_parquet(path, max_line_bytes)
     elif fmt == "datasets":
-        yield from _iter_datasets(path)
+        yield from _iter_datasets(path, max_line_bytes)
     else:  # run directory
         for shard in sorted((path / "records").glob("*.jsonl")):
             yield from _iter_jsonl(shard, max_line_bytes)
 
 
-def _messages_from(value: Any, where: str, field: str) -> list[dict[str, str]]:
+ROLES = ("system", "user", "assistant")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", list: "a list", tuple: "a list",
+            dict: "an object"}.get(type(value), "an object" if isinstance(value, Mapping) else type(value).__name__)
+
+
+def check_text(value: Any, where: str, field: str) -> str | None:
+    """A text cell must be a string (or null/missing: an empty seed, rejected as such). A number, list or
+    object is refused rather than str()-ed into a confident "seed" that was never text."""
+    if value is None or isinstance(value, str):
+        return value
+    raise UserError(where, f"field '{field}' is {_kind(value)} ({value!r:.40}), not a string",
+                    f"store the text of '{field}' as a string (e.g. \"{field}\": \"...\"), or point "
+                    "input.text_field at the column that holds the text")
+
+
+def messages_from(value: Any, where: str, field: str, roles: tuple[str, ...] = ROLES) -> list[dict[str, str]]:
+    """Chat turns [{role, content}] with string content and a known role; anything else is a UserError."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
             raise UserError(where, f"field '{field}' is a string but not JSON chat turns",
                             'store turns as [{"role": ..., "content": ...}]') from None
-    if not isinstance(value, list) or not all(isinstance(m, Mapping) and "role" in m and "content" in m for m in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(m, Mapping) and "role" in m and "content" in m
+                                                      for m in value):
         raise UserError(where, f"field '{field}' must be a list of {{role, content}} turns",
                         'store turns as [{"role": "user", "content": "..."}, ...]')
-    return [{"role": str(m["role"]), "content": str(m["content"] or "")} for m in value]
+    turns = []
+    for i, m in enumerate(value):
+        role, content = m["role"], m["content"]
+        if not isinstance(role, str) or role not in roles:
+            raise UserError(where, f"field '{field}' turn {i}: role {role!r:.40} is not one of {', '.join(roles)}",
+                            f"use role {' / '.join(roles)} for every turn")
+        if not isinstance(content, str):
+            raise UserError(where, f"field '{field}' turn {i}: content is {_kind(content)} ({content!r:.40}), "
+                            "not a string", "store each turn's content as a string (an empty turn as \"\")")
+        turns.append({"role": role, "content": content})
+    return turns
+
+
+_messages_from = messages_from  # the old private name
 
 
 def extract_content(row: RawRow, mapping: ColumnMapping) -> tuple[str | None, list[dict[str, str]] | None]:
@@ -184,11 +251,19 @@ def extract_content(row: RawRow, mapping: ColumnMapping) -> tuple[str | None, li
         flag = "input.text_field (--text-field)" if mapping.text else "input.messages_field (--messages-field)"
         raise UserError(row.source, f"column {wanted} not found (columns: {', '.join(map(str, row.data)) or 'none'})",
                         f"set {flag} to the column holding the text")
-    messages = _messages_from(row.data[mapping.messages], row.source, mapping.messages) if has_messages else None
+    messages = messages_from(row.data[mapping.messages], row.source, mapping.messages) if has_messages else None
     text = None
     if has_text and not has_messages:
-        value = row.data[mapping.text]
-        text = "" if value is None else str(value)
+        value = check_text(row.data[mapping.text], row.source, mapping.text)
+        text = "" if value is None else value
+    return text, messages
+
+
+def record_content(row: RawRow) -> tuple[str | None, list[dict[str, str]] | None]:
+    """Text and messages of a row that is already a semisynth record, type-checked like any input."""
+    text = check_text(row.data.get("text"), row.source, "text")
+    raw = row.data.get("messages")
+    messages = messages_from(raw, row.source, "messages") if raw is not None else None
     return text, messages
 
 
@@ -204,6 +279,7 @@ def read_records(path: str | os.PathLike, mapping: ColumnMapping | None = None,
     out: list[Record] = []
     for row in iter_raw_rows(path):
         if is_record_dict(row.data):
+            record_content(row)  # a number or an object as text is bad input, not a record
             try:
                 out.append(Record.from_dict(row.data))
             except (KeyError, ValueError, TypeError) as e:

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
-from semisynth.io import MAX_LINE_BYTES_DEFAULT, ColumnMapping, extract_content, is_record_dict, iter_raw_rows
+from semisynth.io import (
+    MAX_LINE_BYTES_DEFAULT,
+    ColumnMapping,
+    extract_content,
+    is_record_dict,
+    iter_raw_rows,
+    record_content,
+)
 from semisynth.langid import detect_language
 from semisynth.pii import mask_pii
 from semisynth.records import Lineage, Origin, Record, Reject
@@ -53,7 +60,7 @@ def load_seeds(
             break
         inputs += 1
         if is_record_dict(row.data) and mapping.text == "text" and not mapping.messages:
-            text, messages = row.data.get("text"), row.data.get("messages")
+            text, messages = record_content(row)
         else:
             text, messages = extract_content(row, mapping)
         if mask:
