@@ -88,6 +88,9 @@ def _mix(args: argparse.Namespace) -> int:
     cfg = load_config(MixConfig, args.config, {"out": args.out, "real_floor": args.real_floor, "size": args.size,
                                                "seed": args.seed, "force": args.force,
                                                "overwrite": args.overwrite})
+    from semisynth.paths import check_output_dir
+
+    check_output_dir(cfg.out, "out (--out)")  # before any source is read
     manifest = build_mix(cfg)
     print(json.dumps({k: manifest[k] for k in ("size", "realised_real_share", "realised_shares_by_origin",
                                                "rejects_by_reason")}, indent=2))

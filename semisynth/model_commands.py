@@ -9,14 +9,19 @@ from semisynth.models import PACKAGED_MODELS
 
 def _tiny(args: argparse.Namespace) -> int:
     from semisynth.models import build_tiny_model
+    from semisynth.paths import check_output_dir
 
+    check_output_dir(args.dir, "DIR")
     print(build_tiny_model(args.dir, seed=args.seed))
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
     from semisynth.models import prepare_packaged_model
+    from semisynth.paths import check_output_dir
 
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir")
     print(prepare_packaged_model(args.name, cache_dir=args.cache_dir))
     return 0
 
