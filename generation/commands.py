@@ -90,11 +90,15 @@ def demo_config(out: Path, model: str, limit: int | None) -> dict:
 
 def _demo(args: argparse.Namespace) -> int:
     from semisynth.cli import main as cli_main
+    from semisynth.errors import UserError
+    from semisynth.paths import check_output_dir
 
     from .run import GenerateConfig, generate
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    out = Path(args.out)
+    out = check_output_dir(args.out, "--out")  # before the model loads
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit", f"{args.limit} seeds", "use --limit 1 or more (or leave it out for all seeds)")
     config = GenerateConfig.model_validate(demo_config(out, args.model, args.limit))
     print(f"[1/2] generating from the bundled real sample with {args.model} -> {config.out}", flush=True)
     manifest = generate(config, progress=False if args.quiet else None)
