@@ -92,6 +92,13 @@ class MonitorConfig(CommandConfig):
     exaggerated_above: float = Field(1.25, ge=1)
     min_events: int = Field(5, ge=1, description="min real occurrences of a feature to judge it")
     vocab_lang: str = "en"
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise error of the feature verdicts (Holm) and "
+                         "level of the index and classifier tests")
+    power: float = Field(0.8, gt=0.5, lt=1, description="power of the detectable-change statement")
+    n_perm: int = Field(2000, ge=100, description="permutations of each kind-feature test")
+    c2st: bool = Field(True, description="classifier two-sample test on embeddings and character n-grams")
+    c2st_max_n: int = Field(2000, ge=20, description="records per side the classifier test uses (seeded subsample)")
+    c2st_folds: int = Field(5, ge=2)
     langdetect_sample: int = Field(300, ge=0, description="texts per corpus run through langdetect (~300/s)")
     # embedding metrics
     min_n: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_MIN_N))
@@ -253,12 +260,20 @@ def _rate_compare(r: np.ndarray, s: np.ndarray, cfg: MonitorConfig, rng: np.rand
     if len(r) == 0 or len(s) == 0 or r.sum() < cfg.min_events:
         entry.update(not_enough(cfg.min_events, int(r.sum())), verdict=None, ratio=None, ci=None)
         return entry
-    boots = [s[rng.integers(0, len(s), len(s))].mean() / max(r[rng.integers(0, len(r), len(r))].mean(), 1e-12)
-             for _ in range(cfg.n_boot)]
-    lo, hi = np.quantile(boots, [(1 - cfg.ci) / 2, 1 - (1 - cfg.ci) / 2])
+    # Same rule as the irregularity features (irr.ratio_verdicts), each language figure its own family.
+    from scipy.stats import norm
+
+    s_b = np.array([s[rng.integers(0, len(s), len(s))].sum() for _ in range(cfg.n_boot)])
+    r_b = np.array([r[rng.integers(0, len(r), len(r))].sum() for _ in range(cfg.n_boot)])
+    boot = irr.log_ratio(s_b, len(s), r_b, len(r))
+    L = float(irr.log_ratio(np.array(s.sum()), len(s), np.array(r.sum()), len(r)))
+    se = float(np.std(boot, ddof=1))
     ratio = float(s.mean() / r.mean())
-    verdict = "smoothed" if hi < cfg.smoothed_below else "exaggerated" if lo > cfg.exaggerated_above else "preserved"
-    entry.update(status="ok", ratio=ratio, ci=[float(lo), float(hi)], verdict=verdict)
+    z = float(norm.ppf(0.5 + cfg.ci / 2))
+    lo, hi = min(math.exp(L - z * se), ratio), max(math.exp(L + z * se), ratio)
+    res = irr.ratio_verdicts([L], [se], lower=cfg.smoothed_below, upper=cfg.exaggerated_above, alpha=cfg.alpha,
+                             power=cfg.power, n_real=len(r), n_synthetic=len(s))["features"][0]
+    entry.update(status="ok", ratio=ratio, ci=[lo, hi], **res)
     return entry
 
 
@@ -384,20 +399,30 @@ def _embed(records: Sequence[Record], given: np.ndarray | None, embedder: Embedd
 
 def _group_metrics(idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.ndarray, np.ndarray],
                    real_counts: tuple[np.ndarray, np.ndarray], R: np.ndarray, S: np.ndarray,
-                   cfg: MonitorConfig, rng: np.random.Generator) -> dict[str, Any]:
+                   cfg: MonitorConfig, rng: np.random.Generator, real_kinds: dict[str, np.ndarray] | None = None,
+                   syn_kinds: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Irregularity and Frechet/MMD of one slice of the synthetic data against its real reference."""
     n = len(idx)
     if n < cfg.breakdown_min_n or len(real_idx) < cfg.breakdown_min_n:
         return not_enough(cfg.breakdown_min_n, min(n, len(real_idx)))
+    kinds = {} if real_kinds is None or syn_kinds is None else {
+        "real_kinds": {k: v[real_idx] for k, v in real_kinds.items()},
+        "synthetic_kinds": {k: v[idx] for k, v in syn_kinds.items()}}
     prof = irr.corpus_profile([], [], n_boot=100, ci=cfg.ci, seed=cfg.seed, smoothed_below=cfg.smoothed_below,
-                              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events,
+                              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events, alpha=cfg.alpha,
+                              power=cfg.power, n_perm=min(cfg.n_perm, 1000),
                               real_counts=(real_counts[0][real_idx], real_counts[1][real_idx]),
-                              synthetic_counts=(syn_counts[0][idx], syn_counts[1][idx]))
+                              synthetic_counts=(syn_counts[0][idx], syn_counts[1][idx]), **kinds)
+    si = prof["smoothing_index_test"]
     out: dict[str, Any] = {"status": "ok", "n_synthetic": n, "n_real_reference": len(real_idx),
-                           "smoothing_index": prof["smoothing_index"], "verdicts": prof["counts"],
+                           "smoothing_index": prof["smoothing_index"], "smoothing_index_ci": si.get("ci"),
+                           "smoothing_index_verdict": si.get("verdict"), "verdicts": prof["counts"],
                            "ci_level": cfg.ci,
-                           "features": {k: {"ratio": v["ratio"], "ci": v["ci"], "verdict": v["verdict"]}
-                                        for k, v in prof["features"].items() if v.get("status") == "ok"}}
+                           "features": {k: {"ratio": v["ratio"], "ci": v["ci"], "verdict": v["verdict"],
+                                            **({"n_to_settle": v["n_to_settle"]} if "n_to_settle" in v else {})}
+                                        for k, v in prof["features"].items() if v.get("status") == "ok"},
+                           "kinds": {k: {"jsd": v["jsd"], "p_holm": v["p_holm"], "verdict": v["verdict"]}
+                                     for k, v in prof["kinds"].items() if v.get("status") == "ok"}}
     perm = rng.permutation(real_idx)
     half = len(perm) // 2
     A, B = R[perm[:half]], R[perm[half:]]
@@ -406,6 +431,24 @@ def _group_metrics(idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.n
     b = B[:m]
     out["frechet"] = _paired(M.frechet_distance, A, s, b, cfg.min_n_for("frechet"))
     out["mmd"] = _paired(_mmd2(cfg, M.median_bandwidth(A, B, seed=cfg.seed)), A, s, b, cfg.min_n_for("mmd"))
+    return out
+
+
+def _two_sample(R: np.ndarray, S: np.ndarray, real_texts: Sequence[str], syn_texts: Sequence[str], a_idx: np.ndarray,
+                b_idx: np.ndarray, syn_ids: Sequence[str], cfg: MonitorConfig) -> dict[str, Any]:
+    """Classifier two-sample test, real vs synthetic, on embeddings and on character n-grams, each beside the
+    same test on real A vs real B (which should sit at AUC 0.5)."""
+    from semisynth.collapse.two_sample import c2st
+
+    kw = dict(folds=cfg.c2st_folds, seed=cfg.seed, max_n=cfg.c2st_max_n, alpha=cfg.alpha)
+    out: dict[str, Any] = {"method": "Lopez-Paz & Oquab 2017: cross-validated AUC of a classifier telling synthetic "
+                                     f"from real; both sides subsampled to <= {cfg.c2st_max_n} records (seeded)"}
+    a_t, b_t = [real_texts[i] for i in a_idx], [real_texts[i] for i in b_idx]
+    for feats, real, syn, ra, rb in (("embedding", R, S, R[a_idx], R[b_idx]), ("ngram", real_texts, syn_texts, a_t, b_t)):
+        res = c2st(real, syn, features=feats, synthetic_ids=syn_ids, **kw)
+        base = c2st(ra, rb, features=feats, top_k=0, **kw)
+        res["baseline"] = {k: base.get(k) for k in ("status", "auc", "ci", "p_value", "verdict", "n_per_side")}
+        out[feats] = res
     return out
 
 
@@ -443,17 +486,25 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
     real_counts = irr.profile_counts(real_texts, cfg.vocab_lang)
     bounds = irr.length_tail_bounds(irr.length_words(real_counts[0]))
     syn_counts = irr.profile_counts(syn_texts, cfg.vocab_lang, length_bounds=bounds)
+    real_kinds = irr.kind_counts(real_texts, cfg.vocab_lang)
+    syn_kinds = irr.kind_counts(syn_texts, cfg.vocab_lang)
     kw = dict(n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed, smoothed_below=cfg.smoothed_below,
-              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events)
-    profile = irr.corpus_profile([], [], real_counts=real_counts, synthetic_counts=syn_counts, **kw)
+              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events, alpha=cfg.alpha, power=cfg.power,
+              n_perm=cfg.n_perm)
+    profile = irr.corpus_profile([], [], real_counts=real_counts, synthetic_counts=syn_counts, real_kinds=real_kinds,
+                                 synthetic_kinds=syn_kinds, **kw)
     base_profile = irr.corpus_profile([], [], real_counts=(real_counts[0][a_idx], real_counts[1][a_idx]),
-                                      synthetic_counts=(real_counts[0][b_idx], real_counts[1][b_idx]), **kw) \
-        if len(a_idx) and len(b_idx) else {"smoothing_index": None, "features": {}}
+                                      synthetic_counts=(real_counts[0][b_idx], real_counts[1][b_idx]),
+                                      real_kinds={k: v[a_idx] for k, v in real_kinds.items()},
+                                      synthetic_kinds={k: v[b_idx] for k, v in real_kinds.items()}, **kw) \
+        if len(a_idx) and len(b_idx) else {"smoothing_index": None, "features": {}, "kinds": {}}
     profile["baseline_smoothing_index"] = base_profile.get("smoothing_index")
     for name, f in profile["features"].items():
         bf = base_profile.get("features", {}).get(name, {})
         f["baseline_ratio"] = bf.get("ratio")
         f["baseline_verdict"] = bf.get("verdict")
+    for name, f in profile["kinds"].items():
+        f["baseline_verdict"] = base_profile.get("kinds", {}).get(name, {}).get("verdict")
 
     real_langs, real_conf, real_lang_src = record_languages(real_records, cfg.langdetect_sample, rng)
     syn_langs, _, syn_lang_src = record_languages(synthetic_records, cfg.langdetect_sample, rng)
@@ -515,6 +566,9 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
                              note="higher = less diverse; on <= 1000 texts"),
     }
 
+    two_sample = (_two_sample(R, S, real_texts, syn_texts, a_idx, perm[half:], [r.id for r in synthetic_records], cfg)
+                  if cfg.c2st else {"status": "off"})
+
     # Breakdowns: by origin, language, taxonomy leaf (real reference: the slice's parents, else all real).
     real_pos = {r.id: i for i, r in enumerate(real_records)}
     all_real = np.arange(n_r)
@@ -523,13 +577,18 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
         parents = sorted({real_pos[p] for i in idx for p in synthetic_records[i].parents if p in real_pos})
         return np.asarray(parents) if len(parents) >= cfg.breakdown_min_n else all_real
 
-    breakdown: dict[str, dict[str, Any]] = {"origin": {}, "language": {}, "taxonomy_leaf": {}}
+    breakdown: dict[str, dict[str, Any]] = {"origin": {}, "language": {}, "taxonomy_leaf": {}, "generator": {},
+                                            "style": {}}
     groups: dict[str, dict[str, list[int]]] = {k: defaultdict(list) for k in breakdown}
     for i, r in enumerate(synthetic_records):
         groups["origin"][r.origin.value].append(i)
         groups["language"][syn_langs[i]].append(i)
         if r.lineage.taxonomy_leaf:
             groups["taxonomy_leaf"][r.lineage.taxonomy_leaf].append(i)
+        if r.lineage.generator:
+            groups["generator"][r.lineage.generator].append(i)
+        if r.lineage.style:
+            groups["style"][r.lineage.style].append(i)
     real_by_lang: dict[str, list[int]] = defaultdict(list)
     for i, lang in enumerate(real_langs):
         real_by_lang[lang].append(i)
@@ -537,7 +596,8 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
         for key, members in sorted(g.items()):
             idx = np.asarray(members)
             ref = np.asarray(real_by_lang.get(key, [])) if kind == "language" else reference(idx)
-            breakdown[kind][key] = _group_metrics(idx, ref, syn_counts, real_counts, R, S, cfg, rng)
+            breakdown[kind][key] = _group_metrics(idx, ref, syn_counts, real_counts, R, S, cfg, rng, real_kinds,
+                                                  syn_kinds)
 
     low = low_resource_languages(real_langs, real_conf, syn_langs, cfg)
 
@@ -547,7 +607,7 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
         "baseline": {"method": "real split in two halves; metrics compare real A with synthetic at the same n as "
                                "real A with real B", "n_real_a": len(A), "n_eval": int(n_eval)},
         "irregularity": profile, "language": lang_prof, "embedding": emb, "text_diversity": text_div,
-        "breakdown": breakdown, "low_resource": low,
+        "two_sample": two_sample, "breakdown": breakdown, "low_resource": low,
         "config": cfg.model_dump(mode="json"),
     }
     report["figures"] = flat_figures(report)
@@ -586,12 +646,24 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
 def headline(report: dict[str, Any]) -> dict[str, Any]:
     """The verdicts a reader sees first."""
     ir = report["irregularity"]
-    smoothed = [k for k, f in ir["features"].items() if f.get("verdict") == "smoothed"]
-    exaggerated = [k for k, f in ir["features"].items() if f.get("verdict") == "exaggerated"]
+
+    def having(verdict: str) -> list[str]:
+        return [k for k, f in ir["features"].items() if f.get("verdict") == verdict]
+
+    smoothed, exaggerated = having("smoothed"), having("exaggerated")
+    si = ir.get("smoothing_index_test") or {}
+    c2 = {k: {"auc": m.get("auc"), "ci": m.get("ci"), "verdict": m.get("verdict"),
+              "baseline_auc": (m.get("baseline") or {}).get("auc")}
+          for k, m in (report.get("two_sample") or {}).items() if isinstance(m, dict) and m.get("status") == "ok"}
     far = [k for k, m in report["embedding"].items() if m.get("status") == "ok" and m.get("lower_is_better")
            and m.get("ratio_to_baseline") is not None and m["ratio_to_baseline"] > 2]
     return {"smoothing_index": ir.get("smoothing_index"), "baseline_smoothing_index": ir.get("baseline_smoothing_index"),
+            "smoothing_index_ci": si.get("ci"), "smoothing_index_verdict": si.get("verdict"),
+            "smoothing_index_p": si.get("p_value"), "smoothing_index_null": (si.get("baseline") or {}).get("interval"),
             "smoothed_features": smoothed, "exaggerated_features": exaggerated,
+            "preserved_features": having("preserved"), "inconclusive_features": having("inconclusive"),
+            "kind_different_features": [k for k, f in (ir.get("kinds") or {}).items() if f.get("verdict") == "different"],
+            "classifier_two_sample": c2, "alpha": report["config"].get("alpha"),
             "metrics_over_2x_baseline": far, "gates_passed": report["gates"]["passed"]}
 
 
