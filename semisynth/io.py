@@ -111,6 +111,8 @@ def _iter_csv(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
     reader = csv.DictReader(text.splitlines(keepends=True), dialect=dialect)
     start = 1  # first line of the record being read (a quoted field may span lines)
     try:
+        if reader.fieldnames is not None:  # reads the header line
+            start = reader.line_num + 1
         for row in reader:
             size = _size_bytes(list(row.values()))
             if size > max_line_bytes:

@@ -1,0 +1,64 @@
+"""A handful of bad inputs through the installed `semisynth` script: the real exit code, and stderr exactly one
+line with nothing else (no library warnings, no progress bars) in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bad_input_harness import snapshot
+
+SCRIPT = str(Path(sys.executable).with_name("semisynth"))
+
+
+def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARGILLA_")}
+    return subprocess.run([SCRIPT, *argv], capture_output=True, text=True, cwd=cwd, timeout=300, env=env)
+
+
+CASES = {
+    "generate-text-number": (lambda t: ["generate", "--input", _w(t, "s.jsonl", '{"text": 12}\n'), "--model", "m",
+                                        "--out", str(t / "run")], ["s.jsonl:1", "'text' is a number"]),
+    "generate-argparse": (lambda t: ["generate", "--limit", "ten"], ["--limit", "invalid int value"]),
+    "generate-out-file-with-real-model": (
+        lambda t: ["generate", "--input", _w(t, "s.jsonl", '{"text": "bag lost"}\n'), "--model", "TINY", "--out",
+                   _w(t, "taken", "x")], ["taken", "exists and is a file"]),
+    "monitor-embeddings-text": (
+        lambda t: ["monitor", "--real", _w(t, "r.jsonl", '{"text": "a b"}\n'), "--synthetic",
+                   _w(t, "s.jsonl", '{"text": "c d"}\n'), "--real-embeddings", _w(t, "e.npy", "1 2\n"),
+                   "--synthetic-embeddings", _w(t, "f.npy", "1 2\n"), "--out", str(t / "rep")],
+        ["e.npy", "not a .npy array"]),
+    "collapse-real-data-too-small": (
+        lambda t: ["collapse", "run", "--family", "ngram", "--sample-size", "50", "--real-data",
+                   _w(t, "small.jsonl", '{"text": "the flight was late"}\n' * 3), "--out", str(t / "exp")],
+        ["small.jsonl", "sample_size 50"]),
+    "preference-push-no-raters": (
+        lambda t: ["preference", "push", "--dataset", "d", "--kind", "preference", "--input",
+                   _w(t, "i.jsonl", "{}\n")], ["raters"]),
+}
+
+
+def _w(t: Path, name: str, text: str) -> str:
+    (t / name).write_text(text)
+    return str(t / name)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_installed_script_exits_2_with_one_line(name, tmp_path, request):
+    build, needles = CASES[name]
+    argv = build(tmp_path)
+    if "TINY" in argv:
+        argv[argv.index("TINY")] = str(request.getfixturevalue("tiny_model_dir"))
+    before = snapshot(tmp_path)
+    res = _run(argv, tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("semisynth: error: ") and "; fix: " in lines[0]
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert snapshot(tmp_path) == before
