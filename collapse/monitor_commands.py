@@ -1,4 +1,5 @@
-"""`semisynth monitor`: the collapse monitor as a CLI command (exit 3 when --fail-on-gate and a gate fails)."""
+"""`semisynth monitor`: the collapse monitor as a CLI command (exit 3 when --fail-on-gate and a gate fails or
+no gate could be evaluated)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--review-sample", type=_review_arg, nargs="?", const="auto", metavar="N",
                    help="write review_sample.jsonl of N records (no N: from the margin of error)")
-    p.add_argument("--fail-on-gate", action="store_true", help=f"exit {EXIT_GATE_FAILED} when a gate fails")
+    p.add_argument("--fail-on-gate", action="store_true", help=f"exit {EXIT_GATE_FAILED} when a gate fails or none could be evaluated")
     p.add_argument("--no-html", action="store_true", help="skip report.html")
     p.set_defaults(func=run)
 
@@ -59,18 +60,30 @@ def run(args: argparse.Namespace) -> int:
     synthetic = read_records(args.synthetic, mapping, default_origin="synthetic")
     r_emb = load_embeddings(args.real_embeddings, len(real)) if args.real_embeddings else None
     s_emb = load_embeddings(args.synthetic_embeddings, len(synthetic)) if args.synthetic_embeddings else None
-    report = run_monitor(real, synthetic, cfg, Path(args.out), r_emb, s_emb)
+    inputs = {side: {"path": str(path), "text_field": cfg.text_field, "default_origin": side}
+              for side, path in (("real", args.real), ("synthetic", args.synthetic))}
+    report = run_monitor(real, synthetic, cfg, Path(args.out), r_emb, s_emb, inputs=inputs)
     v = report["verdict"]
 
     def r3(x: float | None) -> float | None:
         return None if x is None else round(x, 3)
 
-    print(f"smoothing index {r3(v['smoothing_index'])} (real vs real {r3(v['baseline_smoothing_index'])}); "
-          f"smoothed: {', '.join(v['smoothed_features']) or 'none'}; report: {Path(args.out) / 'report.json'}")
+    ci = v.get("smoothing_index_ci") or [None, None]
+    null = v.get("smoothing_index_null") or [None, None]
+    aucs = "; ".join(f"classifier AUC ({k}) {r3(c['auc'])} {c['verdict']}"
+                     for k, c in (v.get("classifier_two_sample") or {}).items())
+    print(f"smoothing index {r3(v['smoothing_index'])} [{r3(ci[0])}, {r3(ci[1])}] {v.get('smoothing_index_verdict')} "
+          f"(real vs real at this n [{r3(null[0])}, {r3(null[1])}]); smoothed: {', '.join(v['smoothed_features']) or 'none'}"
+          f"; inconclusive: {len(v.get('inconclusive_features') or [])} features"
+          f"{'; ' + aucs if aucs else ''}; report: {Path(args.out) / 'report.json'}")
     gates = report["gates"]
+    for f in gates.get("skipped") or []:
+        print(f"gate skipped: {f['figure']}: {f.get('reason', '')}", file=sys.stderr)
     if not gates["passed"]:
         for f in gates["failed"]:
             print(f"gate failed: {f['figure']}: {f.get('reason', '')}", file=sys.stderr)
+        if gates.get("status") == "not_evaluated":
+            print(f"gates not passed: {gates.get('reason')}", file=sys.stderr)
         if args.fail_on_gate:
             return EXIT_GATE_FAILED
     return 0

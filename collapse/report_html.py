@@ -13,6 +13,22 @@ import numpy as np
 
 from semisynth.atomic import atomic_open
 
+# Inconclusive is never green: only an interval inside the band earns "preserved".
+VERDICT_COLOURS = {"smoothed": "tab:red", "exaggerated": "tab:orange", "preserved": "tab:green",
+                   "inconclusive": "tab:gray", "different": "tab:red"}
+VERDICT_CLASS = {"smoothed": "bad", "exaggerated": "warn", "different": "bad", "preserved": "good",
+                 "inconclusive": "unsure", "distinguishable": "bad", "indistinguishable": "good"}
+
+
+def _verdict(v: str | None) -> str:
+    if not v:
+        return "not enough data"
+    return f"<b class='{VERDICT_CLASS.get(v, 'unsure')}'>{html.escape(v)}</b>"
+
+
+def _ci(ci: Any) -> str:
+    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""
+
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
@@ -35,8 +51,7 @@ def _ratio_plot(report: dict[str, Any]) -> str | None:
     ratios = np.array([max(f["ratio"], 1e-3) for _, f in rows])
     lo = np.array([max(f["ci"][0], 1e-3) for _, f in rows])
     hi = np.array([max(f["ci"][1], 1e-3) for _, f in rows])
-    colors = ["tab:red" if f["verdict"] == "smoothed" else "tab:orange" if f["verdict"] == "exaggerated"
-              else "tab:green" for _, f in rows]
+    colors = [VERDICT_COLOURS.get(f.get("verdict"), "tab:gray") for _, f in rows]
     ax.errorbar(ratios, y, xerr=[ratios - lo, hi - ratios], fmt="none", ecolor="grey")
     ax.scatter(ratios, y, c=colors, zorder=3)
     base = [f.get("baseline_ratio") for _, f in rows]
@@ -44,7 +59,10 @@ def _ratio_plot(report: dict[str, Any]) -> str | None:
     ax.axvline(1, color="black", lw=0.8)
     ax.set_xscale("log")
     ax.set_yticks(y, [k for k, _ in rows])
-    ax.set_xlabel("synthetic rate / real rate (95% bootstrap CI)")
+    ax.axvspan(report["irregularity"]["thresholds"]["smoothed_below"],
+               report["irregularity"]["thresholds"]["exaggerated_above"], color="tab:green", alpha=0.08)
+    ax.set_xlabel("synthetic rate / real rate (95% CI); shaded: equivalence band; red smoothed, orange "
+                  "exaggerated, green preserved, grey inconclusive")
     ax.legend(loc="lower right", fontsize=8)
     return _png(fig)
 
@@ -123,10 +141,11 @@ def _breakdown_tables(breakdown: dict[str, dict[str, Any]]) -> list[str]:
         if not slices:
             continue
         parts.append(f"<h2>By {e(kind.replace('_', ' '))}</h2><table><tr><th>{e(kind)}</th><th>n synthetic</th>"
-                     "<th>smoothing index</th><th>smoothed (ratio, CI)</th><th>frechet (real vs real)</th></tr>")
+                     "<th>smoothing index [CI], verdict</th><th>smoothed (ratio, CI)</th><th>inconclusive</th>"
+                     "<th>kinds different</th><th>frechet (real vs real)</th></tr>")
         for key, b in sorted(slices.items()):
             if b.get("status") != "ok":
-                parts.append(f"<tr><td>{e(str(key))}</td><td colspan=4>not enough data (n={b.get('n')}, "
+                parts.append(f"<tr><td>{e(str(key))}</td><td colspan=6>not enough data (n={b.get('n')}, "
                              f"min {b.get('min_n')})</td></tr>")
                 continue
             smoothed = ", ".join(f"{e(n)} {_fmt(f['ratio'])} [{_fmt(f['ci'][0])}, {_fmt(f['ci'][1])}]"
@@ -134,8 +153,32 @@ def _breakdown_tables(breakdown: dict[str, dict[str, Any]]) -> list[str]:
             fr = b.get("frechet", {})
             frs = (f"{_fmt(fr['value'])} ({_fmt(fr['baseline'])})" if fr.get("status") == "ok"
                    else "not enough data")
-            parts.append(f"<tr><td>{e(str(key))}</td><td>{b['n_synthetic']}</td><td>{_fmt(b['smoothing_index'])}</td>"
-                         f"<td>{smoothed}</td><td>{frs}</td></tr>")
+            unsure = ", ".join(e(n) for n, f in b["features"].items() if f["verdict"] == "inconclusive") or "none"
+            kinds = ", ".join(e(n) for n, f in (b.get("kinds") or {}).items() if f["verdict"] == "different") or "none"
+            parts.append(f"<tr><td>{e(str(key))}</td><td>{b['n_synthetic']}</td><td>{_fmt(b['smoothing_index'])} "
+                         f"{_ci(b.get('smoothing_index_ci'))} {_verdict(b.get('smoothing_index_verdict'))}</td>"
+                         f"<td>{smoothed}</td><td class='unsure'>{unsure}</td><td>{kinds}</td><td>{frs}</td></tr>")
+        parts.append("</table>")
+    return parts
+
+
+def _two_sample_section(ts: dict[str, Any]) -> list[str]:
+    """What gives the synthetic side away: the classifier's n-grams and its most confident records."""
+    from html import escape as e
+
+    parts = []
+    ng = ts.get("ngram") or {}
+    if ng.get("status") == "ok":
+        parts.append(f"<h2>What gives the synthetic side away</h2><p>{e(ts.get('method', ''))}; "
+                     f"{ng['n_per_side']} per side, {ng['folds']}-fold. Character n-grams the classifier ties to "
+                     "each side (a reviewer should look at these):</p><table><tr><th>toward synthetic</th>"
+                     "<th>toward real (missing from synthetic)</th></tr>")
+        for a, b in zip(ng.get("ngrams_toward_synthetic", []), ng.get("ngrams_toward_real", []), strict=False):
+            parts.append(f"<tr><td><code>{e(repr(a['ngram']))}</code> {_fmt(a['weight'])}</td>"
+                         f"<td><code>{e(repr(b['ngram']))}</code> {_fmt(b['weight'])}</td></tr>")
+        parts.append("</table><h3>Most synthetic-looking records (out-of-fold probability)</h3><table>")
+        for r in ng.get("most_synthetic_looking", [])[:10]:
+            parts.append(f"<tr><td>{_fmt(r['p_synthetic'])}</td><td>{e(r.get('text', ''))}</td></tr>")
         parts.append("</table>")
     return parts
 
@@ -151,15 +194,33 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>semisynth monitor</title><style>",
              "body{font-family:sans-serif;max-width:1000px;margin:auto;padding:1em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}.bad{color:#b00}.good{color:#070}"
+             ".warn{color:#c60}.unsure{color:#777}"
              "img{max-width:100%}</style></head><body>",
              "<h1>Irregularity and collapse monitor</h1>",
              f"<p>{report['n_real']} real vs {report['n_synthetic']} synthetic records; embedder: {e(report['embedder'])}."
              f" Baseline: {e(report['baseline']['method'])}.</p>", "<h2>Verdict</h2><ul>"]
     si, bsi = v["smoothing_index"], v["baseline_smoothing_index"]
-    parts.append(f"<li>Smoothing index: <b>{_fmt(si)}</b> (real vs real: {_fmt(bsi)}; 0 = all irregularities kept,"
-                 " 1 = all gone)</li>")
+    null = v.get("smoothing_index_null")
+    parts.append(f"<li>Smoothing index: <b>{_fmt(si)}</b> {_ci(v.get('smoothing_index_ci'))} "
+                 f"{_verdict(v.get('smoothing_index_verdict'))} (real vs real at the same n: {_ci(null)}, "
+                 f"p = {_fmt(v.get('smoothing_index_p'))}; one real half vs the other: {_fmt(bsi)}; "
+                 "0 = all irregularities kept, 1 = all gone)</li>")
+    for name, c in (v.get("classifier_two_sample") or {}).items():
+        parts.append(f"<li>Classifier two-sample test ({e(name)}): AUC <b>{_fmt(c['auc'])}</b> {_ci(c['ci'])} "
+                     f"{_verdict(c['verdict'])} (real vs real: {_fmt(c.get('baseline_auc'))}; 0.5 = cannot tell "
+                     "synthetic from real)</li>")
     parts.append(f"<li>Smoothed features: <b class='bad'>{e(', '.join(v['smoothed_features']) or 'none')}</b></li>")
-    parts.append(f"<li>Exaggerated features: {e(', '.join(v['exaggerated_features']) or 'none')}</li>")
+    parts.append(f"<li>Exaggerated features: <b class='warn'>{e(', '.join(v['exaggerated_features']) or 'none')}"
+                 "</b></li>")
+    if v.get("kind_different_features") is not None:
+        parts.append("<li>Irregularity of a different kind: <b class='bad'>"
+                     f"{e(', '.join(v['kind_different_features']) or 'none')}</b></li>")
+        parts.append(f"<li>Preserved (interval inside the band): <b class='good'>"
+                     f"{e(', '.join(v['preserved_features']) or 'none')}</b></li>")
+        parts.append(f"<li>Inconclusive (this n cannot tell): <b class='unsure'>"
+                     f"{e(', '.join(v['inconclusive_features']) or 'none')}</b></li>")
+        parts.append(f"<li>Verdicts at family-wise error {_fmt(v.get('alpha'))} (Holm across features); "
+                     "see the power statement below for what this n can detect</li>")
     parts.append(f"<li>Embedding metrics over 2x baseline: {e(', '.join(v['metrics_over_2x_baseline']) or 'none')}</li>")
     cls = "good" if g["passed"] else "bad"
     parts.append(f"<li>Gates: <b class='{cls}'>{'passed' if g['passed'] else 'FAILED'}</b>")
@@ -179,15 +240,42 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
         if src:
             parts.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='{src}'>")
 
-    parts.append("<h2>Irregularity features</h2><table><tr><th>feature</th><th>real</th><th>synthetic</th>"
-                 "<th>ratio</th><th>95% CI</th><th>verdict</th><th>real vs real</th></tr>")
-    for name, f in {**report["irregularity"]["features"], **report["language"]["features"]}.items():
-        ci = f"[{_fmt(f['ci'][0])}, {_fmt(f['ci'][1])}]" if f.get("ci") else ""
-        verdict = f.get("verdict") or f"not enough data (n={f.get('n')})"
+    ir = report["irregularity"]
+    th = ir.get("thresholds", {})
+    parts.append(f"<h2>Irregularity features</h2><p>Band [{_fmt(th.get('smoothed_below'))}, "
+                 f"{_fmt(th.get('exaggerated_above'))}]. {e(ir.get('verdict_rule', ''))}. Detectable: a true ratio at "
+                 "or beyond these is flagged with the stated power at this n.</p><table><tr><th>feature</th>"
+                 "<th>real</th><th>synthetic</th><th>ratio</th><th>95% CI</th><th>verdict</th><th>n to settle "
+                 "(real, synthetic)</th><th>detectable (smoothed &le;, exaggerated &ge;)</th><th>real vs real</th></tr>")
+    for name, f in {**ir["features"], **report["language"]["features"]}.items():
+        verdict = _verdict(f.get("verdict")) if f.get("verdict") else f"not enough data (n={f.get('n')})"
+        settle = f.get("n_to_settle") or {}
+        settle_s = (f"{settle['n_real']:,}, {settle['n_synthetic']:,}" if settle.get("factor") else
+                    e(settle.get("note", "")))
+        det = (f"{_fmt(f['detectable_smoothed_ratio'])}, {_fmt(f['detectable_exaggerated_ratio'])}"
+               if "detectable_smoothed_ratio" in f else "")
         parts.append(f"<tr><td title='{e(f.get('help', ''))}'>{e(name)}</td><td>{_fmt(f.get('real_rate'))}</td>"
-                     f"<td>{_fmt(f.get('synthetic_rate'))}</td><td>{_fmt(f.get('ratio'))}</td><td>{ci}</td>"
-                     f"<td>{e(verdict)}</td><td>{_fmt(f.get('baseline_ratio'))}</td></tr>")
-    parts.append("</table><h2>Distribution metrics</h2><table><tr><th>figure</th><th>synthetic</th>"
+                     f"<td>{_fmt(f.get('synthetic_rate'))}</td><td>{_fmt(f.get('ratio'))}</td><td>{_ci(f.get('ci'))}"
+                     f"</td><td>{verdict}</td><td>{settle_s}</td><td>{det}</td><td>{_fmt(f.get('baseline_ratio'))}</td>"
+                     "</tr>")
+    parts.append("</table>")
+    if ir.get("kinds"):
+        parts.append("<h2>Kinds of irregularity</h2><p>Share of events per category, real vs synthetic; Jensen-Shannon"
+                     " divergence with a permutation test over texts, in the same Holm family. A test of difference "
+                     "cannot show sameness, so the alternative to <i>different</i> is <i>inconclusive</i>.</p><table>"
+                     "<tr><th>kind</th><th>categories</th><th>real</th><th>synthetic</th><th>JSD</th><th>p (Holm)</th>"
+                     "<th>verdict</th><th>real vs real</th></tr>")
+        for name, k in ir["kinds"].items():
+            cats = ", ".join(k["categories"])
+            shares = [", ".join(f"{x:.2f}" for x in k[side]) + f" (n={int(k[side + '_events'])})"
+                      for side in ("real", "synthetic")]
+            verdict = _verdict(k.get("verdict")) if k.get("verdict") else f"not enough data (n={k.get('n')})"
+            parts.append(f"<tr><td title='{e(k.get('help', ''))}'>{e(name)}</td><td>{e(cats)}</td><td>{shares[0]}</td>"
+                         f"<td>{shares[1]}</td><td>{_fmt(k.get('jsd'))}</td><td>{_fmt(k.get('p_holm'))}</td>"
+                         f"<td>{verdict}</td><td>{e(str(k.get('baseline_verdict')))}</td></tr>")
+    parts.append("</table>")
+    parts.extend(_two_sample_section(report.get("two_sample") or {}))
+    parts.append("<h2>Distribution metrics</h2><table><tr><th>figure</th><th>synthetic</th>"
                  "<th>real vs real</th></tr>")
     for name, f in report["figures"].items():
         if name.startswith("irregularity."):

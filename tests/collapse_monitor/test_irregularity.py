@@ -12,6 +12,7 @@ from semisynth.collapse.irregularity import (
     corpus_profile,
     jensen_shannon,
     keyboard_adjacent,
+    keyboard_noise,
     kind_counts,
     kind_test,
     profile_counts,
@@ -157,31 +158,6 @@ def test_kind_permutation_test_is_calibrated_under_the_null():
     assert 0.25 < np.mean(ps) < 0.75  # p-values spread over (0, 1) under "same distribution"
     shifted = rng.multinomial(2, [0.2, 0.3, 0.5], size=300).astype(float)
     assert kind_test(a, shifted, 200, rng)["p_value"] < 0.01
-
-
-def keyboard_noise(texts, p_typo, p_case, seed=0):
-    """Naive noise: each word gets a random keyboard edit (deletion, neighbour-key insertion or
-    substitution, swap) at a random position with p_typo, and one random letter's case flipped with p_case."""
-    import random
-
-    rnd = random.Random(seed)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    near = {c: [d for d in letters if keyboard_adjacent(c, d)] for c in letters}
-    out = []
-    for text in texts:
-        words = []
-        for w in text.split(" "):
-            if len(w) >= 3 and w.isalpha() and rnd.random() < p_typo:
-                i, op, c = rnd.randrange(len(w)), rnd.randrange(4), w[rnd.randrange(len(w))].lower()
-                key = rnd.choice(near.get(c) or ["e"])
-                w = (w[:i] + w[i + 1:] if op == 0 else w[:i] + key + w[i:] if op == 1 else
-                     w[:i] + w[i + 1] + w[i] + w[i + 2:] if op == 2 and i < len(w) - 1 else w[:i] + key + w[i + 1:])
-            if w.isalpha() and rnd.random() < p_case:
-                i = rnd.randrange(len(w))
-                w = w[:i] + w[i].swapcase() + w[i + 1:]
-            words.append(w)
-        out.append(" ".join(words))
-    return out
 
 
 def test_rate_matched_keyboard_noise_is_not_like_real_text_but_a_real_split_is(tweets):

@@ -117,3 +117,39 @@ def test_smoothing_index_has_an_interval_and_a_same_n_null(tweets):
     smoothed = corpus_profile(a, half, seed=1)["smoothing_index_test"]
     assert smoothed["verdict"] == "smoothed" and smoothed["ci"][0] > same["baseline"]["upper"]
     assert corpus_profile(a, b, seed=1) == corpus_profile(a, b, seed=1)
+
+
+def test_report_headline_html_and_breakdowns_carry_the_four_verdicts(tweets, tmp_path):
+    import re
+
+    from semisynth.collapse.monitor import MonitorConfig, run_monitor
+    from semisynth.collapse.report_html import VERDICT_COLOURS
+    from semisynth.records import Lineage, Record
+
+    from .conftest import gaussian
+
+    real = [Record.create("real", text=t) for t in tweets[:300]]
+    syn = [Record.create("paraphrase", text=clean_text(t) if i % 2 else t,
+                         lineage=Lineage(generator="paraphrase", style=("keep_irregularities", "clean")[i % 2]))
+           for i, t in enumerate(tweets[300:500])]
+    cfg = MonitorConfig(n_boot=60, n_perm=200, subsample_n=100, subsample_repeats=2, langdetect_sample=20,
+                        cache_dir=None, c2st_max_n=150, c2st_folds=3)
+    report = run_monitor(real, syn, cfg, tmp_path, gaussian(300, 16, seed=1), gaussian(200, 16, seed=2))
+    v = report["verdict"]
+    assert v["smoothing_index_verdict"] in ("smoothed", "preserved", "inconclusive") and len(v["smoothing_index_ci"]) == 2
+    assert set(v["classifier_two_sample"]) == {"embedding", "ngram"}
+    assert v["classifier_two_sample"]["ngram"]["verdict"] == "distinguishable"  # half the records lost handles
+    assert report["two_sample"]["ngram"]["ngrams_toward_real"]
+    judged = {k for k, f in report["irregularity"]["features"].items() if f.get("verdict")}
+    assert judged == set(v["smoothed_features"] + v["exaggerated_features"] + v["preserved_features"]
+                         + v["inconclusive_features"])
+    assert v["inconclusive_features"], "at n = 200 some features cannot be settled"
+    style = report["breakdown"]["style"]
+    assert set(style) == {"clean", "keep_irregularities"} and set(report["breakdown"]["generator"]) == {"paraphrase"}
+    assert style["clean"]["smoothing_index"] > style["keep_irregularities"]["smoothing_index"]
+    html = (tmp_path / "report.html").read_text()
+    for name in v["inconclusive_features"]:  # inconclusive rows are grey, never green
+        row = re.search(rf"<tr><td title='[^']*'>{name}</td>.*?</tr>", html).group(0)
+        assert "class='unsure'>inconclusive" in row and "class='good'" not in row
+    assert VERDICT_COLOURS["inconclusive"] != VERDICT_COLOURS["preserved"]
+    assert "<h2>By style</h2>" in html and "What gives the synthetic side away" in html
