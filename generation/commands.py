@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", dest="seed", type=int)
     p.add_argument("--shard-size", dest="shard_size", type=int)
     p.add_argument("--token-budget", dest="token_budget", type=int)
+    p.add_argument("--no-transfer", dest="transfer.enabled", action="store_const", const=False,
+                   help="keep the model's output as written (no irregularity transfer)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_generate)
 

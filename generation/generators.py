@@ -20,8 +20,9 @@ from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
 from semisynth.taxonomy import Label, Taxonomy
 
-from .checks import CheckConfig, check_output, clean_output
+from .checks import CheckConfig, MeaningEncoder, check_output, clean_output, meaning_drift
 from .prompts import PromptTemplate, neutralise_seed
+from .transfer import TransferModel
 
 Style = Literal["keep_irregularities", "clean"]
 DEFAULT_TEMPLATES = {
@@ -124,9 +125,23 @@ def parse_conversation(text: str) -> list[Message] | None:
 class GenerationStage:
     """Runs a batch of tasks on a backend, checks every output, returns records + rejects."""
 
-    def __init__(self, backend: Backend, sampling: SamplingParams, checks: CheckConfig, run_id: str, run_seed: int):
+    def __init__(self, backend: Backend, sampling: SamplingParams, checks: CheckConfig, run_id: str, run_seed: int,
+                 transfer: TransferModel | None = None):
         self.backend, self.sampling, self.checks = backend, sampling, checks
         self.run_id, self.run_seed = run_id, run_seed
+        self.transfer = transfer  # irregularity transfer after the checks (None: off)
+        self.meaning = MeaningEncoder()  # loads the embedder on the first paraphrase it checks
+
+    def _meaning_drift(self, kept: Sequence[tuple]) -> list[tuple[str | None, str | None]]:
+        """meaning_drift verdicts for the kept outputs: paraphrases vs their seed, one embedding batch."""
+        out: list[tuple[str | None, str | None]] = [(None, None)] * len(kept)
+        idx = [i for i, (task, *_rest) in enumerate(kept) if task.kind == "paraphrase"
+               and self.checks.meaning_min_similarity > 0 and task.seed.language in self.checks.meaning_languages]
+        if idx:
+            sims = self.meaning.similarity([kept[i][3] for i in idx], [kept[i][0].seed.content for i in idx])
+            for i, sim in zip(idx, sims, strict=True):
+                out[i] = meaning_drift(float(sim), self.checks)
+        return out
 
     def _request(self, task: GenerationTask) -> GenerationRequest:
         seed = task.seed
@@ -148,6 +163,7 @@ class GenerationStage:
         records: list[Record] = []
         rejects: list[Reject] = []
         stats = {"prompt_tokens": 0, "completion_tokens": 0, "requests": len(tasks)}
+        kept: list[tuple] = []  # passed the checks; meaning drift is judged for the whole batch at once
         for task, req, comp in zip(tasks, requests, completions, strict=True):
             stats["prompt_tokens"] += comp.prompt_tokens
             stats["completion_tokens"] += comp.completion_tokens
@@ -172,10 +188,25 @@ class GenerationStage:
                 rid = content_hash([task.id, "reject"])
                 rejects.append(Reject(rid, parents, reason, detail=detail, text=comp.text or None, task_id=task.id))
                 continue
+            kept.append((task, req, comp, "\n".join(m.content for m in messages) if messages else text, text, messages,
+                         lang))
+        for (task, req, comp, _, text, messages, lang), (reason, detail) in zip(kept, self._meaning_drift(kept),
+                                                                                strict=True):
+            parents = (task.seed.id,) if task.seed else ()
+            if reason is not None:  # compared on the model's own output, before any transfer
+                rejects.append(Reject(content_hash([task.id, "reject"]), parents, reason, detail=detail,
+                                      text=comp.text or None, task_id=task.id))
+                continue
+            edits: tuple = ()
+            if self.transfer is not None and self.transfer.applies(task.generator):
+                text, messages, edits = self.transfer.apply(text, messages, task.seed, lang,
+                                                            seed_from(self.run_seed, task.id, "transfer"))
+                stats["transfer_edits"] = stats.get("transfer_edits", 0) + len(edits)
             lineage = Lineage(generator=task.generator, template=task.template.name, template_hash=task.template.hash,
                               model=self.backend.model_name, sampling=req.params.to_dict(), seed=req.params.seed,
                               run_id=self.run_id, taxonomy_leaf=task.leaf.id if task.leaf else None,
-                              task_id=task.id, variant=task.variant, style=task.style)
+                              task_id=task.id, variant=task.variant, style=task.style,
+                              transfer=tuple(e.to_dict() for e in edits))
             meta = {"taxonomy_version": task.taxonomy_version} if task.taxonomy_version else {}
             origin = Origin.PARAPHRASE if task.kind == "paraphrase" else Origin.SYNTHETIC
             records.append(Record.create(origin, text=None if messages else text, messages=messages,

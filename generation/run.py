@@ -32,9 +32,10 @@ from semisynth.runner import LocalRunner, tally_run
 from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
 
-from .checks import CheckConfig
+from .checks import MEANING_MIN_SIMILARITY, CheckConfig
 from .generators import GenerationStage, GeneratorSpec, plan_tasks
 from .prompts import load_template
+from .transfer import TRANSFER_GENERATORS, TransferModel
 
 
 class InputConfig(BaseModel):
@@ -73,9 +74,35 @@ class ChecksConfig(BaseModel):
     verbatim_min_chars: int = Field(20, ge=1, description="seed inside the output verbatim: a copy if long enough...")
     verbatim_min_share: float = Field(0.5, gt=0, le=1, description="...and at least this share of the output")
     language_check: bool = True
+    meaning_min_similarity: float = Field(
+        MEANING_MIN_SIMILARITY, ge=0, le=1,
+        description="paraphrase vs seed embedding cosine (all-MiniLM-L6-v2) below this: rejected as meaning_drift; "
+                    "0 turns the check off (README: calibration)")
+    meaning_languages: list[str] = Field(["en"], description="seed languages the meaning check applies to "
+                                                             "(the embedder is English)")
 
     def to_check_config(self) -> CheckConfig:
-        return CheckConfig(**self.model_dump())
+        d = self.model_dump()
+        return CheckConfig(**d | {"meaning_languages": tuple(d["meaning_languages"])})
+
+
+class TransferConfig(BaseModel):
+    """Irregularity transfer (generation/transfer.py): after the checks, put back the parent's mess."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = Field(True, description="false (or --no-transfer): records are the model's output as written")
+    generators: list[str] = Field(default_factory=lambda: list(TRANSFER_GENERATORS),
+                                  description=f"which generators get it (of {', '.join(TRANSFER_GENERATORS)}; "
+                                              "the clean paraphrase never does)")
+
+    @field_validator("generators")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        bad = [g for g in v if g not in TRANSFER_GENERATORS]
+        if bad:
+            raise ValueError(f"no transfer for {', '.join(bad)}; use some of {', '.join(TRANSFER_GENERATORS)} "
+                             "(the clean style is never transferred)")
+        return v
 
 
 class GenerateConfig(CommandConfig):
@@ -87,6 +114,7 @@ class GenerateConfig(CommandConfig):
         default_factory=lambda: [GeneratorSpec(kind="paraphrase", variants=2, style="keep_irregularities")])
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
     out: str = Field(description="run directory (created; rerun the same command to resume)")
     seed: int = Field(0, description="run seed: same config + seed -> same records")
     shard_size: int = Field(64, ge=1, le=100_000, description="tasks per shard (one backend batch, one resume unit)")
@@ -142,6 +170,8 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
                             "use a new --out directory, or rerun with the original config")
     elif out.exists() and any(out.iterdir()):
         raise UserError(str(out), "exists and is not a semisynth run directory", "use a new --out directory")
+    # fitted on all seeds (rates, typo kinds, the corpus profile for records without a parent)
+    transfer = TransferModel(seeds.records, config.transfer.generators) if config.transfer.enabled else None
     backend = open_backend(config.backend)  # validates the model path before anything is written
     fresh = not out.exists()
     try:
@@ -149,7 +179,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         write_json(out / "run.json", {"run_id": run_id, "config": config.model_dump(mode="json")})
         write_jsonl(out / "seeds.jsonl", (r.to_dict() for r in seeds.records))  # parents, PII-masked
         write_jsonl(out / "rejects" / "seeds.jsonl", (r.to_dict() for r in seeds.rejects))
-        stage = GenerationStage(backend, sampling, config.checks.to_check_config(), run_id, config.seed)
+        stage = GenerationStage(backend, sampling, config.checks.to_check_config(), run_id, config.seed, transfer)
         runner: LocalRunner = LocalRunner(out, config.shard_size, config.token_budget, progress)
         prog = runner.run(tasks, stage, item_key=lambda t: t.id)
     except BaseException:
@@ -181,6 +211,8 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         },
         "seed_languages": seeds.languages,
         "pii_masked": {"enabled": config.input.mask_pii, "counts": seeds.pii_masked},
+        "transfer": ({"enabled": True, "edits": prog.stats.get("transfer_edits", 0), **transfer.summary()}
+                     if transfer is not None else {"enabled": False}),
         "tokens": {"in": prog.stats.get("prompt_tokens", 0), "out": prog.stats.get("completion_tokens", 0)},
         "shards": {"total": prog.shards_total, "done": prog.shards_done},
         "wall_time_s": round(time.perf_counter() - started, 3),

@@ -320,8 +320,11 @@ class TypoModel:
         if len(w) >= 3 and w.isalpha() and w not in lx.NOT_TYPOS:
             if w in self.codespell:
                 out = _codespell_first().get(w)
-            elif w not in self.vocab and lx.zipf(w, self.lang) < 1.0:
-                near = [c for c in _edits1(w) if c in self.vocab and len(c) >= 3 and lx.zipf(c, self.lang) >= 3.0]
+            elif w not in self.vocab:
+                # a rare real word ("rebooked") is not a typo: the word meant must be far more frequent
+                own = lx.zipf(w, self.lang)
+                near = [c for c in _edits1(w) if c in self.vocab and len(c) >= 3
+                        and lx.zipf(c, self.lang) >= max(3.0, own + 1.5)]
                 out = max(near, key=lambda c: (lx.zipf(c, self.lang), c)) if near else None
         self._cache[w] = out
         return out
@@ -365,7 +368,7 @@ class TypoModel:
                 "codespell_share": round(self.codespell_share, 3)}
 
     def _is_word(self, w: str) -> bool:
-        return w in self.vocab or lx.zipf(w, self.lang) >= 1.0
+        return w in self.vocab or self.intended(w) is None and lx.zipf(w, self.lang) >= 1.0
 
     def generate(self, word: str, edit_type: str, rng: random.Random) -> str | None:
         """A misspelling of `word` (lowercase) by `edit_type`, not itself a word; None when none fits."""
@@ -502,7 +505,11 @@ def _end_insertion_point(text: str) -> int:
 class TransferModel:
     """Fitted once per run on all seeds; `apply` is a pure function of (record parts, parent, seed)."""
 
-    def __init__(self, seeds: Sequence[Record], lang: str = "en"):
+    def __init__(self, seeds: Sequence[Record], generators: Sequence[str] = TRANSFER_GENERATORS, lang: str = "en"):
+        bad = [g for g in generators if g not in TRANSFER_GENERATORS]
+        if bad:
+            raise ValueError(f"no transfer for {bad}: only {', '.join(TRANSFER_GENERATORS)}")
+        self.generators = tuple(generators)
         self.typos = TypoModel(lang).fit(s.content for s in seeds if s.language == lang)
         self._profiles: dict[str, list[Profile]] = {}
         self.corpus = pool_profiles(self.profiles(s)[-1] for s in seeds)
@@ -515,8 +522,12 @@ class TransferModel:
             self._profiles[seed.id] = turns + [profile_text(seed.content, model)]
         return self._profiles[seed.id]
 
+    def applies(self, generator: str) -> bool:
+        """The clean paraphrase never gets transfer, whatever the list says."""
+        return generator in self.generators and generator != "paraphrase:clean"
+
     def summary(self) -> dict[str, Any]:
-        return {"typos": self.typos.summary(), "lead_share": round(self.corpus.lead_share, 3),
+        return {"generators": list(self.generators), "typos": self.typos.summary(), "lead_share": round(self.corpus.lead_share, 3),
                 "corpus_rates": {k: round(self.corpus.rate(k), 5) for k in KINDS}}
 
     # -- one record -----------------------------------------------------------------------------
@@ -726,7 +737,3 @@ def _slang_phrases() -> re.Pattern[str]:
     keys = sorted(lx.SLANG_FOR, key=len, reverse=True)
     alts = "|".join(re.escape(k).replace("'", "['’]") for k in keys)
     return re.compile(rf"(?<![\w'’@#<])(?:{alts})(?![\w'’>])", re.IGNORECASE)
-
-
-def transfer_applies(generator: str, generators: Sequence[str] = TRANSFER_GENERATORS) -> bool:
-    return generator in generators and generator != "paraphrase:clean"

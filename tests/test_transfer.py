@@ -1,0 +1,273 @@
+"""Irregularity transfer (issue 9 section 1): deterministic, reversible from lineage, never edits protected
+tokens or roles, rate-matched to the parent, never applied to the clean style; a real generate run keeps
+the accounting invariant and `--no-transfer` gives exactly the undone records."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generation.transfer import (
+    TRANSFER_GENERATORS,
+    Edit,
+    TransferModel,
+    TypoModel,
+    _draw,
+    classify_typo,
+    profile_text,
+    undo_edits,
+    undo_transfer,
+    undo_transfer_record,
+)
+from semisynth import lexicon as lx
+from semisynth.io import ColumnMapping
+from semisynth.records import Lineage, Message, Origin, Record
+from semisynth.seeds import load_seeds
+
+SAMPLE = Path(__file__).resolve().parents[1] / "semisynth" / "data" / "sample_conversations.jsonl"
+
+# A parent that has every kind of irregularity, at high rates: the transfer has plenty to put back.
+MESSY = ("<HANDLE> omg i cant believe u lost my bag AGAIN!!! sooo angry rn :( dont tell me to wait, "
+         "i waited 3 hrs already lol. recieve ur msg tomorow?? pls help me... thx #fail")
+
+
+def _smooth(text: str) -> str:
+    """A model-like clean-up (what a paraphraser does to the register)."""
+    t = re.sub(r"^(?:<HANDLE>\s*)+", "", text)
+    t = lx.EMOTICON.sub("", t)
+    t = re.sub(r"([!?])[!?.]+", r"\1", t)
+    t = re.sub(r"([A-Za-z])\1{2,}", r"\1", t)
+    t = re.sub(r"(?<![\w'@#])i(?=[ ,.!?']|$)", "I", t)
+    t = re.sub(r"(?m)(?:^|(?<=[.!?])\s+)([a-z])", lambda m: m.group(0)[:-1] + m.group(1).upper(), t)
+    return re.sub(r"[ \t]+", " ", t).strip() or text
+
+
+@pytest.fixture(scope="module")
+def seeds() -> list[Record]:
+    loaded = load_seeds(str(SAMPLE), ColumnMapping(text="text", messages="messages"), mask=True)
+    return loaded.records
+
+
+@pytest.fixture(scope="module")
+def model(seeds) -> TransferModel:
+    return TransferModel(seeds)
+
+
+def _rec(text: str, lang: str = "en") -> Record:
+    return Record.create(Origin.REAL, text=text, language=lang)
+
+
+def test_same_seed_gives_the_same_bytes_and_another_seed_may_differ(model):
+    parent = _rec(MESSY)
+    clean = "I can not believe you lost my bag again. I am so angry. Please help me, thanks."
+    a = model.apply(clean, None, parent, "en", 11)
+    b = model.apply(clean, None, parent, "en", 11)
+    assert a == b and a[2], "deterministic and not a no-op"
+    outs = {model.apply(clean, None, parent, "en", s)[0] for s in range(20)}
+    assert len(outs) > 1
+    # a second model fitted on the same seeds is the same function
+    assert TransferModel([parent]).apply(clean, None, parent, "en", 5) == TransferModel([parent]).apply(
+        clean, None, parent, "en", 5)
+
+
+def test_every_record_is_recovered_exactly_from_its_lineage(model, seeds):
+    rng = random.Random(0)
+    n_edited = 0
+    for i, seed in enumerate(seeds):
+        parent = seed if rng.random() < 0.8 else None  # some pure synthetic (corpus profile)
+        if seed.messages:
+            msgs = tuple(Message(m.role, _smooth(m.content)) for m in seed.messages)
+            _, out_msgs, edits = model.apply(None, msgs, parent, seed.language, i)
+            rec = Record.create(Origin.PARAPHRASE, messages=out_msgs, parents=(seed.id,),
+                                lineage=Lineage(transfer=[e.to_dict() for e in edits]))
+            clean_rec = Record.create(Origin.PARAPHRASE, messages=msgs, parents=(seed.id,))
+            assert [m.role for m in out_msgs] == [m.role for m in msgs]
+            assert all(e.turn is not None for e in edits)
+        else:
+            clean = _smooth(seed.content)
+            out, _, edits = model.apply(clean, None, parent, seed.language, i)
+            assert undo_edits(out, edits) == clean
+            rec = Record.create(Origin.PARAPHRASE, text=out, parents=(seed.id,),
+                                lineage=Lineage(transfer=[e.to_dict() for e in edits]))
+            clean_rec = Record.create(Origin.PARAPHRASE, text=clean, parents=(seed.id,))
+        n_edited += bool(edits)
+        back = Record.from_dict(json.loads(json.dumps(rec.to_dict())))  # through the on-disk form
+        assert undo_transfer(back) == clean_rec.content
+        assert undo_transfer_record(back).id == clean_rec.id  # the id the untransferred record has
+        assert "transfer" not in undo_transfer_record(back).lineage.to_dict()
+    assert n_edited > len(seeds) // 3
+
+
+def test_a_tampered_edit_log_is_refused():
+    with pytest.raises(ValueError, match="does not match"):
+        undo_edits("hello world", [Edit("typo", 0, "help", "hxllo")])
+
+
+PROTECTED = ["42", "$12.50", "€30", "3:45pm", "2015-02-03", "12/25", "1.5", "AA1234", "US5235", "PHL", "LAX",
+             "<EMAIL>", "<URL>", "<HANDLE>", "<PHONE>", "<CARD>", "@united", "#fail", "March", "Tuesday",
+             "Scott", "JetBlue", "twenty", "3rd"]
+_PROT = re.compile("|".join(rf"(?<![\w$€<@#]){re.escape(p)}(?![\w>])"
+                           for p in sorted(PROTECTED, key=len, reverse=True)))
+FILLER = ("you are going to please help me because my bag was lost and I don't know what to do thanks "
+          "the flight was delayed again I am very angry people never answer the message before tonight "
+          "really what a great service okay").split()
+
+
+def test_protected_tokens_are_never_edited_property(model):
+    rng = random.Random(1234)
+    parent = _rec(MESSY + " Scott at the JetBlue desk said March")
+    for trial in range(300):
+        words = [rng.choice(FILLER) for _ in range(rng.randint(4, 30))]
+        items = [rng.choice(PROTECTED) for _ in range(rng.randint(1, 6))]
+        for it in items:
+            words.insert(rng.randrange(len(words) + 1), it)
+        text = "Well " + " ".join(words) + rng.choice([".", "!", "?", ""])
+        if rng.random() < 0.5:
+            text = text.replace(" and ", ". And ", 1)
+        out, _, edits = model.apply(text, None, parent if trial % 3 else None, "en", trial)
+        assert undo_edits(out, edits) == text
+        # every protected item is still there, in order (transfer may add the parent's <HANDLE>, never remove)
+        before, after = _PROT.findall(text), iter(_PROT.findall(out))
+        assert len(before) >= len(items) and all(it in after for it in before), (text, out)
+        for e in edits:
+            assert not re.search(r"\d|[<>@#$€]", e.before), e
+            assert e.before not in {"Scott", "JetBlue", "March", "Tuesday", "twenty"}
+
+
+def test_roles_are_never_edited_and_turns_follow_their_parent_turn(model):
+    parent = Record.create(Origin.REAL, messages=[Message("user", "omg sooo bad!!! u lost my bag :( i cant"),
+                                                  Message("assistant", "We are sorry. Please send us a message.")],
+                           language="en")
+    msgs = (Message("user", "Oh, this is so bad! You lost my bag. I can not."),
+            Message("assistant", "We apologise. Please send us a message."))
+    _, out, edits = model.apply(None, msgs, parent, "en", 3)
+    assert [m.role for m in out] == ["user", "assistant"]
+    assert out[1].content == msgs[1].content, "the clean agent turn stays clean"
+    assert out[0].content != msgs[0].content and {e.turn for e in edits} == {0}
+
+
+def test_the_clean_style_is_never_transferred(seeds):
+    m = TransferModel(seeds)
+    assert not m.applies("paraphrase:clean")
+    assert all(m.applies(g) for g in TRANSFER_GENERATORS)
+    with pytest.raises(ValueError, match="no transfer"):
+        TransferModel(seeds, generators=["paraphrase:clean"])
+    from pydantic import ValidationError
+
+    from generation.run import TransferConfig
+
+    with pytest.raises(ValidationError, match="clean style is never transferred"):
+        TransferConfig(generators=["paraphrase:clean"])
+
+
+def test_stochastic_rounding_is_unbiased():
+    rng = random.Random(0)
+    for x in (0.0, 0.2, 0.5, 1.7, 3.25):
+        mean = sum(_draw(x, rng) for _ in range(20_000)) / 20_000
+        assert abs(mean - x) < 0.03, (x, mean)
+    assert _draw(-1.0, rng) == 0
+
+
+def test_transferred_rates_match_the_parents_rates_on_average(model, seeds):
+    """Over a corpus, each kind's events per opportunity after transfer come back to the seeds' rate."""
+    texts = [s.content for s in seeds if s.text and s.language == "en"]
+    real = [profile_text(t) for t in texts]
+    out = []
+    for i, (s, t) in enumerate(zip([s for s in seeds if s.text and s.language == "en"], texts, strict=True)):
+        clean = _smooth(t)
+        out.append(profile_text(model.apply(clean, None, s, "en", i)[0]))
+    for kind in ("lowercase_i", "repeated_punct", "lowercase_sentence_start"):
+        r = sum(p.counts[kind] for p in real) / max(sum(p.opps[kind] for p in real), 1)
+        o = sum(p.counts[kind] for p in out) / max(sum(p.opps[kind] for p in out), 1)
+        assert r > 0 and abs(o - r) / r < 0.35, (kind, r, o)
+
+
+@pytest.mark.parametrize(("typo", "word", "kind"), [
+    ("tomorow", "tomorrow", "deletion"), ("untill", "until", "doubling"), ("teh", "the", "transposition"),
+    ("thw", "the", "keyboard"), ("definately", "definitely", "phonetic"), ("goin", "going", "deletion"),
+])
+def test_typo_edit_types(typo, word, kind):
+    assert classify_typo(typo, word) == kind
+
+
+def test_generated_typos_are_real_kinds_and_not_words():
+    model = TypoModel().fit(["i recieve teh mesage tomorow", "definately waitin"])
+    assert model.intended("recieve") == "receive" and model.intended("tomorow") == "tomorrow"
+    assert model.intended("tomorrow") is None and model.intended("Scott") is None
+    rng = random.Random(0)
+    for word in ("because", "airport", "waiting", "customer", "flight", "luggage"):
+        for t in ("deletion", "doubling", "transposition", "keyboard", "phonetic"):
+            got = model.generate(word, t, rng)
+            if got is None:
+                continue
+            assert got != word and got not in model.vocab
+            assert got[0] == word[0], "people rarely mistype the first letter"
+            if t != "phonetic":
+                assert classify_typo(got, word) == t, (word, t, got)
+    # a word the seeds misspelt comes back with the seeds' own misspelling
+    assert model.misspell("message", rng, {}) == ("mesage", "deletion")
+
+
+# --- a real run: small model, real engine --------------------------------------------------------------
+
+
+def _run(tmp: Path, out: Path, model: Path, *flags: str) -> subprocess.CompletedProcess:
+    cfg = {
+        "input": {"path": str(SAMPLE), "text_field": "text", "messages_field": "messages", "limit": 10},
+        "backend": {"kind": "vllm", "model": str(model)},
+        "generators": [{"kind": "paraphrase", "variants": 2, "style": "keep_irregularities"},
+                       {"kind": "paraphrase", "variants": 1, "style": "clean"},
+                       {"kind": "seeded_synthetic", "variants": 1, "taxonomy": "intents"},
+                       {"kind": "pure_synthetic", "variants": 1, "taxonomy": "intents", "leaves": ["praise"]}],
+        "sampling": {"max_tokens": 64, "temperature": 0.7},
+        "out": str(out), "seed": 3, "shard_size": 16,
+    }
+    path = tmp / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return subprocess.run([sys.executable, "-m", "semisynth.cli", "generate", "--config", str(path), "--quiet", *flags],
+                          capture_output=True, text=True, timeout=900)
+
+
+def _rows(run: Path, kind: str) -> list[dict]:
+    return [json.loads(x) for p in sorted((run / kind).glob("shard-*.jsonl")) for x in p.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_generate_with_and_without_transfer(tmp_path):
+    from semisynth.models import prepare_packaged_model
+
+    smollm2 = prepare_packaged_model("smollm2-135m-instruct")
+    on, off = tmp_path / "on", tmp_path / "off"
+    res = _run(tmp_path, on, smollm2)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = _run(tmp_path, off, smollm2, "--no-transfer")
+    assert res.returncode == 0, res.stderr[-3000:]
+    m_on = json.loads((on / "manifest.json").read_text())
+    m_off = json.loads((off / "manifest.json").read_text())
+    for m in (m_on, m_off):
+        assert m["invariant"]["holds"] and m["counts"]["tasks"] == 10 * 4 + 1
+        assert m["counts"]["outputs"] + m["counts"]["rejected"] == m["counts"]["tasks"]
+    assert m_on["transfer"]["enabled"] and not m_off["transfer"]["enabled"]
+    recs_on, recs_off = _rows(on, "records"), _rows(off, "records")
+    assert recs_on, "the model kept nothing: the run proves nothing"
+    assert any(r["lineage"].get("transfer") for r in recs_on)
+    edits = sum(len(r["lineage"].get("transfer", [])) for r in recs_on)
+    assert edits == m_on["transfer"]["edits"]
+    for r in recs_on:
+        lin = r["lineage"]
+        if lin["generator"] == "paraphrase:clean":
+            assert "transfer" not in lin
+        assert all(set(e) >= {"kind", "position", "before", "after"} for e in lin.get("transfer", []))
+    assert not any("transfer" in r["lineage"] for r in recs_off)
+    # the same model outputs either way: undoing the transfer gives the --no-transfer run's records, ids included
+    undone = [undo_transfer_record(Record.from_dict(r)).to_dict() for r in recs_on]
+    key = lambda r: r["lineage"]["task_id"]  # noqa: E731
+    assert sorted(undone, key=key) == sorted(recs_off, key=key)
+    assert sorted(r["task_id"] for r in _rows(on, "rejects")) == sorted(r["task_id"] for r in _rows(off, "rejects"))
