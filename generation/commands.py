@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", dest="seed", type=int)
     p.add_argument("--shard-size", dest="shard_size", type=int)
     p.add_argument("--token-budget", dest="token_budget", type=int)
+    p.add_argument("--runner", dest="runner.kind", choices=["local", "ray"],
+                   help="where shards run: local (default) or a Ray actor pool (README: Scaling)")
+    p.add_argument("--ray-address", dest="runner.address",
+                   help="with --runner ray: 'auto', 'ray://HOST:10001'; default starts a local Ray")
+    p.add_argument("--workers", dest="runner.workers", type=int, help="with --runner ray: actors (one engine each)")
     p.add_argument("--no-transfer", dest="transfer.enabled", action="store_const", const=False,
                    help="keep the model's output as written (no irregularity transfer)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

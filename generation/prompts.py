@@ -31,6 +31,10 @@ class PromptTemplate:
     hash: str
     _template: Any
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Travels (to Ray workers) as its source: a compiled Jinja template does not pickle."""
+        return (_from_source, (self.name, self.source, self.hash))
+
     def render(self, **variables: Any) -> str:
         try:
             return self._template.render(**variables).strip()
@@ -40,6 +44,10 @@ class PromptTemplate:
 
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def _from_source(name: str, source: str, hash_: str) -> PromptTemplate:
+    return PromptTemplate(name, source, hash_, _ENV.from_string(source))
 
 
 def builtin_template_path(name: str) -> Path | None:

@@ -22,13 +22,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semisynth.atomic import write_json, write_jsonl
-from semisynth.backends import BackendSpec, SamplingParams, open_backend
+from semisynth.backends import BackendSpec, SamplingParams
 from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.io import ColumnMapping
 from semisynth.paths import check_output_dir
-from semisynth.runner import LocalRunner, tally_run
+from semisynth.runner import RunnerConfig, StageSpec, make_runner, tally_run
 from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
 
@@ -119,6 +119,8 @@ class GenerateConfig(CommandConfig):
     seed: int = Field(0, description="run seed: same config + seed -> same records")
     shard_size: int = Field(64, ge=1, le=100_000, description="tasks per shard (one backend batch, one resume unit)")
     token_budget: int | None = Field(None, ge=1, description="stop cleanly after this many tokens; rerun to resume")
+    runner: RunnerConfig = Field(default_factory=RunnerConfig,
+                                 description="where shards run: local (default) or ray; never changes the output")
 
     @field_validator("generators")
     @classmethod
@@ -140,7 +142,7 @@ def _versions() -> dict[str, str]:
 
 def run_id_for(config: GenerateConfig) -> str:
     """Deterministic: the config minus where it is written, plus the seed."""
-    return content_hash(config.model_dump(mode="json", exclude={"out", "token_budget", "shard_size"}), 12)
+    return content_hash(config.model_dump(mode="json", exclude={"out", "token_budget", "shard_size", "runner"}), 12)
 
 
 def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, Any]:
@@ -172,22 +174,26 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         raise UserError(str(out), "exists and is not a semisynth run directory", "use a new --out directory")
     # fitted on all seeds (rates, typo kinds, the corpus profile for records without a parent)
     transfer = TransferModel(seeds.records, config.transfer.generators) if config.transfer.enabled else None
-    backend = open_backend(config.backend)  # validates the model path before anything is written
+    # The stage is built where it runs (here, or inside each Ray worker) from a picklable spec; engines
+    # start now, so a model that cannot load fails before anything is written.
+    spec = StageSpec(GenerationStage, config.backend, {"sampling": sampling, "checks": config.checks.to_check_config(),
+                                                       "run_id": run_id, "run_seed": config.seed,
+                                                       "transfer": transfer})
+    runner = make_runner(config.runner, out, config.shard_size, config.token_budget, progress)
+    runner.start(spec)
     fresh = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "run.json", {"run_id": run_id, "config": config.model_dump(mode="json")})
         write_jsonl(out / "seeds.jsonl", (r.to_dict() for r in seeds.records))  # parents, PII-masked
         write_jsonl(out / "rejects" / "seeds.jsonl", (r.to_dict() for r in seeds.rejects))
-        stage = GenerationStage(backend, sampling, config.checks.to_check_config(), run_id, config.seed, transfer)
-        runner: LocalRunner = LocalRunner(out, config.shard_size, config.token_budget, progress)
-        prog = runner.run(tasks, stage, item_key=lambda t: t.id)
+        prog = runner.run(tasks, item_key=lambda t: t.id)
     except BaseException:
         if fresh and not any((out / "done").glob("*.json")):
             shutil.rmtree(out, ignore_errors=True)  # nothing useful was made: leave nothing partial
         raise
     finally:
-        backend.close()
+        runner.close()
     tally = tally_run(out)
     accounting = tally.accounting([t.id for t in tasks])
     inputs_accounted = seeds.inputs == len(seeds.records) + len(seeds.rejects)
@@ -196,7 +202,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         "status": "complete" if prog.complete else f"stopped: {prog.stopped_reason}; rerun to resume",
         "config": config.model_dump(mode="json"),
         "versions": _versions(),
-        "model": backend.model_name,
+        "model": config.backend.model,  # every backend's model_name is its spec's model
         "templates": {t.name: t.hash for t in templates.values()},
         "taxonomies": {name: {"version": t.version, "fingerprint": t.fingerprint} for name, t in taxonomies.items()},
         "counts": {

@@ -1,10 +1,17 @@
 """Runners: drive a stage over shards of work items, resumably. Stages never know how they are run.
 
-A stage is a plain callable `stage(items) -> ShardResult`. The local runner cuts the items into
-fixed shards (same config, same shards) and, per shard: skips it when its completion marker
-exists, else runs the stage and writes records/ and rejects/ atomically, then the marker. kill -9
-at any point loses at most the shard in flight, which the rerun redoes identically.
-A Ray runner can drop in with the same `run(items, stage)` signature (shards as Ray tasks).
+A stage is a plain callable `stage(items) -> ShardResult`, built from a picklable `StageSpec`
+(backend spec + stage options) wherever the work runs: in this process (`LocalRunner`) or inside
+each worker (`semisynth.ray_runner.RayRunner`, the only module that imports Ray). A live engine
+never travels; a spec does.
+
+Both runners cut the items into the same fixed shards (same config, same shards) and share one
+driver-side commit: shards are committed strictly in shard order, whatever order their results
+arrive in. Per shard: skip it when its completion marker exists, else take its result, drop exact
+duplicates of earlier records (first in shard order wins), write records/ and rejects/ atomically,
+then the marker. Dedup and the token budget therefore see the same sequence on one core or a
+cluster, and a Ray run's directory is byte-identical to a local run's. kill -9 at any point loses
+at most the shards not yet committed, which the rerun redoes identically.
 """
 
 from __future__ import annotations
@@ -12,12 +19,15 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from semisynth.atomic import write_json, write_jsonl
+from semisynth.backends import BackendSpec, Completion, GenerationRequest, error_completion, open_backend
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.records import Record, Reject
@@ -33,6 +43,105 @@ class ShardResult:
 
 
 Stage = Callable[[Sequence[Any]], ShardResult]
+
+
+class _FailedBackend:
+    """Answers every request with an error: turns a shard no worker could finish into the stage's own
+    `backend_error` rejects (same ids, parents and reasons as an engine error would give)."""
+
+    def __init__(self, model_name: str, reason: str):
+        self._name, self._reason = model_name, reason
+
+    @property
+    def model_name(self) -> str:
+        return self._name
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return [error_completion(self._reason) for _ in requests]
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What a worker needs to build a stage: picklable (no live engine), built where the work runs.
+
+    `factory(backend, **options)` must return the stage; `factory` must be importable at module level
+    (it is pickled by reference). `backend` is opened by `build()` in the worker.
+    """
+
+    factory: Callable[..., Stage]
+    backend: BackendSpec | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> BuiltStage:
+        backend = open_backend(self.backend) if self.backend is not None else None
+        try:
+            stage = self.factory(backend, **self.options) if backend is not None else self.factory(**self.options)
+        except BaseException:
+            if backend is not None:
+                backend.close()
+            raise
+        return BuiltStage(stage, backend)
+
+    def fail(self, items: Sequence[Any], reason: str) -> ShardResult:
+        """The result of a shard that no worker could finish: every item a `backend_error` reject."""
+        if self.backend is None:
+            raise RuntimeError(f"shard failed and the stage has no backend to fail over: {reason}")
+        return self.factory(_FailedBackend(self.backend.model, reason), **self.options)(items)
+
+    def describe(self) -> str:
+        b = self.backend
+        return f"{getattr(self.factory, '__name__', self.factory)}" + (f" on {b.kind}:{b.model}" if b else "")
+
+
+class BuiltStage:
+    """A stage plus the backend it owns; `close()` frees the engine."""
+
+    def __init__(self, stage: Stage, backend: Any | None):
+        self.stage, self.backend = stage, backend
+
+    def __call__(self, items: Sequence[Any]) -> ShardResult:
+        return self.stage(items)
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+
+class RunnerConfig(BaseModel):
+    """How a command's shards are run: here (local) or on a Ray cluster. Never changes what is made."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["local", "ray"] = Field("local", description="local: this process; ray: an actor pool on Ray")
+    address: str | None = Field(
+        None, description="ray: None starts a local Ray with workers x cpus_per_worker CPUs; 'auto' joins the "
+        "cluster on this machine; 'ray://HOST:10001' a remote cluster through Ray Client")
+    workers: int = Field(2, ge=1, le=10_000, description="ray: actors, each holding one engine")
+    cpus_per_worker: float = Field(1.0, gt=0, description="ray: CPUs reserved per actor (also its torch threads)")
+    gpus_per_worker: float = Field(0.0, ge=0, description="ray: GPUs per actor (1 for a vLLM GPU engine)")
+    max_attempts: int = Field(3, ge=1, le=100, description="ray: tries per shard (worker death, timeout) "
+                              "before its tasks land as backend_error rejects")
+    shard_timeout_s: float = Field(1800.0, gt=0, description="ray: watchdog per shard attempt; a stuck worker "
+                                   "is killed, restarted and the shard retried")
+    start_timeout_s: float = Field(900.0, gt=0, description="ray: how long workers may take to start engines")
+    env_vars: dict[str, str] = Field(default_factory=dict, description="ray: extra environment for the workers")
+    runtime_env: dict[str, Any] = Field(default_factory=dict, description="ray: runtime_env for the job (e.g. "
+                                        "working_dir, pip) when the cluster lacks semisynth")
+
+
+class Runner(Protocol):
+    """start(spec) builds the stage(s) (an engine that cannot start fails here, before anything is
+    written); run(items, item_key) runs and commits the shards; close() frees engines/workers."""
+
+    def start(self, spec: StageSpec) -> None: ...
+
+    def run(self, items: Sequence[Any], stage: Stage | StageSpec | None = None,
+            item_key: Callable[[Any], str] = ...) -> RunProgress: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -59,6 +168,25 @@ def shard_name(i: int) -> str:
     return f"shard-{i:05d}"
 
 
+class ShardSource(Protocol):
+    """Where the driver takes shard results from; asked strictly in shard order."""
+
+    def result(self, idx: int) -> ShardResult: ...
+
+    def cancel(self) -> None: ...
+
+
+class _InlineSource:
+    def __init__(self, stage: Stage, batches: Mapping[int, Sequence[Any]]):
+        self.stage, self.batches = stage, batches
+
+    def result(self, idx: int) -> ShardResult:
+        return self.stage(self.batches[idx])
+
+    def cancel(self) -> None:
+        pass
+
+
 class LocalRunner(Generic[T]):
     """Sequential shards in this process (vLLM batches inside a shard use all cores already)."""
 
@@ -69,38 +197,72 @@ class LocalRunner(Generic[T]):
         self.token_budget = token_budget
         self.progress = progress
         self.desc = desc
+        self._built: BuiltStage | None = None
+        self.spec: StageSpec | None = None
 
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self, spec: StageSpec) -> None:
+        """Build the stage here (the engine starts now: a bad model fails before anything is written)."""
+        self.spec = spec
+        if self._built is None:
+            self._built = spec.build()
+
+    def close(self) -> None:
+        if self._built is not None:
+            self._built.close()
+            self._built = None
+
+    def __enter__(self) -> LocalRunner[T]:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _source(self, pending: Mapping[int, Sequence[T]]) -> ShardSource:
+        if self._built is None:
+            raise RuntimeError("runner not started: call start(spec) or pass a stage to run()")
+        return _InlineSource(self._built, pending)
+
+    # -- the shared driver-side commit -------------------------------------------------------------
     def _shards(self, items: Sequence[T]) -> Iterator[tuple[int, Sequence[T]]]:
         for start in range(0, len(items), self.shard_size):
             yield start // self.shard_size, items[start:start + self.shard_size]
 
-    def run(self, items: Sequence[T], stage: Stage, item_key: Callable[[T], str]) -> RunProgress:
+    def run(self, items: Sequence[T], stage: Stage | StageSpec | None = None,
+            item_key: Callable[[T], str] = str) -> RunProgress:
+        """Run the shards that have no marker yet and commit them in shard order."""
         from tqdm import tqdm
 
+        if isinstance(stage, StageSpec):
+            self.start(stage)
+        elif stage is not None:
+            self._built = BuiltStage(stage, None)  # a ready stage (in-process callers and tests)
         for sub in ("records", "rejects", "done"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
-        total = (len(items) + self.shard_size - 1) // self.shard_size
-        prog = RunProgress(shards_total=total)
+        shards = [(idx, batch, content_hash([item_key(x) for x in batch])) for idx, batch in self._shards(items)]
+        done: dict[int, dict[str, Any]] = {}
+        for idx, _, keys_hash in shards:  # every marker checked before any work is sent out
+            marker = self.run_dir / "done" / f"{shard_name(idx)}.json"
+            if marker.exists():
+                done[idx] = json.loads(marker.read_text(encoding="utf-8"))
+                if done[idx].get("tasks_hash") != keys_hash:
+                    raise UserError(str(self.run_dir), f"{shard_name(idx)} was made by a different config or input",
+                                    "use a new --out directory, or rerun with the original config")
+        prog = RunProgress(shards_total=len(shards))
         seen: set[str] = set()
         started = time.perf_counter()
         new_tokens = 0
         bar = tqdm(total=len(items), desc=self.desc, unit="task", disable=self.progress is False,
                    dynamic_ncols=True, leave=True)
+        source = self._source({idx: batch for idx, batch, _ in shards if idx not in done})
         try:
-            for idx, batch in self._shards(items):
+            for idx, batch, keys_hash in shards:
                 name = shard_name(idx)
-                marker = self.run_dir / "done" / f"{name}.json"
-                keys_hash = content_hash([item_key(x) for x in batch])
-                if marker.exists():
-                    done = json.loads(marker.read_text(encoding="utf-8"))
-                    if done.get("tasks_hash") != keys_hash:
-                        raise UserError(str(self.run_dir), f"{name} was made by a different config or input",
-                                        "use a new --out directory, or rerun with the original config")
-                    for row in _read_ids(self.run_dir / "records" / f"{name}.jsonl"):
-                        seen.add(row)
-                    _add(prog.stats, done.get("stats", {}))
-                    prog.records += done["records"]
-                    prog.rejects += done["rejects"]
+                if idx in done:
+                    seen.update(_read_ids(self.run_dir / "records" / f"{name}.jsonl"))
+                    _add(prog.stats, done[idx].get("stats", {}))
+                    prog.records += done[idx]["records"]
+                    prog.rejects += done[idx]["rejects"]
                     prog.shards_done += 1
                     bar.update(len(batch))
                     continue
@@ -108,9 +270,9 @@ class LocalRunner(Generic[T]):
                 if self.token_budget is not None and used >= self.token_budget:
                     prog.stopped_reason = "token_budget"
                     break
-                result = stage(batch)
+                result = source.result(idx)
                 records, rejects = [], list(result.rejects)
-                for rec in result.records:  # exact duplicates across shards: the first one wins
+                for rec in result.records:  # exact duplicates across shards: the first in shard order wins
                     if rec.id in seen:
                         rejects.append(Reject(rec.id, rec.parents, "duplicate", detail="same text as an earlier record",
                                               text=rec.content, task_id=rec.lineage.task_id))
@@ -119,8 +281,9 @@ class LocalRunner(Generic[T]):
                         records.append(rec)
                 write_jsonl(self.run_dir / "records" / f"{name}.jsonl", (r.to_dict() for r in records))
                 write_jsonl(self.run_dir / "rejects" / f"{name}.jsonl", (r.to_dict() for r in rejects))
-                write_json(marker, {"tasks_hash": keys_hash, "tasks": len(batch), "records": len(records),
-                                    "rejects": len(rejects), "stats": result.stats})
+                write_json(self.run_dir / "done" / f"{name}.json",
+                           {"tasks_hash": keys_hash, "tasks": len(batch), "records": len(records),
+                            "rejects": len(rejects), "stats": result.stats})
                 _add(prog.stats, result.stats)
                 prog.records += len(records)
                 prog.rejects += len(rejects)
@@ -130,9 +293,21 @@ class LocalRunner(Generic[T]):
                 bar.set_postfix_str(f"{new_tokens / max(elapsed, 1e-9):.0f} tok/s", refresh=False)
                 bar.update(len(batch))
         finally:
+            source.cancel()
             bar.close()
         prog.wall_s = time.perf_counter() - started
         return prog
+
+
+def make_runner(config: RunnerConfig | None, run_dir: str | Path, shard_size: int = 64,
+                token_budget: int | None = None, progress: bool | None = None, desc: str = "generate") -> LocalRunner:
+    """The runner a command's `runner:` config asks for (Ray is imported only when asked for)."""
+    config = config or RunnerConfig()
+    if config.kind == "ray":
+        from semisynth.ray_runner import RayRunner
+
+        return RayRunner(run_dir, shard_size, token_budget, progress, desc, config=config)
+    return LocalRunner(run_dir, shard_size, token_budget, progress, desc)
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -18,3 +18,92 @@ def tiny_model_dir(tmp_path_factory):
     from semisynth.models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
+
+
+# --- Ray (tests/test_ray_runner.py): a private local Ray, and a two-node cluster on this machine ------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_session_processes(temp_dir: str) -> list:
+    """Every process of the Ray session(s) rooted at temp_dir (daemons name it; workers are their children)."""
+    import psutil
+
+    roots = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if any(temp_dir in arg for arg in (p.info["cmdline"] or ())):
+                roots.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    found = {p.pid: p for p in roots}
+    for p in roots:
+        try:
+            found.update({c.pid: c for c in p.children(recursive=True)})
+        except psutil.NoSuchProcess:
+            continue
+    return list(found.values())
+
+
+def stop_ray_session(temp_dir: str, timeout: float = 20.0) -> list[int]:
+    """Kill (by pid) what is left of the session under temp_dir; returns the pids that were still alive."""
+    import psutil
+
+    procs = ray_session_processes(temp_dir)
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=timeout)
+    return [p.pid for p in procs]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """ray.init with 2 CPUs in this process, its own temp dir; shut down and swept after the module."""
+    import tempfile
+
+    import ray
+
+    temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, object_store_memory=256 << 20,
+             log_to_driver=False)
+    try:
+        yield temp_dir
+    finally:
+        ray.shutdown()
+        stop_ray_session(temp_dir)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A two-node cluster on this machine: `ray start --head` + `ray start --address`, 1 CPU each, own temp dirs.
+    Yields the head's address; both nodes are stopped (by pid) afterwards."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    head_dir, node_dir = (tempfile.mkdtemp(prefix=p, dir="/tmp") for p in ("rh", "rn"))
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus", "1", "--num-gpus", "0", "--node-ip-address", "127.0.0.1", "--disable-usage-stats",
+              "--object-store-memory", str(200 << 20)]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    try:
+        subprocess.run([ray_bin, "start", "--head", "--port", str(port), "--include-dashboard=false",
+                        "--temp-dir", head_dir, *common], check=True, capture_output=True, env=env, timeout=120)
+        subprocess.run([ray_bin, "start", "--address", address, "--temp-dir", node_dir, *common],
+                       check=True, capture_output=True, env=env, timeout=120)
+        yield address
+    finally:
+        for d in (node_dir, head_dir):
+            stop_ray_session(d)
+            shutil.rmtree(d, ignore_errors=True)
