@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from semisynth.atomic import write_json, write_jsonl
 from semisynth.collapse import irregularity as irr
@@ -99,7 +99,13 @@ class MonitorConfig(CommandConfig):
     c2st: bool = Field(True, description="classifier two-sample test on embeddings and character n-grams")
     c2st_max_n: int = Field(2000, ge=20, description="records per side the classifier test uses (seeded subsample)")
     c2st_folds: int = Field(5, ge=2)
-    langdetect_sample: int = Field(300, ge=0, description="texts per corpus run through langdetect (~300/s)")
+    # languages (semisynth.langid: py3langid, langdetect where unsure; ~700+ texts/s, so every record by default)
+    language_max_texts: int | None = Field(
+        None, ge=0, validation_alias=AliasChoices("language_max_texts", "langdetect_sample"),
+        description="cap on texts per corpus run through language id (null: every record; old name langdetect_sample)")
+    language_min_chars: int = Field(25, ge=1, description="a language counts as present only in texts this long "
+                                    "(URLs and @handles removed)")
+    language_min_confidence: float = Field(0.8, ge=0, le=1, description="...and at this detector confidence")
     # embedding metrics
     min_n: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_MIN_N))
     mmd_rff_features: int = Field(1024, ge=64)
@@ -219,26 +225,40 @@ def _norm_text(t: str) -> str:
 # --- languages -------------------------------------------------------------------------------------
 
 
-def record_languages(records: Sequence[Record], sample: int, rng: np.random.Generator
+def _detector_tagged(r: Record) -> bool:
+    """A language tag written by a detector (seed loader, generation checks) rather than given by the user."""
+    return "language_confidence" in r.meta or r.lineage.generator is not None
+
+
+def record_languages(records: Sequence[Record], cfg: MonitorConfig, rng: np.random.Generator
                      ) -> tuple[list[str], np.ndarray, dict[str, Any]]:
-    """Per-record language: the record's own when set, else langdetect on a seeded subsample (the rest
-    stay "und"); confidence is NaN where not detected here."""
-    from semisynth.langid import detect_language
+    """Per-record language, every record: a tag the user gave is kept; any other record is identified here
+    (semisynth.langid) and its language counts only when present (>= language_min_chars characters and
+    confidence >= language_min_confidence), else "und". Confidence is NaN for given tags."""
+    from semisynth.langid import identify_many, is_present
 
     langs = [r.language or "und" for r in records]
     conf = np.full(len(records), np.nan)
-    und = [i for i, lang in enumerate(langs) if lang == "und"]
-    chosen = und if len(und) <= sample else sorted(rng.choice(und, sample, replace=False).tolist())
-    for i in chosen:
-        lang, p = detect_language(records[i].content)
-        langs[i], conf[i] = lang, p
-    return langs, conf, {"given": len(records) - len(und), "detected": len(chosen),
-                         "undetected": len(und) - len(chosen)}
+    todo = [i for i, r in enumerate(records) if langs[i] == "und" or _detector_tagged(r)]
+    cap = cfg.language_max_texts
+    chosen = todo if cap is None or len(todo) <= cap else sorted(rng.choice(todo, cap, replace=False).tolist())
+    skipped = set(todo) - set(chosen)
+    for i in skipped:
+        langs[i] = "und"
+    guesses = identify_many([records[i].content for i in chosen], min_chars=cfg.language_min_chars)
+    present = 0
+    for i, g in zip(chosen, guesses, strict=True):
+        ok = is_present(g, cfg.language_min_chars, cfg.language_min_confidence)
+        present += ok
+        langs[i], conf[i] = (g.lang, g.confidence) if ok else ("und", np.nan)
+    return langs, conf, {"given": len(records) - len(todo), "identified": len(chosen), "present": present,
+                         "below_threshold": len(chosen) - present, "not_identified": len(skipped),
+                         "methods": dict(Counter(g.method for g in guesses))}
 
 
-def _code_switching(texts: Sequence[str], idx: Sequence[int], min_words: int = 8, min_prob: float = 0.8) -> np.ndarray:
-    """1 where the two halves of a text are confidently in different languages (0 otherwise)."""
-    from semisynth.langid import detect_language
+def _code_switching(texts: Sequence[str], idx: Sequence[int], cfg: MonitorConfig, min_words: int = 8) -> np.ndarray:
+    """1 where both halves of a text have a present language and the two differ (0 otherwise)."""
+    from semisynth.langid import identify, is_present
 
     out = np.zeros(len(idx))
     for j, i in enumerate(idx):
@@ -246,9 +266,10 @@ def _code_switching(texts: Sequence[str], idx: Sequence[int], min_words: int = 8
         if len(words) < min_words:
             continue
         half = len(words) // 2
-        l1, p1 = detect_language(" ".join(words[:half]))
-        l2, p2 = detect_language(" ".join(words[half:]))
-        out[j] = float(l1 != l2 and p1 >= min_prob and p2 >= min_prob and "und" not in (l1, l2))
+        g1 = identify(" ".join(words[:half]), min_chars=cfg.language_min_chars)
+        g2 = identify(" ".join(words[half:]), min_chars=cfg.language_min_chars)
+        out[j] = float(g1.lang != g2.lang and all(is_present(g, cfg.language_min_chars, cfg.language_min_confidence)
+                                                  for g in (g1, g2)))
     return out
 
 
@@ -279,25 +300,31 @@ def _rate_compare(r: np.ndarray, s: np.ndarray, cfg: MonitorConfig, rng: np.rand
 
 def language_profile(real: Sequence[Record], synthetic: Sequence[Record], real_langs: list[str],
                      syn_langs: list[str], cfg: MonitorConfig, rng: np.random.Generator) -> dict[str, Any]:
-    """Language mix (share outside the real majority language) and code-switching, on subsamples."""
+    """Language mix (share outside the real majority language, over records with a present language) and
+    code-switching, on every record (or language_max_texts per corpus)."""
     known_r = [i for i, lang in enumerate(real_langs) if lang != "und"]
     known_s = [i for i, lang in enumerate(syn_langs) if lang != "und"]
     majority = Counter(real_langs[i] for i in known_r).most_common(1)
     major = majority[0][0] if majority else None
     mix_r = np.array([real_langs[i] != major for i in known_r], dtype=float)
     mix_s = np.array([syn_langs[i] != major for i in known_s], dtype=float)
-    k = min(cfg.langdetect_sample // 3, len(real), len(synthetic))
+    cap = cfg.language_max_texts
     rt = [r.content for r in real]
     st = [r.content for r in synthetic]
-    ri = sorted(rng.choice(len(real), k, replace=False).tolist()) if k else []
-    si = sorted(rng.choice(len(synthetic), k, replace=False).tolist()) if k else []
+
+    def pick(n: int) -> list[int]:
+        return list(range(n)) if cap is None or n <= cap else sorted(rng.choice(n, cap, replace=False).tolist())
+
+    ri, si = pick(len(real)), pick(len(synthetic))
     return {
         "majority_language": major,
-        "note": f"langdetect (~300 texts/s) ran on subsamples: language mix on records without a language "
-                f"(<= {cfg.langdetect_sample} per corpus), code-switching on {k} texts per corpus",
+        "note": f"language id (py3langid, langdetect where unsure) on "
+                f"{'every record' if cap is None else f'<= {cap} records per corpus'}; "
+                f"a language counts in texts of >= {cfg.language_min_chars} characters at confidence >= "
+                f"{cfg.language_min_confidence}; code-switching on {len(ri)} real and {len(si)} synthetic texts",
         "features": {
             "other_language_rate": _rate_compare(mix_r, mix_s, cfg, rng, "texts not in the real majority language"),
-            "code_switching_rate": _rate_compare(_code_switching(rt, ri), _code_switching(st, si), cfg, rng,
+            "code_switching_rate": _rate_compare(_code_switching(rt, ri, cfg), _code_switching(st, si, cfg), cfg, rng,
                                                  "texts whose halves are in different languages"),
         },
     }
@@ -336,8 +363,11 @@ def flat_figures(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Gate-able figures by name: {"value", "baseline"} or {"status": "not_enough_data", ...}."""
     out: dict[str, dict[str, Any]] = {}
     ir = report["irregularity"]
+    # An index over no judged feature is 0 by construction, not a measurement: a gate on it is skipped.
+    judged = ir.get("n_judged", 1)
     out["irregularity.smoothing_index"] = ({"value": ir["smoothing_index"], "baseline": ir.get("baseline_smoothing_index")}
-                                           if ir.get("smoothing_index") is not None else not_enough(1, 0))
+                                           if ir.get("smoothing_index") is not None and judged
+                                           else not_enough(1, judged or 0))
     for name, f in {**ir["features"], **report["language"]["features"]}.items():
         out[f"irregularity.{name}.ratio"] = ({"value": f["ratio"], "baseline": f.get("baseline_ratio")}
                                               if f.get("status") == "ok" else not_enough(f.get("min_n", 0), f.get("n", 0)))
@@ -384,7 +414,13 @@ def evaluate_gates(gates: Sequence[Gate], figures: dict[str, dict[str, Any]]) ->
                 problems.append(f"{value:.4g} vs {ratio} x baseline {base:.4g}")
         (failed if problems else passed).append({**desc, "value": value, "baseline": base,
                                                  **({"reason": "; ".join(problems)} if problems else {})})
-    return {"passed": not failed, "failed": failed, "ok": passed, "skipped": skipped}
+    evaluated = len(failed) + len(passed)
+    # "passed" needs a gate that was actually evaluated: skipped gates (not enough data) prove nothing.
+    status = "failed" if failed else "passed" if passed else "not_evaluated"
+    return {"passed": status == "passed", "status": status, "evaluated": evaluated, "failed": failed, "ok": passed,
+            "skipped": skipped,
+            **({"reason": f"no gate could be evaluated: all {len(skipped)} skipped for lack of data"
+                if skipped else "no gates configured"} if status == "not_evaluated" else {})}
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -454,8 +490,12 @@ def _two_sample(R: np.ndarray, S: np.ndarray, real_texts: Sequence[str], syn_tex
 
 def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Record], config: MonitorConfig | None,
                 out_dir: str | os.PathLike | None, real_embeddings: np.ndarray | None = None,
-                synthetic_embeddings: np.ndarray | None = None) -> dict[str, Any]:
-    """Compare the corpora, write report.json / report.html (and review_sample.jsonl) to out_dir."""
+                synthetic_embeddings: np.ndarray | None = None,
+                inputs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Compare the corpora, write report.json / report.html (and review_sample.jsonl) to out_dir.
+
+    `inputs` says where each corpus came from ({"real"|"synthetic": {"path", "text_field", "default_origin"}});
+    it goes into the report's fingerprint so `semisynth mix` can re-read the same data the same way."""
     cfg = config or MonitorConfig()
     if not real_records:
         raise UserError("real corpus", "no records", "give a real corpus with at least one record")
@@ -506,8 +546,8 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
     for name, f in profile["kinds"].items():
         f["baseline_verdict"] = base_profile.get("kinds", {}).get(name, {}).get("verdict")
 
-    real_langs, real_conf, real_lang_src = record_languages(real_records, cfg.langdetect_sample, rng)
-    syn_langs, _, syn_lang_src = record_languages(synthetic_records, cfg.langdetect_sample, rng)
+    real_langs, real_conf, real_lang_src = record_languages(real_records, cfg, rng)
+    syn_langs, _, syn_lang_src = record_languages(synthetic_records, cfg, rng)
     lang_prof = language_profile(real_records, synthetic_records, real_langs, syn_langs, cfg, rng)
     lang_prof["sources"] = {"real": real_lang_src, "synthetic": syn_lang_src}
 
@@ -610,6 +650,9 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
         "two_sample": two_sample, "breakdown": breakdown, "low_resource": low,
         "config": cfg.model_dump(mode="json"),
     }
+    from semisynth.collapse.fingerprint import monitor_fingerprint
+
+    report["fingerprint"] = monitor_fingerprint(real_records, synthetic_records, report["config"], inputs)
     report["figures"] = flat_figures(report)
     report["gates"] = evaluate_gates(cfg.gates, report["figures"])
     report["verdict"] = headline(report)

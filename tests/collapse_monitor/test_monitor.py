@@ -14,7 +14,7 @@ from semisynth.records import Lineage, Record
 
 from .conftest import gaussian
 
-FAST = dict(n_boot=60, subsample_n=200, subsample_repeats=3, langdetect_sample=30, cache_dir=None)
+FAST = dict(n_boot=60, subsample_n=200, subsample_repeats=3, cache_dir=None)
 
 
 def _cfg(**kw):
@@ -79,8 +79,27 @@ def test_tiny_corpus_reports_not_enough_data_instead_of_numbers(tmp_path):
     for key in ("frechet", "prdc", "mauve", "tail_coverage"):
         assert report["embedding"][key]["status"] == "not_enough_data", key
         assert report["embedding"][key]["n"] < report["embedding"][key]["min_n"]
-    assert {g["figure"] for g in report["gates"]["skipped"]} >= {"frechet", "prdc.precision"}
-    assert report["gates"]["passed"]
+    gates = report["gates"]
+    assert {g["figure"] for g in gates["skipped"]} >= {"frechet", "prdc.precision"}
+    # the smoothing index rests on the two features with enough events: one gate evaluated, so "passed" means it
+    assert report["irregularity"]["n_judged"] >= 1
+    assert [g["figure"] for g in gates["ok"]] == ["irregularity.smoothing_index"] and gates["passed"]
+    assert gates["evaluated"] == 1 and gates["status"] == "passed"
+
+
+def test_passed_needs_one_evaluated_gate_and_lists_the_skipped():
+    from semisynth.collapse.monitor import evaluate_gates
+
+    figures = {"frechet": {"status": "not_enough_data", "min_n": 50, "n": 3}, "distinct_1": {"value": 0.4,
+                                                                                            "baseline": 0.5}}
+    only_skipped = evaluate_gates([Gate(figure="frechet", max=1.0)], figures)
+    assert only_skipped["passed"] is False and only_skipped["status"] == "not_evaluated"
+    assert [g["figure"] for g in only_skipped["skipped"]] == ["frechet"]
+    both = evaluate_gates([Gate(figure="frechet", max=1.0), Gate(figure="distinct_1", min=0.3)], figures)
+    assert both["passed"] is True and both["evaluated"] == 1 and len(both["skipped"]) == 1
+    failing = evaluate_gates([Gate(figure="frechet", max=1.0, on_missing="fail")], figures)
+    assert failing["status"] == "failed" and not failing["passed"]
+    assert evaluate_gates([], figures)["status"] == "not_evaluated"
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -172,3 +191,36 @@ def test_cli_gate_failure_exits_3_and_bad_npy_exits_2(tmp_path, capsys):
     assert json.loads((out / "report.json").read_text())["gates"]["passed"] is False
     assert main(base + ["--synthetic-embeddings", str(tmp_path / "bad.npy"), "--out", str(out)]) == 2
     assert "59 embedding rows for 60 records" in capsys.readouterr().err
+
+
+def test_every_record_gets_a_language_and_short_english_tweets_flag_no_low_resource_language(tmp_path):
+    from .conftest import sample_tweets
+
+    tweets = sample_tweets()
+    real = _records(tweets[:120])
+    syn = _records(tweets[120:], "synthetic")
+    report = run_monitor(real, syn, _cfg(html=False, c2st=False), tmp_path, gaussian(len(real), 16, seed=1),
+                         gaussian(len(syn), 16, seed=2))
+    src = report["language"]["sources"]
+    assert src["real"]["identified"] == len(real) and src["synthetic"]["identified"] == len(syn)
+    assert src["real"]["not_identified"] == 0 and src["real"]["below_threshold"] > 0  # short tweets: "und"
+    assert report["language"]["majority_language"] == "en"
+    assert report["low_resource"]["languages"] == {}
+    assert set(report["breakdown"]["language"]) <= {"en", "und"}
+
+
+def test_detector_tags_are_rechecked_and_user_tags_kept(tmp_path):
+    from semisynth.collapse.monitor import record_languages
+
+    texts = ["@united thanks!!", "my bag never made it to PHL with me, what now"]
+    seeds = [Record.create("real", text=t, language="cy", meta={"language_confidence": 0.6}) for t in texts]
+    given = [Record.create("real", text=t, language="sw") for t in texts]
+    generated = [Record.create("synthetic", text=t, language="af", lineage=Lineage(generator="paraphrase"))
+                 for t in texts]
+    cfg = _cfg()
+    rng = np.random.default_rng(0)
+    assert record_languages(seeds, cfg, rng)[0] == ["und", "en"]
+    assert record_languages(given, cfg, rng)[0] == ["sw", "sw"]
+    assert record_languages(generated, cfg, rng)[0] == ["und", "en"]
+    capped = record_languages(seeds, _cfg(langdetect_sample=1), rng)[2]  # the old field name still loads
+    assert capped["identified"] == 1 and capped["not_identified"] == 1
