@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import datasets
 import pytest
 
 from semisynth.cli import main
+from semisynth.collapse.fingerprint import monitor_fingerprint
 from semisynth.collapse.mix import MixConfig, build_mix, load_mix
 from semisynth.errors import UserError
 from semisynth.io import read_records
@@ -20,6 +22,24 @@ def _write(path: Path, records: list[Record]) -> None:
     path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records))
 
 
+def _report(run: Path, passed: bool = True, skipped: tuple[str, ...] = (), evaluated: bool = True,
+            path: Path | None = None) -> Path:
+    """A monitor report on the run's records as they are now, shaped as run_monitor writes it (the fingerprint
+    comes from the same function; the figures do not matter to the mix)."""
+    gate = {"figure": "frechet", "max_baseline_ratio": 2.0}
+    ok = [gate] if passed and evaluated else []
+    failed = [] if passed or not evaluated else [{**gate, "reason": "x"}]
+    gates = {"passed": bool(ok) and not failed, "status": "failed" if failed else "passed" if ok else "not_evaluated",
+             "evaluated": len(ok) + len(failed), "ok": ok, "failed": failed,
+             "skipped": [{"figure": f, "reason": "not enough data"} for f in skipped]}
+    fp = monitor_fingerprint([], read_records(run), {"seed": 0},
+                             {"synthetic": {"path": str(run), "text_field": "text", "default_origin": "synthetic"}})
+    path = path or run / "monitor" / "report.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"gates": gates, "fingerprint": fp}))
+    return path
+
+
 def _run(root: Path, name: str, origin: str, n: int, passed: bool | None = True) -> Path:
     """A run directory (records/ shard) with, optionally, a monitor report."""
     run = root / name
@@ -29,9 +49,7 @@ def _run(root: Path, name: str, origin: str, n: int, passed: bool | None = True)
             for i in range(n)]
     _write(run / "records" / "shard-00000.jsonl", recs)
     if passed is not None:
-        (run / "monitor").mkdir()
-        (run / "monitor" / "report.json").write_text(json.dumps(
-            {"gates": {"passed": passed, "failed": [] if passed else [{"figure": "frechet", "reason": "x"}]}}))
+        _report(run, passed)
     return run
 
 
@@ -103,7 +121,7 @@ def test_failed_gates_refuse_the_run_unless_forced(sources):
         {"path": str(bad), "kind": "synthetic", "share": 0.5, "force": True}]})
     manifest = build_mix(cfg)
     gate = next(s["gates"] for s in manifest["sources"] if s["name"] == "bad")
-    assert gate["forced"] and gate["passed"] is False
+    assert gate["forced"] and gate["passed"] is False and "failed its monitor gates" in gate["forced_past"][0]
 
 
 def test_monitor_report_named_in_config_is_used(sources):
@@ -112,7 +130,10 @@ def test_monitor_report_named_in_config_is_used(sources):
     with pytest.raises(UserError, match="no monitor report"):
         build_mix(_cfg(tmp, real, semi, nogate))
     cfg = _cfg(tmp, real, semi, nogate).model_dump()
-    cfg["sources"][2]["monitor_report"] = str(synth / "monitor" / "report.json")
+    cfg["sources"][2]["monitor_report"] = str(synth / "monitor" / "report.json")  # another run's report
+    with pytest.raises(UserError, match="records changed since the monitor judged them"):
+        build_mix(MixConfig.model_validate(cfg))
+    cfg["sources"][2]["monitor_report"] = str(_report(nogate, path=tmp / "reports" / "nogate.json"))
     assert build_mix(MixConfig.model_validate(cfg))["accounting"]["balanced"]
 
 
@@ -150,3 +171,80 @@ def test_cli_mix_prints_realised_shares_and_refuses_an_existing_folder(sources, 
     assert main(["mix", "--config", str(cfg), "--out", str(tmp / "o")]) == 2
     assert main(["mix", "--config", str(cfg), "--out", str(tmp / "o"), "--overwrite", "--size", "10"]) == 0
     assert len(datasets.load_from_disk(str(tmp / "o" / "corpus"))) == 10
+
+
+def test_manifest_names_the_report_and_fingerprint_it_trusted(sources):
+    tmp, real, semi, synth = sources
+    manifest = build_mix(_cfg(tmp, real, semi, synth))
+    gate = next(s["gates"] for s in manifest["sources"] if s["name"] == "synth")
+    report = synth / "monitor" / "report.json"
+    fp = json.loads(report.read_text())["fingerprint"]
+    assert gate["report"] == str(report) and gate["report_sha256"] == hashlib.sha256(report.read_bytes()).hexdigest()
+    assert gate["trusted_fingerprint"]["records"] == fp["synthetic"]["records"] == gate["fingerprint_now"]
+    assert gate["trusted_fingerprint"]["n"] == 300 and gate["fingerprint_match"] and "forced" not in gate
+
+
+def _append_shard(run: Path, n: int = 3) -> None:
+    _write(run / "records" / "shard-00001.jsonl",
+           [Record.create("synthetic", text=f"later text {i}", lineage=Lineage(run_id=run.name)) for i in range(n)])
+
+
+def test_a_run_extended_after_monitoring_is_refused_unless_forced(sources):
+    tmp, real, semi, synth = sources
+    _append_shard(synth)
+    with pytest.raises(UserError, match="records changed since the monitor judged them") as e:
+        build_mix(_cfg(tmp, real, semi, synth))
+    assert "300 records" in str(e.value) and "now holds 303" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp / "mix").exists()
+    manifest = build_mix(_cfg(tmp, real, semi, synth, force=True))
+    gate = next(s["gates"] for s in manifest["sources"] if s["name"] == "synth")
+    assert gate["forced"] and gate["fingerprint_match"] is False and "records changed" in gate["forced_past"][0]
+    _report(synth)  # monitored again as it is now: accepted without force
+    gate = next(s["gates"] for s in build_mix(_cfg(tmp, real, semi, synth, out=str(tmp / "m3")))["sources"]
+                if s["name"] == "synth")
+    assert gate["fingerprint_match"] and "forced" not in gate
+
+
+def test_an_edited_record_changes_the_fingerprint(sources):
+    tmp, real, semi, synth = sources
+    shard = synth / "records" / "shard-00000.jsonl"
+    lines = shard.read_text().splitlines()
+    row = json.loads(lines[5])
+    row["meta"]["i"] = 999  # same id, same text: only the meta changed
+    shard.write_text("\n".join([*lines[:5], json.dumps(row), *lines[6:]]) + "\n")
+    with pytest.raises(UserError, match="records changed"):
+        build_mix(_cfg(tmp, real, semi, synth))
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(skipped=("frechet",), passed=True), "monitor gates skipped for lack of data \\(frechet\\)"),
+    (dict(skipped=("frechet", "irregularity.typo_rate.ratio"), evaluated=False), "no monitor gate was evaluated"),
+])
+def test_skipped_gates_are_refused_unless_forced(sources, kw, match):
+    tmp, real, semi, synth = sources
+    _report(synth, **kw)
+    with pytest.raises(UserError, match=match):
+        build_mix(_cfg(tmp, real, semi, synth))
+    cfg = _cfg(tmp, real, semi, synth).model_dump()
+    cfg["sources"][2]["force"] = True
+    gate = next(s["gates"] for s in build_mix(MixConfig.model_validate(cfg))["sources"] if s["name"] == "synth")
+    assert gate["forced"] and gate["skipped"]
+
+
+def test_a_report_without_fingerprint_is_refused(sources):
+    tmp, real, semi, synth = sources
+    (synth / "monitor" / "report.json").write_text(json.dumps(
+        {"gates": {"passed": True, "status": "passed", "evaluated": 1, "ok": [{"figure": "frechet"}], "failed": []}}))
+    with pytest.raises(UserError, match="no fingerprint of the records it judged"):
+        build_mix(_cfg(tmp, real, semi, synth))
+
+
+def test_a_source_declared_real_holding_synthetic_records_is_refused(sources, capsys):
+    tmp, real, semi, synth = sources
+    cfg = tmp / "mix.yaml"
+    cfg.write_text(f"sources:\n  - {{path: {real}, kind: real}}\n  - {{path: {synth}, kind: real}}\n")
+    assert main(["mix", "--config", str(cfg), "--out", str(tmp / "o"), "--force"]) == 2  # never forceable
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{synth}/records/shard-00000.jsonl:1" in err
+    assert "declared kind: real but 300 of 300 records are not origin: real (synthetic x300)" in err
+    assert "declare it kind: synthetic" in err and not (tmp / "o").exists()
