@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 API_KEY_ENV = "ARGILLA_API_KEY"
 API_URL_ENV = "ARGILLA_API_URL"
+RATER_WS_SEP = "--"  # <workspace>--<rater>: one workspace per rater queue
 
 
 class Transient(Exception):
@@ -104,49 +105,100 @@ class Connection:
         return me
 
     def ensure_workspace(self) -> str:
-        """The workspace's id, created if missing; looked up once per connection."""
+        """The main workspace's id, created if missing; looked up once per connection."""
         if self._workspace_id is None:
-            with self.http() as c:
-                items = c.get("/api/v1/me/workspaces").json().get("items", [])
-                found = [w["id"] for w in items if w["name"] == self.workspace]
-                if not found:
-                    r = c.post("/api/v1/workspaces", json={"name": self.workspace})
-                    if r.status_code >= 400:
-                        raise UserError(f"workspace '{self.workspace}'", f"cannot create it ({r.status_code})",
-                                        "create it in Argilla or pick an existing workspace")
-                    found = [r.json()["id"]]
-            self._workspace_id = found[0]
+            self._workspace_id = self.workspace_id(self.workspace, create=True)
         return self._workspace_id
 
-    # -- users ---------------------------------------------------------------------------------
-    def ensure_users(self, usernames: list[str], role: str = "annotator") -> dict[str, str]:
-        """Create missing users in the workspace; return username -> API key (kept in memory only)."""
-        ws_id = self.ensure_workspace()
+    def workspaces(self) -> dict[str, str]:
+        """name -> id of every workspace the owner sees."""
         with self.http() as c:
-            existing = {u["username"]: u for u in c.get("/api/v1/users").json()["items"]}
-            members = {u["username"] for u in c.get(f"/api/v1/workspaces/{ws_id}/users").json()["items"]}
-            keys = {}
-            for name in usernames:
-                u = existing.get(name)
-                if u is None:
-                    r = c.post("/api/v1/users", json={"username": name, "first_name": name, "role": role,
-                                                      "password": secrets.token_urlsafe(12)})
-                    r.raise_for_status()
-                    u = r.json()
-                if name not in members:
-                    c.post(f"/api/v1/workspaces/{ws_id}/users", json={"user_id": u["id"]}).raise_for_status()
-                keys[name] = u["api_key"]
-            return keys
+            r = with_retry(lambda: _ok(c.get("/api/v1/me/workspaces")), "list workspaces")
+        return {w["name"]: w["id"] for w in r.json().get("items", [])}
+
+    def workspace_id(self, name: str, create: bool = False) -> str | None:
+        found = self.workspaces().get(name)
+        if found is None and create:
+            with self.http() as c:
+                r = c.post("/api/v1/workspaces", json={"name": name})
+            if r.status_code >= 400:
+                raise UserError(f"workspace '{name}'", f"cannot create it ({r.status_code})",
+                                "create it in Argilla or pick an existing workspace")
+            found = r.json()["id"]
+        return found
+
+    def rater_workspace(self, rater: str) -> str:
+        """Each rater's queue lives in a workspace of its own (they are its only member besides owners),
+        because Argilla 2.8 shows an annotator every record of every dataset in their workspaces."""
+        return f"{self.workspace}{RATER_WS_SEP}{rater}"
+
+    # -- users ---------------------------------------------------------------------------------
+    def users(self) -> dict[str, dict[str, Any]]:
+        """username -> user (id, role, api_key, ...); owner-only endpoint."""
+        with self.http() as c:
+            r = with_retry(lambda: _ok(c.get("/api/v1/users")), "list users")
+        return {u["username"]: u for u in r.json()["items"]}
+
+    def create_user(self, name: str, role: str, password: str) -> dict[str, Any]:
+        with self.http() as c:
+            r = c.post("/api/v1/users", json={"username": name, "first_name": name, "role": role,
+                                              "password": password})
+        if r.status_code >= 400:
+            raise UserError(f"user '{name}'", f"Argilla refused to create it ({r.status_code})",
+                            "pick another name (letters, digits, '-' or '_')")
+        return r.json()
+
+    def set_password(self, user_id: str, password: str) -> None:
+        with self.http() as c:
+            _ok(c.patch(f"/api/v1/users/{user_id}", json={"password": password}))
+
+    def add_member(self, workspace_id: str, user_id: str) -> None:
+        with self.http() as c:
+            members = {u["id"] for u in c.get(f"/api/v1/workspaces/{workspace_id}/users").json()["items"]}
+            if user_id not in members:
+                _ok(c.post(f"/api/v1/workspaces/{workspace_id}/users", json={"user_id": user_id}))
+
+    def ensure_users(self, usernames: list[str], role: str = "annotator") -> dict[str, str]:
+        """Create missing users with a throwaway password (simulated raters only: people get
+        theirs through `preference raters add`) and give each their own workspace; return
+        username -> API key (kept in memory only)."""
+        existing = self.users()
+        keys = {}
+        for name in usernames:
+            u = existing.get(name) or self.create_user(name, role, secrets.token_urlsafe(12))
+            self.add_member(self.workspace_id(self.rater_workspace(name), create=True), u["id"])
+            keys[name] = u["api_key"]
+        return keys
 
     def user_names(self) -> dict[str, str]:
         with self.http() as c:
             return {u["id"]: u["username"] for u in c.get("/api/v1/users").json()["items"]}
 
-    def dataset_id(self, name: str) -> str | None:
-        ws_id = self.ensure_workspace()
+    def datasets(self) -> list[dict[str, Any]]:
         with self.http() as c:
-            items = c.get("/api/v1/me/datasets").json().get("items", [])
-        return next((d["id"] for d in items if d["name"] == name and d.get("workspace_id") == ws_id), None)
+            r = with_retry(lambda: _ok(c.get("/api/v1/me/datasets")), "list datasets")
+        return r.json().get("items", [])
+
+    def dataset_id(self, name: str, workspace: str | None = None) -> str | None:
+        """The id of dataset `name` in `workspace` (default: the main one)."""
+        ws_id = self.workspace_id(workspace) if workspace else self.ensure_workspace()
+        return next((d["id"] for d in self.datasets() if d["name"] == name and d.get("workspace_id") == ws_id), None)
+
+    def copies(self, name: str) -> dict[str, str]:
+        """Every dataset called `name` in the main workspace ("*") or a rater's workspace (the rater's
+        name): owner -> dataset id. A dataset is split into one copy per rater queue."""
+        by_id = {i: n for n, i in self.workspaces().items()}
+        prefix = f"{self.workspace}{RATER_WS_SEP}"
+        out = {}
+        for d in self.datasets():
+            ws = by_id.get(d.get("workspace_id"), "")
+            if d["name"] != name:
+                continue
+            if ws == self.workspace:
+                out["*"] = d["id"]
+            elif ws.startswith(prefix):
+                out[ws[len(prefix):]] = d["id"]
+        return out
 
     # -- the annotator side ----------------------------------------------------------------------
     def annotator_queue(self, dataset_id: str, api_key: str, status: str = "pending",

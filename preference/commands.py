@@ -1,4 +1,5 @@
-"""CLI: `semisynth argilla up|down|status` and `semisynth preference push|simulate|escalate|report|export`.
+"""CLI: `semisynth argilla up|down|status` and
+`semisynth preference candidates|raters|push|report|escalate|export`.
 
 One pydantic config per command (YAML via --config, flags override). Secrets only from the
 environment (`$ARGILLA_API_KEY` or the name in argilla.api_key_env) or the local stack's 0600 file.
@@ -60,6 +61,8 @@ class PushConfig(CommandConfig):
     batch_size: int = Field(256, ge=1, le=1000)
     n_responses: int = Field(2, ge=2, le=8)
     low_resource_languages: list[str] = Field(default_factory=list)
+    credentials_out: str | None = Field(None, description="0600 file for the passwords of raters this push "
+                                        "creates (default <state_dir>/raters/credentials-<time>.json)")
 
 
 class ArmConfig(BaseModel):
@@ -102,6 +105,17 @@ class EscalateConfig(CommandConfig):
     taxonomy: str | None = Field(None, description="moderation: the taxonomy YAML pushed with")
     experts: list[str] = Field(..., min_length=1)
     policy: PolicyConfig = PolicyConfig()
+    credentials_out: str | None = Field(None, description="0600 file for the passwords of experts it creates")
+
+
+class RatersConfig(CommandConfig):
+    argilla: ArgillaTarget = ArgillaTarget()
+    action: str = Field(..., pattern="^(add|list|reset)$")
+    names: list[str] = Field(default_factory=list)
+    role: str = Field("annotator", pattern="^(annotator|admin)$")
+    credentials_out: str | None = Field(None, description="0600 file for the passwords (default "
+                                        "<state_dir>/raters/credentials-<time>.json)")
+    print_credentials: bool = Field(False, description="print the passwords instead of writing the file")
 
 
 def _conn(t: ArgillaTarget):
@@ -125,7 +139,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
     else:
         print(describe(stack, cfg.show_secrets))
-        return 0 if stack.healthy() else 1
+        return 0 if stack.healthy() else (3 if stack.stopped() else 1)
     return 0
 
 
@@ -155,34 +169,76 @@ def build_items(cfg: PushConfig, tax=None) -> list:
     return review_items(read_records(cfg.input), seeds)
 
 
+def check_items(items: list, kind: str, source: str) -> None:
+    """Everything push can check without a server: the right kind, and preference items whose
+    candidates match their response fields (the export reads the candidates back)."""
+    for n, it in enumerate(items, start=1):
+        where = f"{source}: item {n} ({it.id})"
+        if it.kind != kind:
+            raise UserError(where, f"is a {it.kind} item, not {kind}", f"push it with --kind {it.kind}")
+        if kind != "preference":
+            continue
+        cands, names = it.payload.get("candidates"), it.response_names
+        if not isinstance(cands, list) or len(cands) < 2 or len(cands) != len(names) or \
+                any(not isinstance(c, dict) or c.get("text") != it.fields[f] for c, f in zip(cands, names, strict=False)):
+            got = len(cands) if isinstance(cands, list) else "no"
+            raise UserError(where, f"payload.candidates has {got} candidate(s) matching {len(names)} response field(s)",
+                            "write items with `semisynth preference candidates` (two or more candidates, "
+                            "each {text, ...} in response order)")
+
+
+def hand_over_new(conn, names: list[str], state_dir: str, out: str | None, role: str = "annotator") -> str | None:
+    """Create missing raters; their passwords go to a 0600 file (path returned), never to stdout."""
+    from semisynth.preference import raters
+
+    created, _ = raters.add(conn, names, role)
+    return raters.hand_over(created, conn.url, out, state_dir, show=False)
+
+
 def run_push(cfg: PushConfig) -> dict[str, Any]:
     from semisynth.atomic import write_json
-    from semisynth.preference import curation
+    from semisynth.preference import curation, raters
     from semisynth.taxonomy import load_taxonomy
 
+    # everything local is checked before connecting: a refused push creates nothing anywhere
     if not cfg.raters:
         raise UserError("push: field 'raters'", "no raters given", "pass --raters alice,bob,carol")
-    # read every input before touching the server: bad input fails with nothing sent
+    raters.check_names(cfg.raters, "push: field 'raters'")
+    if cfg.k > len(cfg.raters):
+        raise UserError("push: field 'k'", f"k={cfg.k} raters per record but only {len(cfg.raters)} raters",
+                        "lower -k or add raters")
+    raters.check_credentials_target(cfg.credentials_out)
     tax = load_taxonomy(cfg.taxonomy) if cfg.kind == "moderation" else None
     items = build_items(cfg, tax)
     gold = _read_items(cfg.gold) if cfg.gold else []
+    check_items(items, cfg.kind, cfg.input)
+    check_items(gold, cfg.kind, cfg.gold or "")
+    if cfg.kind == "preference":
+        most = max(len(it.response_names) for it in [*items, *gold])
+        if most > cfg.n_responses:
+            raise UserError(f"{cfg.input}", f"items have up to {most} responses but the dataset has "
+                            f"n_responses={cfg.n_responses}", f"set n_responses: {most} in the push config")
     conn = _conn(cfg.argilla)
-    settings = curation.dataset_settings(cfg.kind, cfg.n_responses, tax, min_submitted=cfg.k)
-    ds = curation.ensure_dataset(conn, cfg.dataset, settings)
+    # one copy of the dataset per rater (their own workspace): min_submitted=1 in each copy
+    settings = curation.dataset_settings(cfg.kind, cfg.n_responses, tax, min_submitted=1)
     state = Path(cfg.argilla.state_dir) / "push" / cfg.dataset
     seen_file, assigned_file = state / "gold_seen.json", state / "assignments.json"
     gold_seen = json.loads(seen_file.read_text()) if seen_file.exists() else {}
     assigned: dict[str, list[str]] = json.loads(assigned_file.read_text()) if assigned_file.exists() else {}
-    conn.ensure_users(cfg.raters)
+    curation.check_copies(conn, cfg.dataset, settings, cfg.raters)  # a schema mismatch also leaves nothing
+    creds = hand_over_new(conn, cfg.raters, cfg.argilla.state_dir, cfg.credentials_out)
     # A record keeps the raters it was first given: re-pushing the same items (gold included) is a no-op.
     fresh = [it for it in [*items, *gold] if it.id not in assigned]
     assigned.update(curation.assign(fresh, cfg.raters, cfg.k, gold_seen=gold_seen))
     write_json(seen_file, gold_seen)  # saved before sending: a killed push resumes with the same assignment
     write_json(assigned_file, assigned)
-    res = curation.push(conn, ds, [*items, *gold], assigned, state / "ledger.txt", cfg.batch_size,
-                        cfg.low_resource_languages)
-    return {"dataset": cfg.dataset, "items": len(items), "gold": len(gold), "sent": res.sent,
-            "skipped_batches": res.skipped_batches, "unassigned": res.unassigned}
+    res = curation.push(conn, cfg.dataset, settings, [*items, *gold], assigned, state / "ledger.txt",
+                        cfg.batch_size, cfg.low_resource_languages)
+    out = {"dataset": cfg.dataset, "items": len(items), "gold": len(gold), "sent": res.sent,
+           "skipped_batches": res.skipped_batches, "unassigned": res.unassigned, "queues": res.per_rater}
+    if creds:
+        out["credentials_file"] = creds
+    return out
 
 
 def _arms_from_flags(specs: list[str] | None, max_tokens: int | None) -> list[dict] | None:
@@ -225,17 +281,15 @@ def run_candidates(cfg: CandidatesConfig) -> dict[str, Any]:
             if key not in backends:
                 backends[key] = open_backend(a.backend)
             arms.append(Arm(a.name, backends[key], SamplingParams(a.max_tokens, a.temperature, a.top_p), a.system))
-        items, rejects = build_preference_items(prompts, arms, cfg.seed)
+        run = build_preference_items(prompts, arms, cfg.seed)
     finally:
         for b in backends.values():
             b.close()
-    assert len(items) + len(rejects) == len(prompts)  # every prompt is an item or a reject
     out = Path(cfg.out)
     rejects_path = out.with_name(out.stem + ".rejects.jsonl")
-    write_jsonl(rejects_path, (r.to_dict() for r in rejects))
-    write_jsonl(out, (it.to_dict() for it in items))
-    return {"prompts": len(prompts), "items": len(items), "rejected": len(rejects), "out": str(out),
-            "rejects": str(rejects_path)}
+    write_jsonl(rejects_path, (r.to_dict() for r in run.rejects))
+    write_jsonl(out, (it.to_dict() for it in run.items))
+    return {"prompts": len(prompts), **run.summary(), "out": str(out), "rejects": str(rejects_path)}
 
 
 def cmd_candidates(args: argparse.Namespace) -> int:
@@ -255,7 +309,8 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_push(args: argparse.Namespace) -> int:
     cfg = load_config(PushConfig, args.config, {
         **_common(args), "kind": args.kind, "input": args.input, "seeds": args.seeds, "gold": args.gold,
-        "k": args.k, "raters": args.raters.split(",") if args.raters else None})
+        "k": args.k, "raters": args.raters.split(",") if args.raters else None,
+        "credentials_out": args.credentials_out})
     print(json.dumps(run_push(cfg)))
     return 0
 
@@ -291,16 +346,19 @@ def _pull(conn, dataset: str, taxonomy: str | None = None):
     return pulled, kind, tax
 
 
-def _resolved(cfg: ReportConfig):
+def _experts(conn, dataset: str) -> list:
     from semisynth.preference import curation
+
+    return curation.pull(conn, f"{dataset}-escalation").annotations if conn.copies(f"{dataset}-escalation") else []
+
+
+def _resolved(cfg: ReportConfig):
     from semisynth.preference.consensus import resolve
 
     conn = _conn(cfg.argilla)
     pulled, kind, tax = _pull(conn, cfg.dataset, cfg.taxonomy)
-    experts = []
-    if conn.dataset_id(f"{cfg.dataset}-escalation"):
-        experts = curation.pull(conn, f"{cfg.dataset}-escalation").annotations
-    return pulled, kind, tax, resolve(pulled.items, pulled.annotations, cfg.policy.policy(), experts)
+    return pulled, kind, tax, resolve(pulled.items, pulled.annotations, cfg.policy.policy(),
+                                      _experts(conn, cfg.dataset))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -325,26 +383,85 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def run_escalate(cfg: EscalateConfig) -> dict[str, Any]:
-    """Push every escalated item to `<dataset>-escalation`, one expert answer each (it wins)."""
-    from semisynth.preference import curation
+    """Push the items still needing an expert to `<dataset>-escalation`, one expert each (their answer
+    wins). Items an expert already answered, or already waiting in an expert's queue, are not sent
+    again and not counted as newly escalated."""
+    from semisynth.preference import curation, raters
     from semisynth.preference.consensus import resolve
 
+    raters.check_names(cfg.experts, "escalate: field 'experts'")
+    raters.check_credentials_target(cfg.credentials_out)
     conn = _conn(cfg.argilla)
     pulled, kind, tax = _pull(conn, cfg.dataset, cfg.taxonomy)
-    res = resolve(pulled.items, pulled.annotations, cfg.policy.policy())
-    todo = [pulled.items[i] for i, r in res.items() if r.status == "escalated"]
+    esc_name = f"{cfg.dataset}-escalation"
+    sent_before: set[str] = set()
+    experts = []
+    if conn.copies(esc_name):
+        esc = curation.pull(conn, esc_name)
+        sent_before, experts = set(esc.items), esc.annotations
+    res = resolve(pulled.items, pulled.annotations, cfg.policy.policy(), experts)
+    waiting = [i for i, r in res.items() if r.status == "escalated"]
+    todo = [pulled.items[i] for i in waiting if i not in sent_before]
     n_resp = max((sum(k.startswith("response_") for k in it.fields) for it in pulled.items.values()), default=2)
     settings = curation.dataset_settings(kind, n_resp, tax, min_submitted=1)
-    ds = curation.ensure_dataset(conn, f"{cfg.dataset}-escalation", settings)
-    conn.ensure_users(cfg.experts)
+    curation.check_copies(conn, esc_name, settings, cfg.experts)
+    creds = hand_over_new(conn, cfg.experts, cfg.argilla.state_dir, cfg.credentials_out)
     assignment = curation.assign(todo, cfg.experts, 1)
-    curation.push(conn, ds, todo, assignment, None, 256, cfg.policy.low_resource_languages)
-    return {"escalated": len(todo), "dataset": f"{cfg.dataset}-escalation"}
+    curation.push(conn, esc_name, settings, todo, assignment, None, 256, cfg.policy.low_resource_languages)
+    out = {"escalated": len(todo), "awaiting_expert": len(waiting) - len(todo),
+           "expert_answered": sum(r.status == "expert" for r in res.values()), "dataset": esc_name}
+    if creds:
+        out["credentials_file"] = creds
+    return out
+
+
+def run_raters(cfg: RatersConfig) -> list[dict[str, Any]] | dict[str, Any]:
+    from semisynth.preference import raters
+
+    if cfg.action == "list":
+        return raters.listing(_conn(cfg.argilla))
+    names = raters.check_names(cfg.names, f"raters {cfg.action}")
+    if cfg.print_credentials and cfg.credentials_out:
+        raise UserError("raters: --print-credentials", "given with --credentials-out",
+                        "pick one: a 0600 file, or printed once on the terminal")
+    raters.check_credentials_target(cfg.credentials_out)
+    conn = _conn(cfg.argilla)
+    if cfg.action == "add":
+        passwords, kept = raters.add(conn, names, cfg.role)
+    else:
+        passwords, kept = raters.reset(conn, names), []
+    path = raters.hand_over(passwords, conn.url, cfg.credentials_out, cfg.argilla.state_dir, cfg.print_credentials)
+    out: dict[str, Any] = {"created" if cfg.action == "add" else "reset": sorted(passwords),
+                           "url": conn.url, "workspaces": {n: conn.rater_workspace(n) for n in names}}
+    if kept:
+        out["already_existed"] = kept  # their passwords are unchanged: `raters reset` gives new ones
+    if path:
+        out["credentials_file"] = path
+    return out
+
+
+def cmd_raters(args: argparse.Namespace) -> int:
+    cfg = load_config(RatersConfig, args.config, {
+        "action": args.action, "names": args.names or None, "role": args.role, "credentials_out": args.credentials_out,
+        "print_credentials": args.print_credentials or None, "argilla.url": args.url,
+        "argilla.state_dir": args.state_dir})
+    res = run_raters(cfg)
+    if cfg.action == "list":
+        for r in res:
+            queues = ", ".join(f"{d}: {q['completed']}/{q['records']} done" for d, q in r["datasets"].items())
+            print(f"{r['rater']}  ({r['role']}, workspace {r['workspace']})  {queues or 'no datasets yet'}")
+        return 0
+    if cfg.print_credentials:  # the passwords were printed above; keep stdout a single human block
+        print(f"workspaces: {', '.join(res['workspaces'].values())}")
+    else:
+        print(json.dumps(res))
+    return 0
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
     cfg = load_config(EscalateConfig, args.config, {
-        **_common(args), "experts": args.experts.split(",") if args.experts else None})
+        **_common(args), "experts": args.experts.split(",") if args.experts else None,
+        "credentials_out": args.credentials_out})
     print(json.dumps(run_escalate(cfg)))
     return 0
 
@@ -384,7 +501,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     push.add_argument("--gold")
     push.add_argument("--raters", help="comma-separated usernames")
     push.add_argument("-k", type=int)
+    push.add_argument("--credentials-out", help="0600 file for passwords of raters this push creates")
     push.set_defaults(func=cmd_push)
+
+    rat = sub.add_parser("raters", help="create raters (credentials handed over once), list them, reset passwords")
+    rat.add_argument("action", choices=("add", "list", "reset"))
+    rat.add_argument("names", nargs="*", metavar="NAME")
+    rat.add_argument("--config")
+    rat.add_argument("--url", help="a team's Argilla URL (key from $ARGILLA_API_KEY)")
+    rat.add_argument("--state-dir", help="local stack state dir (default .semisynth/argilla)")
+    rat.add_argument("--role", choices=("annotator", "admin"))
+    rat.add_argument("--credentials-out", help="0600 file to write the passwords to (must not exist)")
+    rat.add_argument("--print-credentials", action="store_true", help="print the passwords once instead")
+    rat.set_defaults(func=cmd_raters)
 
     rep = sub.add_parser("report", parents=[common], help="agreement report (JSON + HTML)")
     rep.add_argument("--out")
@@ -392,6 +521,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     esc = sub.add_parser("escalate", parents=[common], help="send escalated items to experts")
     esc.add_argument("--experts")
+    esc.add_argument("--credentials-out", help="0600 file for passwords of experts it creates")
     esc.set_defaults(func=cmd_escalate)
 
     ex = sub.add_parser("export", parents=[common], help="consensus-only exports for TRL")

@@ -126,6 +126,7 @@ def dataset_settings(kind: str, n_responses: int = 2, taxonomy: Taxonomy | None 
 
     client = client or rg.Argilla._default_client
     meta = [rg.TermsMetadataProperty(name="assignees", visible_for_annotators=False, client=client),
+            rg.TermsMetadataProperty(name="rater", visible_for_annotators=False, client=client),
             rg.TermsMetadataProperty(name="is_gold", visible_for_annotators=False, client=client),
             rg.TermsMetadataProperty(name="language", client=client),
             rg.TermsMetadataProperty(name="origin", client=client)]
@@ -182,23 +183,39 @@ def _get_dataset(client, name: str, workspace: str):
     return with_retry(get, "get dataset")
 
 
-def ensure_dataset(conn: Connection, name: str, settings):
+def _check_schema(name: str, settings, existing) -> None:
+    want, have = _signature(settings), _signature(existing.settings)
+    if want != have:
+        diff = [k for k in ("fields", "questions") if want[k] != have[k]]
+        detail = "; ".join(f"{k}: existing {have[k]} vs wanted {want[k]}" for k in diff)
+        raise UserError(f"Argilla dataset '{name}'", f"schema mismatch with the existing dataset ({detail[:240]})",
+                        "push to a new --dataset name (or bump the taxonomy version), or delete the old dataset")
+
+
+def ensure_dataset(conn: Connection, name: str, settings, workspace: str | None = None):
     """Create the dataset, or check that the existing one has the same schema (one clear line if not)."""
     import argilla as rg
 
     client = conn.sdk()
-    conn.ensure_workspace()  # cached after the first call
-    existing = _get_dataset(client, name, conn.workspace)
+    workspace = workspace or conn.workspace
+    conn.workspace_id(workspace, create=True)
+    existing = _get_dataset(client, name, workspace)
     if existing is not None:
-        want, have = _signature(settings), _signature(existing.settings)
-        if want != have:
-            diff = [k for k in ("fields", "questions") if want[k] != have[k]]
-            detail = "; ".join(f"{k}: existing {have[k]} vs wanted {want[k]}" for k in diff)
-            raise UserError(f"Argilla dataset '{name}'", f"schema mismatch with the existing dataset ({detail[:240]})",
-                            "push to a new --dataset name (or bump the taxonomy version), or delete the old dataset")
+        _check_schema(name, settings, existing)
         return existing
-    ds = rg.Dataset(name=name, workspace=conn.workspace, settings=settings, client=client)
+    ds = rg.Dataset(name=name, workspace=workspace, settings=settings, client=client)
     return with_retry(ds.create, "create dataset")
+
+
+def check_copies(conn: Connection, name: str, settings, raters: Iterable[str]) -> None:
+    """Every existing per-rater copy of `name` has the wanted schema: checked for all raters before
+    anything is created, so a mismatch leaves nothing behind."""
+    client = conn.sdk()
+    names = conn.workspaces()
+    for r in raters:
+        ws = conn.rater_workspace(r)
+        if ws in names and (existing := _get_dataset(client, name, ws)) is not None:
+            _check_schema(name, settings, existing)
 
 
 # -- assignment -----------------------------------------------------------------------------------
@@ -232,10 +249,10 @@ def assign(items: Sequence[Item], raters: Sequence[str], k: int, seed: int = 0,
 
 
 # -- push -----------------------------------------------------------------------------------------
-def to_argilla_record(it: Item, assignees: list[str], low_resource: bool):
+def to_argilla_record(it: Item, assignees: list[str], low_resource: bool, rater: str = "*"):
     import argilla as rg
 
-    md = {"assignees": assignees or ["*"], "is_gold": "yes" if it.gold is not None else "no",
+    md = {"assignees": assignees or ["*"], "rater": rater, "is_gold": "yes" if it.gold is not None else "no",
           "language": it.language, "origin": it.origin, "kind": it.kind,
           "low_resource": "yes" if low_resource else "no",
           "lineage": json.dumps(it.payload.get("lineage", {}), ensure_ascii=False, sort_keys=True),
@@ -247,16 +264,18 @@ def to_argilla_record(it: Item, assignees: list[str], low_resource: bool):
 
 @dataclass
 class PushResult:
-    sent: int = 0
+    sent: int = 0  # records sent, one per (item, rater): each rater's queue holds its own copy
     skipped_batches: int = 0
     batches: int = 0
     unassigned: int = 0  # items without raters (a gold copy every rater has seen): not pushed
+    per_rater: dict[str, int] = field(default_factory=dict)  # records in each rater's queue after the push
 
 
-def push(conn: Connection, dataset, items: Sequence[Item], assignment: dict[str, list[str]],
+def push(conn: Connection, name: str, settings, items: Sequence[Item], assignment: dict[str, list[str]],
          ledger: Path | None, batch_size: int = 256, low_resource: Iterable[str] = ()) -> PushResult:
-    """Upsert items in batches; batches recorded in the ledger are skipped on a rerun.
-    Items missing from `assignment` are not pushed and are counted in `unassigned`."""
+    """Upsert each item into the dataset copy of every rater it is assigned to (a dataset `name` in
+    the rater's own workspace, see Connection.rater_workspace), in batches; batches recorded in the
+    ledger are skipped on a rerun. Items missing from `assignment` are counted in `unassigned`."""
     low = set(low_resource)
     done: set[str] = set()
     if ledger is not None and ledger.exists():
@@ -264,21 +283,29 @@ def push(conn: Connection, dataset, items: Sequence[Item], assignment: dict[str,
     res = PushResult(unassigned=sum(it.id not in assignment for it in items))
     if ledger is not None:
         ledger.parent.mkdir(parents=True, exist_ok=True)
-    for start in range(0, len(items), batch_size):
-        batch = [it for it in items[start:start + batch_size] if it.id in assignment]
-        if not batch:
-            continue
-        res.batches += 1
-        key = hashlib.sha256(json.dumps([[it.id, assignment[it.id]] for it in batch]).encode()).hexdigest()[:24]
-        if key in done:
-            res.skipped_batches += 1
-            continue
-        recs = [to_argilla_record(it, assignment[it.id], it.language in low) for it in batch]
-        with_retry(lambda recs=recs: dataset.records.log(recs, batch_size=len(recs)), "push batch", tries=10)
-        res.sent += len(recs)
-        if ledger is not None:
-            with ledger.open("a") as f:
-                f.write(key + "\n")
+    queues: dict[str, list[Item]] = {}
+    for it in items:
+        for r in assignment.get(it.id, ()):
+            queues.setdefault(r, []).append(it)
+    check_copies(conn, name, settings, queues)
+    for rater, queue in sorted(queues.items()):
+        ds = None
+        for start in range(0, len(queue), batch_size):
+            batch = queue[start:start + batch_size]
+            res.batches += 1
+            key = hashlib.sha256(json.dumps([rater, [[it.id, assignment[it.id]] for it in batch]]).encode()
+                                 ).hexdigest()[:24]
+            if key in done:
+                res.skipped_batches += 1
+                continue
+            ds = ds or ensure_dataset(conn, name, settings, conn.rater_workspace(rater))
+            recs = [to_argilla_record(it, assignment[it.id], it.language in low, rater) for it in batch]
+            with_retry(lambda recs=recs, ds=ds: ds.records.log(recs, batch_size=len(recs)), "push batch", tries=10)
+            res.sent += len(recs)
+            if ledger is not None:
+                with ledger.open("a") as f:
+                    f.write(key + "\n")
+        res.per_rater[rater] = len(queue)
     return res
 
 
@@ -295,36 +322,43 @@ class Pulled:
     items: dict[str, Item]
     meta: dict[str, dict[str, Any]]
     annotations: list[Annotation]
-    server_ids: dict[str, str]
+    records: dict[str, dict[str, str]]  # item id -> {queue owner: server record id}
+    datasets: dict[str, str] = field(default_factory=dict)  # queue owner -> dataset id
 
 
 def pull(conn: Connection, name: str, batch_size: int = 1000) -> Pulled:
-    """Every record with its submitted responses (drafts and discarded are not judgments).
-    Pages through the records API directly: the SDK's per-record objects cost ~40% of the time."""
-    ds_id = conn.dataset_id(name)
-    if ds_id is None:
+    """Every record of every rater's copy of `name`, merged by item id, with its submitted responses
+    (drafts and discarded are not judgments). Pages through the records API directly: the SDK's
+    per-record objects cost ~40% of the time."""
+    copies = conn.copies(name)
+    if not copies:
         raise UserError(f"Argilla dataset '{name}'", "not found", "push it first, or check --dataset and the workspace")
     users = conn.user_names()
     items: dict[str, Item] = {}
     meta: dict[str, dict[str, Any]] = {}
-    server_ids: dict[str, str] = {}
-    anns: list[Annotation] = []
+    records: dict[str, dict[str, str]] = {}
+    anns: dict[tuple[str, str], Annotation] = {}  # one judgment per (item, user)
     with conn.http() as c:
-        offset = 0
-        while True:
-            page = with_retry(lambda o=offset: _ok(c.get(f"/api/v1/datasets/{ds_id}/records", params={
-                "offset": o, "limit": batch_size, "include": ["responses"]})).json()["items"], "pull records")
-            for rec in page:
-                md = dict(rec.get("metadata") or {})
-                ext = str(rec.get("external_id") or rec["id"])
-                it = Item.from_dict(json.loads(md.pop("item"))) if "item" in md else Item(ext, "unknown", rec["fields"])
-                items[it.id], meta[it.id], server_ids[it.id] = it, md, rec["id"]
-                for resp in rec.get("responses") or ():
-                    if resp.get("status") != "submitted":
-                        continue
-                    values = {q: v.get("value") for q, v in (resp.get("values") or {}).items()}
-                    anns.append(Annotation(it.id, users.get(resp["user_id"], resp["user_id"]), values))
-            offset += len(page)
-            if len(page) < batch_size:
-                break
-    return Pulled(items, meta, anns, server_ids)
+        for owner, ds_id in sorted(copies.items()):
+            offset = 0
+            while True:
+                page = with_retry(lambda o=offset, d=ds_id: _ok(c.get(f"/api/v1/datasets/{d}/records", params={
+                    "offset": o, "limit": batch_size, "include": ["responses"]})).json()["items"], "pull records")
+                for rec in page:
+                    md = dict(rec.get("metadata") or {})
+                    ext = str(rec.get("external_id") or rec["id"])
+                    it = Item.from_dict(json.loads(md.pop("item"))) if "item" in md else \
+                        Item(ext, "unknown", rec["fields"])
+                    items.setdefault(it.id, it)
+                    meta.setdefault(it.id, md)
+                    records.setdefault(it.id, {})[owner] = rec["id"]
+                    for resp in rec.get("responses") or ():
+                        if resp.get("status") != "submitted":
+                            continue
+                        values = {q: v.get("value") for q, v in (resp.get("values") or {}).items()}
+                        user = users.get(resp["user_id"], resp["user_id"])
+                        anns[(it.id, user)] = Annotation(it.id, user, values)
+                offset += len(page)
+                if len(page) < batch_size:
+                    break
+    return Pulled(items, meta, list(anns.values()), records, copies)

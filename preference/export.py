@@ -27,6 +27,25 @@ def _needs_expert(it: Item, policy: Policy) -> bool:
     return it.language in policy.low_resource_languages and it.origin != "real"
 
 
+def malformed(it: Item, res: Resolution) -> str | None:
+    """Why an item or its decided answer cannot make an export row (None = it can). Argilla accepts
+    partial answers (a "ranked" verdict with the ranking left empty) and push may have accepted items
+    without candidates: those are counted exclusions, never a crash."""
+    if it.kind == "preference":
+        cands, names = it.payload.get("candidates"), it.response_names
+        if not isinstance(cands, list) or len(cands) != len(names) or len(names) < 2 or \
+                not all(isinstance(c, dict) and isinstance(c.get("text"), str) for c in cands):
+            return "malformed_item_candidates"
+        ans = res.answer
+        if not (isinstance(ans, str) and ans.startswith("best:") and ans.split(":", 1)[1] in names):
+            return "incomplete_answer"
+    elif it.kind == "moderation" and not isinstance(res.answer, (list, tuple)):
+        return "incomplete_answer"
+    elif it.kind == "review" and (res.answer is None or "record" not in it.payload):
+        return "incomplete_answer" if res.answer is None else "malformed_item_record"
+    return None
+
+
 def select(items: dict[str, Item], resolutions: dict[str, Resolution], policy: Policy) -> tuple[list, Counter]:
     """(item, resolution) pairs that may be exported, and a count of why the others may not."""
     counts: Counter = Counter()
@@ -46,6 +65,8 @@ def select(items: dict[str, Item], resolutions: dict[str, Resolution], policy: P
             counts[res.answer] += 1
         elif it.kind == "review" and res.answer == "reject":
             counts["rejected"] += 1
+        elif why := malformed(it, res):
+            counts[why] += 1
         else:
             keep.append((it, res))
     return keep, counts

@@ -74,14 +74,13 @@ class RaterSimulator:
     def run(self, max_per_rater: int | None = None) -> dict[str, int]:
         """Each rater answers their pending queue; returns submissions per rater."""
         pulled = pull(self.conn, self.dataset)
-        by_server = {sid: pulled.items[iid] for iid, sid in pulled.server_ids.items()}
-        ds_id = self.conn.dataset_id(self.dataset)
         done: dict[str, int] = {}
         for r in self.raters:
-            queue = self.conn.annotator_queue(ds_id, self.keys[r.name], "pending", assignee=r.name)
+            ds_id = pulled.datasets.get(r.name)  # the rater's own copy: their queue and nothing else
+            queue = self.conn.annotator_queue(ds_id, self.keys[r.name], "pending") if ds_id else []
             n = 0
             for rec in queue[:max_per_rater]:
-                it = by_server[rec["id"]]
+                it = pulled.items[rec["external_id"]]
                 answer, correct = self._answer(it, r)
                 vals = to_values(it, answer, r.confidence if correct else 2, self.rng)
                 self.conn.submit(rec["id"], self.keys[r.name], vals)

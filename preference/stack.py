@@ -178,6 +178,10 @@ class LocalStack:
         st = self.state()
         return {name: _alive(pid) for name, pid in (st.get("pids") or {}).items()}
 
+    def stopped(self) -> bool:
+        """Nothing this stack started is running (after `down`, or never started here)."""
+        return not any(self.running().values())
+
     def url(self) -> str:
         return self.state().get("url", "")
 
@@ -298,6 +302,9 @@ def describe(stack: LocalStack, show_secrets: bool) -> str:
     if not stack.credentials_file.exists():
         return f"Argilla: not started (no state in {stack.state_dir}); run `semisynth argilla up`"
     st, creds = stack.state(), stack.credentials()
+    if stack.stopped():
+        return (f"Argilla: stopped (last at {st.get('url', '?')}; state in {stack.state_dir}); "
+                "start it with `semisynth argilla up`")
     lines = [f"Argilla: {st.get('url', '(not started)')}  ({'healthy' if stack.healthy() else 'NOT healthy'})",
              f"username: {creds['username']}  workspace: {WORKSPACE}"]
     if show_secrets:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
+import httpx
 import pytest
 
+from semisynth.cli import main
 from semisynth.errors import UserError
 from semisynth.preference import curation
 from semisynth.preference.client import Connection
@@ -19,58 +21,63 @@ from semisynth.preference.simulator import RaterSimulator, SimulatedRater
 pytestmark = pytest.mark.argilla
 
 
-def _dataset(conn, name, k=2, n=2):
-    return curation.ensure_dataset(conn, name, curation.dataset_settings("preference", n, min_submitted=k))
+def _settings(n=2):
+    return curation.dataset_settings("preference", n, min_submitted=1)
 
 
 def _ids_in(conn, name) -> list[str]:
     return [it for it in curation.pull(conn, name).items]
 
 
-def test_annotator_queue_pending_and_submitted_per_user(conn, make_items):
-    ds = _dataset(conn, "queue", k=2)
+def test_each_rater_queue_holds_exactly_their_records_pending_and_submitted(conn, make_items):
     items = make_items(4, prefix="q")
     keys = conn.ensure_users(["qa", "qb", "qc"])
-    curation.push(conn, ds, items, {it.id: ["qa", "qb"] for it in items}, None)
-    ds_id = conn.dataset_id("queue")
-    sid = curation.pull(conn, "queue").server_ids
+    assign = {it.id: ["qa", "qb"] for it in items[:3]} | {items[3].id: ["qb", "qc"]}
+    res = curation.push(conn, "queue", _settings(), items, assign, None)
+    assert res.sent == 8 and res.per_rater == {"qa": 3, "qb": 4, "qc": 1}
+    pulled = curation.pull(conn, "queue")
+    assert set(pulled.datasets) == {"qa", "qb", "qc"}
     vals = {"verdict": "tie", "confidence": 3}
     for it in items[:2]:
-        conn.submit(sid[it.id], keys["qa"], vals)
+        conn.submit(pulled.records[it.id]["qa"], keys["qa"], vals)
 
-    def q(user, status, assignee=True):
-        return {r["external_id"] for r in conn.annotator_queue(ds_id, keys[user], status, user if assignee else None)}
+    def q(user, status, copy=None):
+        return {r["external_id"] for r in conn.annotator_queue(pulled.datasets[copy or user], keys[user], status)}
 
     ids = [it.id for it in items]
-    assert q("qa", "pending") == set(ids[2:]) and q("qa", "submitted") == set(ids[:2])
-    assert q("qb", "pending") == set(ids) and q("qb", "submitted") == set()
-    conn.submit(sid[ids[0]], keys["qb"], vals)  # record 0 now has k=2 submissions: complete
-    assert q("qb", "pending") == set(ids[1:]) and q("qb", "submitted") == {ids[0]}
-    assert q("qc", "pending", assignee=False) == set(ids[1:])  # complete records leave every queue
-    assert q("qc", "pending") == set()  # nothing assigned to qc
+    assert q("qa", "pending") == {ids[2]} and q("qa", "submitted") == set(ids[:2])
+    assert q("qb", "pending") == set(ids) and q("qb", "submitted") == set()  # qa's answers leave qb's queue alone
+    assert q("qc", "pending") == {ids[3]}
+    with pytest.raises(httpx.HTTPStatusError) as e:  # another rater's copy is closed to qc
+        q("qc", "pending", copy="qa")
+    assert e.value.response.status_code == 403
+    with conn.http(keys["qc"]) as c:  # and the UI's dataset list shows qc only datasets of their own workspace
+        listed = c.get("/api/v1/me/datasets").json()["items"]
+    assert pulled.datasets["qc"] in {d["id"] for d in listed}
+    assert {d["workspace_id"] for d in listed} == {conn.workspace_id("semisynth--qc")}
+    assert len(curation.pull(conn, "queue").annotations) == 2
 
 
 def test_push_is_idempotent_and_resumable(conn, make_items, tmp_path):
-    ds = _dataset(conn, "idem")
     items = make_items(30, prefix="i")
     assign = curation.assign(items, ["ia", "ib", "ic"], 2)
     ledger = tmp_path / "ledger.txt"
-    first = curation.push(conn, ds, items, assign, ledger, batch_size=8)
-    again = curation.push(conn, ds, items, assign, ledger, batch_size=8)
-    assert first.sent == 30 and again.sent == 0 and again.skipped_batches == 4
-    curation.push(conn, ds, items, assign, None, batch_size=8)  # no ledger: upserts, still no duplicates
-    partial = curation.push(conn, ds, items, {i: r for i, r in assign.items() if i != items[0].id}, None, 8)
-    assert partial.unassigned == 1 and partial.sent == 29  # an item without raters is counted, not lost
-    ids = _ids_in(conn, "idem")
-    assert len(ids) == 30 and set(ids) == {it.id for it in items}
+    first = curation.push(conn, "idem", _settings(), items, assign, ledger, batch_size=8)
+    again = curation.push(conn, "idem", _settings(), items, assign, ledger, batch_size=8)
+    assert first.sent == 60 and again.sent == 0 and again.skipped_batches == first.batches
+    curation.push(conn, "idem", _settings(), items, assign, None, batch_size=8)  # no ledger: upserts, no duplicates
+    partial = curation.push(conn, "idem", _settings(), items, {i: r for i, r in assign.items() if i != items[0].id},
+                            None, 8)
+    assert partial.unassigned == 1 and partial.sent == 58  # an item without raters is counted, not lost
     pulled = curation.pull(conn, "idem")
+    assert len(pulled.items) == 30 and set(pulled.items) == {it.id for it in items}
+    assert {i: sorted(r) for i, r in pulled.records.items()} == {i: sorted(r) for i, r in assign.items()}
     it = items[0]
     assert pulled.items[it.id].payload["lineage"]["model"] == "tiny" and pulled.items[it.id] == it
     assert set(pulled.meta[it.id]["assignees"]) == set(assign[it.id])
 
 
 def test_simulated_raters_end_to_end_gold_agreement_escalation_export(conn, make_items, tmp_path):
-    ds = _dataset(conn, "e2e", k=3)
     items = make_items(24, prefix="e")
     truth = {it.id: ("tie" if i % 8 == 7 else "best:response_1") for i, it in enumerate(items)}
     gold = [curation.Item(f"gold-{i}", "preference", dict(g.fields), g.language, g.origin,
@@ -84,7 +91,7 @@ def test_simulated_raters_end_to_end_gold_agreement_escalation_export(conn, make
     again = curation.assign(gold, raters, 3, gold_seen=seen)  # a second push of the same gold answers
     assert all(len(v) == 1 and v[0] not in seen_before[g] for g, v in again.items())  # only the 4th rater
     assert curation.assign(gold, raters, 3, gold_seen=seen) == {}  # nobody gets the same gold twice
-    curation.push(conn, ds, [*items, *gold], assignment, None)
+    curation.push(conn, "e2e", _settings(), [*items, *gold], assignment, None)
     sim = RaterSimulator(conn, "e2e", [SimulatedRater("ra", 0.0), SimulatedRater("rb", 0.0),
                                       SimulatedRater("rc", 0.1), SimulatedRater("rbad", 1.0)], truth, seed=3)
     done = sim.run()
@@ -102,8 +109,7 @@ def test_simulated_raters_end_to_end_gold_agreement_escalation_export(conn, make
     for iid, r in res.items():
         if r.status == "consensus":
             assert r.answer == truth[iid]
-    exp_ds = curation.ensure_dataset(conn, "e2e-escalation", curation.dataset_settings("preference", 2, min_submitted=1))
-    curation.push(conn, exp_ds, [pulled.items[i] for i in esc], curation.assign(
+    curation.push(conn, "e2e-escalation", _settings(), [pulled.items[i] for i in esc], curation.assign(
         [pulled.items[i] for i in esc], ["expert1"], 1), None)
     RaterSimulator(conn, "e2e-escalation", [SimulatedRater("expert1", 0.0)], truth).run()
     experts = curation.pull(conn, "e2e-escalation").annotations
@@ -123,8 +129,8 @@ def test_moderation_labels_carry_taxonomy_version(conn, tmp_path):
     tax = load_taxonomy("trust_safety")
     recs = [Record.create("real", text=f"message {i}", language="en") for i in range(6)]
     items = [curation.moderation_item(r, tax) for r in recs]
-    ds = curation.ensure_dataset(conn, "mod", curation.dataset_settings("moderation", taxonomy=tax, min_submitted=2))
-    curation.push(conn, ds, items, curation.assign(items, ["ma", "mb"], 2), None)
+    curation.push(conn, "mod", curation.dataset_settings("moderation", taxonomy=tax), items,
+                  curation.assign(items, ["ma", "mb"], 2), None)
     truth = {it.id: (["spam"] if i % 2 else ["safe"]) for i, it in enumerate(items)}
     labels = [lab.id for lab in tax.leaves]
     RaterSimulator(conn, "mod", [SimulatedRater("ma", 0.0), SimulatedRater("mb", 0.0)], truth, labels).run()
@@ -146,15 +152,16 @@ def test_wrong_credentials_and_unreachable_url_are_one_clear_line(conn):
         Connection("http://127.0.0.1:9", "k").check()
 
 
-def test_schema_mismatch_with_existing_dataset_is_a_user_error(conn):
-    _dataset(conn, "schema", n=2)
+def test_schema_mismatch_with_existing_dataset_is_a_user_error(conn, make_items):
+    items = make_items(1, prefix="sch")
+    curation.push(conn, "schema", _settings(2), items, {items[0].id: ["sch-a"]}, None)
     with pytest.raises(UserError, match="schema mismatch"):
-        _dataset(conn, "schema", n=3)
+        curation.push(conn, "schema", _settings(3), items, {items[0].id: ["sch-b", "sch-a"]}, None)
+    assert set(conn.copies("schema")) == {"sch-a"}  # checked for every rater before any copy is made
 
 
 @pytest.mark.slow
 def test_server_killed_mid_push_then_rerun_has_no_duplicates_or_gaps(conn, argilla_stack, make_items, tmp_path):
-    ds = _dataset(conn, "crash")
     items = make_items(400, prefix="c")
     assign = curation.assign(items, ["ca", "cb"], 2)
     ledger = tmp_path / "ledger.txt"
@@ -162,7 +169,7 @@ def test_server_killed_mid_push_then_rerun_has_no_duplicates_or_gaps(conn, argil
 
     def run():
         try:
-            curation.push(conn, ds, items, assign, ledger, batch_size=20)
+            curation.push(conn, "crash", _settings(), items, assign, ledger, batch_size=20)
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 
@@ -174,24 +181,25 @@ def test_server_killed_mid_push_then_rerun_has_no_duplicates_or_gaps(conn, argil
     time.sleep(1.0)
     argilla_stack.start_server()
     t.join(timeout=240)
-    curation.push(conn, ds, items, assign, ledger, batch_size=20)  # the rerun
+    curation.push(conn, "crash", _settings(), items, assign, ledger, batch_size=20)  # the rerun
     ids = _ids_in(conn, "crash")
     assert len(ids) == 400 and set(ids) == {it.id for it in items}
 
 
 @pytest.mark.slow
-def test_stack_restart_reindexes_and_keeps_queues(conn, argilla_stack, make_items):
-    ds = _dataset(conn, "restart", k=2)
+def test_stack_restart_reindexes_and_keeps_queues_and_status_says_stopped(conn, argilla_stack, make_items, capsys):
     items = make_items(5, prefix="s")
     keys = conn.ensure_users(["sa", "sb"])
-    curation.push(conn, ds, items, {it.id: ["sa", "sb"] for it in items}, None)
-    sid = curation.pull(conn, "restart").server_ids
-    conn.submit(sid[items[0].id], keys["sa"], {"verdict": "tie"})
+    curation.push(conn, "restart", _settings(), items, {it.id: ["sa", "sb"] for it in items}, None)
+    pulled = curation.pull(conn, "restart")
+    conn.submit(pulled.records[items[0].id]["sa"], keys["sa"], {"verdict": "tie"})
     url = argilla_stack.url()
     assert argilla_stack.down() == ["worker", "server", "redis", "osmem"]
+    assert main(["argilla", "status", "--state-dir", str(argilla_stack.state_dir)]) == 3
+    out = capsys.readouterr().out
+    assert "stopped" in out and "NOT healthy" not in out and "semisynth argilla up" in out
     argilla_stack.up()
     assert argilla_stack.url() == url  # same ports: existing connections keep working
-    ds_id = conn.dataset_id("restart")
-    pending = {r["external_id"] for r in conn.annotator_queue(ds_id, keys["sa"], "pending", "sa")}
+    pending = {r["external_id"] for r in conn.annotator_queue(pulled.datasets["sa"], keys["sa"], "pending")}
     assert pending == {it.id for it in items[1:]}  # osmem starts empty: the queue comes from the reindex
     assert len(curation.pull(conn, "restart").annotations) == 1

@@ -63,7 +63,7 @@ def test_bad_input_is_one_line_exit_2(argilla_stack, tmp_path, capsys):
     assert rc == 2 and len(err.splitlines()) == 1 and "fix:" in err
     (tmp_path / "items.jsonl").write_text('{"id": "x", "text": "not an item"}\n')
     rc = main(["preference", "push", "--state-dir", sd, "--dataset", "m", "--kind", "preference",
-               "--input", str(tmp_path / "items.jsonl"), "--raters", "x"])
+               "--input", str(tmp_path / "items.jsonl"), "--raters", "x", "-k", "1"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "items.jsonl:1" in err and "fix:" in err
     rc = main(["preference", "report", "--state-dir", str(tmp_path / "nowhere"), "--dataset", "x", "--out", "o"])
@@ -89,7 +89,7 @@ def test_repushing_items_with_gold_sends_nothing_and_keeps_every_queue(argilla_s
     queues = {i: m["assignees"] for i, m in curation.pull(conn, "repush").meta.items()}
     assert main(args) == 0
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert first["sent"] == 8 and first["unassigned"] == 0
+    assert first["sent"] == 16 and first["unassigned"] == 0  # 8 items, one copy per rater (k=2)
     assert second["sent"] == 0  # same items, same raters: every batch is already on the server
     pulled = curation.pull(conn, "repush")
     assert len(pulled.items) == 8

@@ -1,0 +1,207 @@
+"""A rater in a real browser: headless Debian Chromium driven by Selenium through Debian's
+chromium-driver (nothing downloaded at run time) against the session's local Argilla stack.
+
+Each rater signs in with the password `push` handed over in its 0600 credentials file, sees one
+dataset, and in it exactly the records assigned to them (count and server ids read from the DOM);
+one rater ranks a pair and submits, and `semisynth preference report` counts that response.
+Under CI=true a missing browser, driver or selenium is a failure, not a skip."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from semisynth.cli import main
+
+pytestmark = [pytest.mark.argilla, pytest.mark.browser]
+
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1400,1000")
+
+
+def _need_browser() -> None:
+    missing = [str(p) for p in (CHROMIUM, DRIVER) if not p.exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("selenium (requirements/dev.txt)")
+    if missing:
+        msg = f"needs {', '.join(missing)} (apt-get install -y chromium chromium-driver; pip install selenium)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+class Rater:
+    """One browser session (fresh profile) signed in as one rater."""
+
+    def __init__(self, url: str, username: str, password: str, shots: Path):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = str(CHROMIUM)
+        for flag in FLAGS:
+            opts.add_argument(flag)
+        self.profile = tempfile.mkdtemp(prefix="chromium-")
+        opts.add_argument(f"--user-data-dir={self.profile}")
+        self.d = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
+        self.url, self.user, self.shots = url, username, shots
+        self.sign_in(password)
+
+    def wait(self, css: str, timeout: float = 30):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        return WebDriverWait(self.d, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+    def sign_in(self, password: str) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.d.get(f"{self.url}/sign-in")
+        self.wait("input[name='Username']").send_keys(self.user)
+        self.d.find_element(By.NAME, "Password").send_keys(password)
+        self.d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(self.d, 30).until(lambda d: "/sign-in" not in d.current_url)
+
+    def datasets(self) -> list[str]:
+        """Dataset links on the rater's home page (every dataset they can open)."""
+        from selenium.webdriver.common.by import By
+
+        self.wait("a[href*='/dataset/']")
+        return sorted({a.get_attribute("href").split("?")[0] for a in self.d.find_elements(By.TAG_NAME, "a")
+                       if "/dataset/" in (a.get_attribute("href") or "")})
+
+    def open(self, dataset_url: str, page: int = 1) -> None:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.d.get(f"{dataset_url}?page={page}&status=pending")
+        el = self.wait("[aria-label='Current Record']")
+        WebDriverWait(self.d, 30).until(lambda d: el.text.strip() == str(page))
+
+    def total(self) -> int:
+        return int(self.wait("[aria-label='Total Records']").text.split()[-1])  # "of N"
+
+    def record_id(self) -> str:
+        """The server id of the record shown: field containers are `fields-content-<field>-<record>`."""
+        ids = self._shown()
+        assert len(ids) == 1, ids
+        return ids.pop()
+
+    def queue(self, dataset_url: str) -> list[str]:
+        """Every pending record id, page by page, as the rater sees them."""
+        self.open(dataset_url)
+        n = self.total()
+        out = []
+        for page in range(1, n + 1):
+            self.open(dataset_url, page)
+            out.append(self.record_id())
+        return out
+
+    def rank_and_submit(self, dataset_url: str, order: list[str]) -> str:
+        """Verdict "ranked", then the keyboard ranking (focus a card, press its rank), then Submit."""
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.open(dataset_url)
+        rid = self.record_id()
+        for _ in range(3):  # the form hydrates after the record shows: a too-early click is lost, so retry
+            self.wait("label[title='ranked']").click()
+            time.sleep(0.3)
+            for rank, name in enumerate(order, start=1):
+                self.d.find_element(By.ID, name).send_keys(str(rank))
+                time.sleep(0.3)
+            try:
+                submit = WebDriverWait(self.d, 5).until(
+                    lambda d: d.find_element(By.CSS_SELECTOR, "button.button--submit:not([disabled])"))
+                break
+            except TimeoutException:
+                self.open(dataset_url)
+        else:
+            self.d.save_screenshot(str(self.shots / f"{self.user}-submit-disabled.png"))
+            raise AssertionError(f"Submit stayed disabled; see {self.shots}")
+        self.d.save_screenshot(str(self.shots / f"{self.user}-ranked.png"))
+        submit.click()
+        # once the server has the response the UI moves on to the next pending record
+        WebDriverWait(self.d, 30).until(lambda d: self._shown() not in (set(), {rid}))
+        self.d.save_screenshot(str(self.shots / f"{self.user}-after-submit.png"))
+        return rid
+
+    def _shown(self) -> set[str]:
+        from selenium.webdriver.common.by import By
+
+        return {e.get_attribute("id")[-36:] for e in self.d.find_elements(By.CSS_SELECTOR, "[id^='fields-content-']")}
+
+    def close(self) -> None:
+        self.d.quit()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def test_raters_see_exactly_their_queue_in_the_ui_and_a_submitted_ranking_is_reported(
+        argilla_stack, conn, make_items, tmp_path, capsys):
+    _need_browser()
+    from semisynth.preference import curation
+
+    items = make_items(7, prefix="browser")
+    gold = [curation.Item(f"br-gold-{i}", "preference", dict(g.fields), g.language, g.origin,
+                          {**g.payload, "gold_id": f"br-gold-{i}"}, gold="best:response_1")
+            for i, g in enumerate(make_items(2, prefix="browser-gold"))]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(it.to_dict()) + "\n" for it in items))
+    (tmp_path / "gold.jsonl").write_text("".join(json.dumps(g.to_dict()) + "\n" for g in gold))
+    creds_file = tmp_path / "handover" / "raters.json"
+    raters = ["br-ann", "br-bea", "br-cid"]
+    base = ["--state-dir", str(argilla_stack.state_dir), "--dataset", "browser"]
+    assert main(["preference", "push", *base, "--kind", "preference", "--input", str(tmp_path / "items.jsonl"),
+                 "--gold", str(tmp_path / "gold.jsonl"), "--raters", ",".join(raters), "-k", "2",
+                 "--credentials-out", str(creds_file)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["credentials_file"] == str(creds_file)
+    assert stat.S_IMODE(creds_file.stat().st_mode) == 0o600
+    handed = json.loads(creds_file.read_text())
+    passwords = {r["username"]: r["password"] for r in handed["raters"]}
+    assert set(passwords) == set(raters) and handed["url"] == conn.url
+
+    pulled = curation.pull(conn, "browser")
+    assigned = {r: {pulled.records[i][r] for i in pulled.items if r in pulled.records[i]} for r in raters}
+    assert sum(map(len, assigned.values())) == 2 * 9  # k=2 copies of 7 items + 2 gold
+    everyone = set().union(*assigned.values())
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    seen: dict[str, list[str]] = {}
+    submitted = None
+    for r in raters:
+        browser = Rater(conn.url, r, passwords[r], shots)
+        try:
+            links = browser.datasets()
+            assert len(links) == 1  # the rater's own copy, nothing else
+            seen[r] = browser.queue(links[0])
+            if r == raters[0]:
+                submitted = browser.rank_and_submit(links[0], ["response_2", "response_1"])
+        finally:
+            browser.close()
+        assert len(seen[r]) == len(set(seen[r])) == len(assigned[r])  # count
+        assert set(seen[r]) == assigned[r]  # and ids: exactly the assigned records
+        assert not set(seen[r]) & (everyone - assigned[r])  # 0 records assigned to others
+    print(json.dumps({"records_seen": {r: len(v) for r, v in seen.items()}}))
+
+    out = tmp_path / "rep"
+    assert main(["preference", "report", *base, "--out", str(out)]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["responses"] == 1 and rep["raters"] == [raters[0]]
+    item_id = next(i for i, recs in pulled.records.items() if recs.get(raters[0]) == submitted)
+    ann = curation.pull(conn, "browser").annotations
+    assert [(a.item_id, a.user, a.values["verdict"]) for a in ann] == [(item_id, raters[0], "ranked")]
+    assert [v["value"] for v in sorted(ann[0].values["ranking"], key=lambda v: v["rank"])] == \
+        ["response_2", "response_1"]
