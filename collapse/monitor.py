@@ -98,7 +98,7 @@ class MonitorConfig(CommandConfig):
     n_perm: int = Field(2000, ge=100, description="permutations of each kind-feature test")
     c2st: bool = Field(True, description="classifier two-sample test on embeddings and character n-grams")
     c2st_max_n: int = Field(2000, ge=20, description="records per side the classifier test uses (seeded subsample)")
-    c2st_folds: int = Field(5, ge=2)
+    c2st_folds: int = Field(2, ge=2, description="folds of the classifier test (2 gives the tightest valid interval)")
     # languages (semisynth.langid: py3langid, langdetect where unsure; ~700+ texts/s, so every record by default)
     language_max_texts: int | None = Field(
         None, ge=0, validation_alias=AliasChoices("language_max_texts", "langdetect_sample"),

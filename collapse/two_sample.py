@@ -12,6 +12,12 @@ gives the synthetic side away.
 Models: standardised embeddings -> logistic regression; character n-grams (TfidfVectorizer char_wb
 2-4, case kept, fitted inside each fold) -> logistic regression. Stratified k-fold with a fixed seed,
 balanced classes (the larger side subsampled), so the same inputs give the same figure.
+
+Why not DeLong on the pooled out-of-fold scores: scores of k different models pooled into one AUC vary
+more than DeLong assumes (measured on Gaussian nulls: SD 0.032 against DeLong's 0.017, a 27% false
+positive rate at alpha 0.05). Here each fold's AUC is computed on its own held-out records, where
+DeLong is valid given that fold's model; the figure is their mean, and its SE the mean of the fold SEs,
+a bound that holds whatever the folds' correlation (Cauchy-Schwarz). Two folds give the tightest bound.
 """
 
 from __future__ import annotations
@@ -75,19 +81,19 @@ def _model(features: str, seed: int, C: float) -> Any:
 
 
 def c2st(real: Sequence[Any] | np.ndarray, synthetic: Sequence[Any] | np.ndarray, *, features: str = "embedding",
-         folds: int = 5, seed: int = 0, max_n: int = 2000, alpha: float = 0.05, equivalence_auc: float = 0.55,
+         folds: int = 2, seed: int = 0, max_n: int = 2000, alpha: float = 0.05, equivalence_auc: float = 0.55,
          C: float = 1.0, top_k: int = 15, min_n: int = 20, synthetic_ids: Sequence[str] | None = None
          ) -> dict[str, Any]:
     """Cross-validated AUC of a classifier telling synthetic (1) from real (0).
 
     Both sides are subsampled (seeded) to the same m = min(n_real, n_synthetic, max_n). The interval is
-    DeLong's on the out-of-fold scores; p is one-sided against AUC = 0.5. Verdict: "distinguishable"
+    from DeLong's variance within each fold (see the module docstring); p is one-sided against AUC = 0.5. Verdict: "distinguishable"
     when p <= alpha, "indistinguishable" when the whole interval lies below `equivalence_auc`, else
     "inconclusive". `synthetic` may be texts (features="ngram") or embedding rows.
     """
     if features not in ("embedding", "ngram"):
         raise ValueError(f"features must be 'embedding' or 'ngram', got {features!r}")
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     n_r, n_s = len(real), len(synthetic)
     m = min(n_r, n_s, max_n)
@@ -102,16 +108,23 @@ def c2st(real: Sequence[Any] | np.ndarray, synthetic: Sequence[Any] | np.ndarray
         X = [real[i] for i in ri] + [synthetic[i] for i in si]
     y = np.r_[np.zeros(m, dtype=int), np.ones(m, dtype=int)]
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    oof = cross_val_predict(_model(features, seed, C), X, y, cv=cv, method="predict_proba")[:, 1]
-    auc, var = delong(y, oof)
-    se = math.sqrt(max(var, 0.0))
+    oof = np.empty(2 * m)
+    fold_auc, fold_se = [], []
+    for train, test in cv.split(np.zeros(2 * m), y):
+        model = _model(features, seed, C).fit(_rows(X, train), y[train])
+        oof[test] = model.predict_proba(_rows(X, test))[:, 1]
+        a, v = delong(y[test], oof[test])
+        fold_auc.append(a)
+        fold_se.append(math.sqrt(max(v, 0.0)))
+    auc, se = float(np.mean(fold_auc)), float(np.mean(fold_se))
     z = float(stats.norm.ppf(1 - alpha / 2))
     lo, hi = max(0.0, auc - z * se), min(1.0, auc + z * se)
     p = float(stats.norm.sf((auc - 0.5) / se)) if se > 0 else (0.0 if auc > 0.5 else 1.0)
     verdict = "distinguishable" if p <= alpha else "indistinguishable" if hi < equivalence_auc else "inconclusive"
     out: dict[str, Any] = {
         "status": "ok", "features": features, "auc": auc, "ci": [lo, hi], "ci_level": 1 - alpha,
-        "ci_method": "DeLong on out-of-fold scores", "p_value": p, "verdict": verdict, "alpha": alpha,
+        "ci_method": "mean of per-fold held-out AUCs; SE = mean of per-fold DeLong SEs (valid for any correlation)",
+        "fold_auc": fold_auc, "p_value": p, "verdict": verdict, "alpha": alpha,
         "equivalence_auc": equivalence_auc, "n_per_side": int(m), "n_real": n_r, "n_synthetic": n_s,
         "subsampled": bool(m < max(n_r, n_s)), "folds": folds, "seed": seed,
         "model": ("standardised embeddings -> logistic regression" if features == "embedding" else
@@ -133,6 +146,10 @@ def c2st(real: Sequence[Any] | np.ndarray, synthetic: Sequence[Any] | np.ndarray
         out["ngrams_toward_synthetic"] = [{"ngram": str(names[i]), "weight": float(coef[i])} for i in top_syn]
         out["ngrams_toward_real"] = [{"ngram": str(names[i]), "weight": float(coef[i])} for i in top_real]
     return out
+
+
+def _rows(X: Any, idx: np.ndarray) -> Any:
+    return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
 
 
 def _clip(t: str, n: int = 300) -> str:
