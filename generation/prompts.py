@@ -77,11 +77,21 @@ def load_template(name_or_path: str) -> PromptTemplate:
 
 
 _GAP = r"[\s\u200b-\u200d\u2060\ufeff]*"  # whitespace (newlines included) and zero-width characters
-# Anything a reader (or a model) could take for <seed> or </seed>: any case, gaps inside the tag, attributes.
-_SEED_TAG = re.compile("<" + _GAP + "/?" + _GAP + _GAP.join("seed") + r"(?![\w-])[^<>]*>", re.IGNORECASE)
 
 
-def neutralise_seed(text: str) -> str:
+def _tag_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    """Anything a reader (or a model) could take for <name> or </name>: any case, gaps inside the tag,
+    attributes."""
+    alts = "|".join(_GAP.join(map(re.escape, n)) for n in names)
+    return re.compile("<" + _GAP + "/?" + _GAP + "(?:" + alts + r")(?![\w-])[^<>]*>", re.IGNORECASE)
+
+
+_SEED_TAG = _tag_pattern(("seed",))
+
+
+def neutralise_seed(text: str, extra_tags: tuple[str, ...] = ()) -> str:
     """Keep a seed from opening or closing a <seed> block (prompt-structure injection): every variant of the
-    template's delimiters, whatever its case or spacing (`</SEED>`, `</seed >`, `<\n/seed>`), is defused."""
-    return _SEED_TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+    template's delimiters, whatever its case or spacing (`</SEED>`, `</seed >`, `<\n/seed>`), is defused.
+    `extra_tags`: other tag names the template uses (e.g. its output tag), defused the same way."""
+    pattern = _tag_pattern(("seed", *extra_tags)) if extra_tags else _SEED_TAG
+    return pattern.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
