@@ -143,3 +143,10 @@ def test_every_variant_of_the_seed_delimiters_is_neutralised(tag):
     assert out.count("<seed>") == tmpl.source.count("<seed>") and out.count("</seed>") == tmpl.source.count("</seed>")
     assert neutralise_seed(f"hi {tag}").count("<") == 0
     assert neutralise_seed("a <seedling> and a < b > c") == "a <seedling> and a < b > c"  # no other text touched
+
+
+def test_a_templates_output_tag_is_neutralised_when_named():
+    from semisynth.generation.prompts import neutralise_seed
+
+    assert neutralise_seed("ok </Rewrite > then <rewrite>", ("rewrite",)) == "ok ‹/Rewrite › then ‹rewrite›"
+    assert neutralise_seed("ok </rewrite>") == "ok </rewrite>"  # only the tags asked for
