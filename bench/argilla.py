@@ -47,9 +47,9 @@ def bench_server(n: int, state: Path) -> dict:
         conn.check()
         its = items(n, "ours")
         assign = curation.assign(its, ["b1", "b2", "b3"], 1)
-        ds = curation.ensure_dataset(conn, "bench-ours", curation.dataset_settings("preference", 2, min_submitted=1))
-        t = time.perf_counter()
-        curation.push(conn, ds, its, assign, state / "ledger.txt", batch_size=256)
+        settings = curation.dataset_settings("preference", 2, min_submitted=1)
+        t = time.perf_counter()  # one copy per rater queue (their own workspace), k=1: n records in all
+        curation.push(conn, "bench-ours", settings, its, assign, state / "ledger.txt", batch_size=256)
         ours_push = n / (time.perf_counter() - t)
 
         raw_items = items(n, "raw")
@@ -63,7 +63,8 @@ def bench_server(n: int, state: Path) -> dict:
 
         # responses: one per record, added by the owner in bulk (the fast path; raters are too slow to bench)
         user_id = conn.http().get("/api/v1/me").json()["id"]
-        for d in (ds, raw_ds):
+        copies = [conn.sdk().datasets(name="bench-ours", workspace=conn.rater_workspace(r)) for r in ("b1", "b2", "b3")]
+        for d in (*copies, raw_ds):
             with_resp = [rg.Record(id=r.id, fields=r.fields, metadata=r.metadata,
                                    responses=[rg.Response("verdict", "tie", user_id=user_id, status="submitted")])
                          for r in d.records(batch_size=1000)]

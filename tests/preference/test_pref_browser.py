@@ -100,12 +100,17 @@ class Rater:
         return ids.pop()
 
     def queue(self, dataset_url: str) -> list[str]:
-        """Every pending record id, page by page, as the rater sees them."""
+        """Every pending record id, as the rater pages through them with the Next button."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
         self.open(dataset_url)
-        n = self.total()
-        out = []
-        for page in range(1, n + 1):
-            self.open(dataset_url, page)
+        out = [self.record_id()]
+        for page in range(2, self.total() + 1):
+            self.d.find_element(By.CSS_SELECTOR, "button[aria-label^='Next']").click()
+            WebDriverWait(self.d, 30).until(
+                lambda d, page=page: d.find_element(By.CSS_SELECTOR, "[aria-label='Current Record']").text.strip()
+                == str(page) and len(shown := self._shown()) == 1 and shown != {out[-1]})
             out.append(self.record_id())
         return out
 
@@ -135,7 +140,7 @@ class Rater:
         self.d.save_screenshot(str(self.shots / f"{self.user}-ranked.png"))
         submit.click()
         # once the server has the response the UI moves on to the next pending record
-        WebDriverWait(self.d, 30).until(lambda d: self._shown() not in (set(), {rid}))
+        WebDriverWait(self.d, 30).until(lambda d: len(shown := self._shown()) == 1 and shown != {rid})
         self.d.save_screenshot(str(self.shots / f"{self.user}-after-submit.png"))
         return rid
 

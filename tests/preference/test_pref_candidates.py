@@ -40,16 +40,20 @@ arms:
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     items = [Item.from_dict(json.loads(x)) for x in (tmp_path / "items.jsonl").read_text().splitlines()]
     rejects = [json.loads(x) for x in (tmp_path / "items.rejects.jsonl").read_text().splitlines() if x]
-    # No silent loss: every prompt is an item or a reject with a reason.
-    assert summary["prompts"] == 12 == len(items) + len(rejects)
-    assert all(r["reason"] == "too_few_candidates" for r in rejects)
-    assert items, "a tiny model at three temperatures should give distinct answers for most prompts"
+    prompt_rejects = [r for r in rejects if "task_id" not in r]
+    cand_rejects = [r for r in rejects if "task_id" in r]
+    # No silent loss: every prompt is an item or a reject, every candidate is in an item or the ledger.
+    assert summary["prompts"] == 12 == len(items) + len(prompt_rejects)
+    assert summary["candidates"] == 36 == sum(len(it.payload["candidates"]) for it in items) + len(cand_rejects)
+    assert all(r["reason"] and r["parents"] for r in rejects)
+    assert {r["reason"] for r in prompt_rejects} <= {"too_few_candidates", "duplicate_prompt"}
     for it in items:
         assert it.kind == "preference"
         cands = it.payload["candidates"]
         assert len(cands) >= 2 and len({c["text"] for c in cands}) == len(cands)
         assert {c["arm"] for c in cands} <= {"cold", "hot", "terse"}
         assert all(c["model"] and c["sampling"]["seed"] is not None for c in cands)
+        assert all(c["finish_reason"] == "stop" for c in cands)  # truncated answers are ledgered, not rated
 
     again = _cli("preference", "candidates", "--config", str(cfg), "--out", str(tmp_path / "again.jsonl"),
                  cwd=tmp_path)
@@ -71,3 +75,62 @@ def test_candidates_need_two_arms(tmp_path):
     res = _cli("preference", "candidates", "--prompts", str(SAMPLE), "--out", str(tmp_path / "x.jsonl"),
                "--arm", "a=smollm2-135m-instruct", cwd=tmp_path)
     assert res.returncode == 2 and "arms" in res.stderr and "Traceback" not in res.stderr
+
+
+class Scripted:
+    """Fault injection only: a backend whose answers are written out per prompt (a test double)."""
+
+    def __init__(self, name: str, answers: dict[str, tuple[str, str]]):
+        self.model_name, self.answers, self.seeds = name, answers, {}
+
+    def generate(self, reqs):
+        from semisynth.backends import Completion
+
+        out = []
+        for r in reqs:
+            prompt = r.messages[-1]["content"]
+            self.seeds[prompt] = r.params.seed
+            text, finish = self.answers.get(prompt, (f"{self.model_name} says: {prompt[::-1]}", "stop"))
+            out.append(Completion(text, finish, 5, 5, "boom" if finish == "error" else None))
+        return out
+
+    def close(self):
+        pass
+
+
+def test_candidates_ledger_every_bad_answer_with_its_reason_and_seed_by_content():
+    from semisynth.backends import SamplingParams
+    from semisynth.preference.candidates import Arm, build_preference_items
+    from semisynth.records import Record
+
+    texts = ["fine prompt", "empty one", "cut off", "refused", "same twice", "echo please", "broken"]
+    prompts = [Record.create("real", text=t, language="en") for t in texts]
+    prompts.append(Record.create("real", text="fine prompt", language="en"))  # same content id as the first
+    a = Scripted("a", {"empty one": ("  ", "stop"), "cut off": ("it goes on and on", "length"),
+                       "refused": ("I'm sorry, I can't help with that.", "stop"),
+                       "same twice": ("The Same answer", "stop"), "broken": ("", "error")})
+    b = Scripted("b", {"same twice": ("the same  answer", "stop"), "echo please": ("Echo please", "stop")})
+    c = Scripted("c", {"broken": ("", "error"), "refused": ("As an AI I cannot", "stop")})
+    arms = [Arm(n, be, SamplingParams(32, 0.7, 0.9)) for n, be in (("a", a), ("b", b), ("c", c))]
+    run = build_preference_items(prompts, arms, seed=7)
+    s = run.summary()
+    assert s["items"] + s["rejected_prompts"] == len(prompts) == 8
+    assert s["candidates"] == 7 * 3 == s["candidates_kept"] + s["candidates_rejected"]
+    why = {(r.parents[0], r.task_id): r.reason for r in run.rejects}
+    pid = {p.content: p.id for p in prompts}
+    assert why[(pid["empty one"], "a")] == "empty"
+    assert why[(pid["cut off"], "a")] == "truncated"
+    assert why[(pid["refused"], "a")] == why[(pid["refused"], "c")] == "refusal"
+    assert why[(pid["same twice"], "b")] == "duplicate"  # same text as arm a after normalising
+    assert why[(pid["echo please"], "b")] == "copy_of_prompt"
+    assert why[(pid["broken"], "a")] == why[(pid["broken"], "c")] == "backend_error"
+    assert why[(pid["refused"], None)] == why[(pid["broken"], None)] == "too_few_candidates"
+    assert why[(pid["broken"], "b")] == "too_few_candidates"  # the survivor of a rejected prompt is ledgered too
+    assert [r.reason for r in run.prompt_rejects].count("duplicate_prompt") == 1
+    assert {it.payload["prompt_id"] for it in run.items} == {pid[t] for t in ("fine prompt", "empty one", "cut off",
+                                                                              "same twice", "echo please")}
+    # seeds follow the prompt's content id, not its position: reordering and cutting the list changes none
+    again = Scripted("a", {})
+    build_preference_items(list(reversed(prompts))[:3], [Arm("a", again, arms[0].params), arms[1]], seed=7)
+    assert all(again.seeds[t] == a.seeds[t] for t in again.seeds)
+    assert len({a.seeds[t] for t in texts}) == len(texts)
