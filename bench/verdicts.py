@@ -12,7 +12,8 @@ hashtags and URLs dropped, repeated punctuation and elongations collapsed). Each
 monitor's own functions and defaults (MonitorConfig): irregularity features (Holm), kind features, smoothing
 index vs its same-n null, and the classifier two-sample test on MiniLM embeddings and character n-grams.
 A last row adds rate-matched random keyboard noise to the fully smoothed B (issue 9 §2).
-Then >= 20 random real-vs-real splits count how often anything is flagged (family-wise error).
+Then >= 20 random real-vs-real splits count how often anything is flagged: the monitor's `alpha` (0.05) is the
+family-wise error over all corpus-level flags (monitor.ALPHA_SHARES).
 """
 
 from __future__ import annotations
@@ -115,11 +116,14 @@ def smooth(text: str) -> str:
 def judge(a: list[str], b: list[str], ea: np.ndarray, eb: np.ndarray, cfg, seed: int, c2st: bool = True) -> dict:
     """The monitor's verdicts on real `a` vs candidate `b`, with MonitorConfig settings."""
     from semisynth.collapse import irregularity as irr
+    from semisynth.collapse.monitor import ALPHA_SHARES
     from semisynth.collapse.two_sample import c2st as classifier_test
 
     prof = irr.corpus_profile(a, b, n_boot=cfg.n_boot, ci=cfg.ci, seed=seed, smoothed_below=cfg.smoothed_below,
-                              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events, alpha=cfg.alpha,
-                              power=cfg.power, n_perm=cfg.n_perm)
+                              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events,
+                              alpha=cfg.alpha * ALPHA_SHARES["features"],
+                              index_alpha=cfg.alpha * ALPHA_SHARES["smoothing_index"], power=cfg.power,
+                              n_perm=cfg.n_perm)
     feats = prof["features"]
     si = prof["smoothing_index_test"]
     out = {"counts": prof["counts"],
@@ -135,9 +139,10 @@ def judge(a: list[str], b: list[str], ea: np.ndarray, eb: np.ndarray, cfg, seed:
            "min_p_holm": min([f["p_difference_holm"] for f in feats.values() if "p_difference_holm" in f]
                              + [f["p_holm"] for f in prof["kinds"].values() if "p_holm" in f] + [1.0])}
     if c2st:
-        kw = dict(folds=cfg.c2st_folds, seed=seed, max_n=cfg.c2st_max_n, alpha=cfg.alpha, top_k=0)
+        kw = dict(folds=cfg.c2st_folds, seed=seed, max_n=cfg.c2st_max_n, top_k=0)
         for name, x, y in (("c2st_ngram", a, b), ("c2st_embedding", ea, eb)):
-            r = classifier_test(x, y, features="ngram" if name == "c2st_ngram" else "embedding", **kw)
+            r = classifier_test(x, y, features="ngram" if name == "c2st_ngram" else "embedding",
+                                alpha=cfg.alpha * ALPHA_SHARES[name], **kw)
             out[name] = {k: r.get(k) for k in ("auc", "ci", "verdict", "p_value", "n_per_side")}
     flags = {"features": bool(out["smoothed"] or out["exaggerated"]), "kinds": bool(out["kind_different"]),
              "index": si.get("verdict") == "smoothed"}

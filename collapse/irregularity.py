@@ -287,10 +287,12 @@ def _resample_sums(counts: np.ndarray, denoms: np.ndarray, size: int, n_boot: in
     scale = 1.0
     if size > max_n:
         scale, size = size / max_n, max_n
-    weights = np.empty((n_boot, n))
-    for b in range(n_boot):
-        weights[b] = np.bincount(rng.integers(0, n, size=size), minlength=n)
-    return weights @ counts * scale, weights @ denoms * scale
+    out_c, out_d = np.empty((n_boot, counts.shape[1])), np.empty((n_boot, counts.shape[1]))
+    for start in range(0, n_boot, 250):  # memory O(250 n)
+        stop = min(n_boot, start + 250)
+        weights = np.stack([np.bincount(rng.integers(0, n, size=size), minlength=n) for _ in range(start, stop)])
+        out_c[start:stop], out_d[start:stop] = weights @ counts * scale, weights @ denoms * scale
+    return out_c, out_d
 
 
 def _index(ratios: np.ndarray, cols: list[int]) -> np.ndarray:
@@ -305,6 +307,7 @@ def corpus_profile(real_texts: Sequence[str], synthetic_texts: Sequence[str], *,
                    ci: float = 0.95, seed: int = 0, smoothed_below: float = 0.8, exaggerated_above: float = 1.25,
                    min_events: int = 5, vocab_lang: str = "en", bootstrap_max_n: int = 20_000,
                    alpha: float = 0.05, power: float = 0.8, n_perm: int = 2000, kinds: bool = True,
+                   index_alpha: float | None = None,
                    real_counts: tuple[np.ndarray, np.ndarray] | None = None,
                    synthetic_counts: tuple[np.ndarray, np.ndarray] | None = None,
                    real_kinds: dict[str, np.ndarray] | None = None,
@@ -321,8 +324,9 @@ def corpus_profile(real_texts: Sequence[str], synthetic_texts: Sequence[str], *,
     smoothing_index = mean over judged irregularity features of clip(1 - ratio, 0, 1), with a bootstrap
     interval and a real-vs-real null at the same sizes (both sides drawn from the real texts): "smoothed"
     when the index exceeds the null (p <= alpha), "preserved" when its whole interval lies under the
-    null's (1 - alpha) quantile, else "inconclusive".
+    null's (1 - alpha) quantile, else "inconclusive" (`index_alpha`, default `alpha`, is that test's level).
     """
+    index_alpha = alpha if index_alpha is None else index_alpha
     rng = np.random.default_rng(seed)
     if real_counts is None:
         real_counts = profile_counts(real_texts, vocab_lang)
@@ -396,18 +400,19 @@ def corpus_profile(real_texts: Sequence[str], synthetic_texts: Sequence[str], *,
                                for s in FEATURE_SPECS])
         index = float(_index(ratios_now, irr_cols))
         boot_index = _index(boot_ratio, irr_cols)
-        n0_c, n0_d = _resample_sums(rc, rd, len(rc), n_boot, rng, bootstrap_max_n)
-        n1_c, n1_d = _resample_sums(rc, rd, len(sc), n_boot, rng, bootstrap_max_n)
+        n_null = max(n_boot, 1000)  # the null's upper tail sets a small level: more draws than the CI needs
+        n0_c, n0_d = _resample_sums(rc, rd, len(rc), n_null, rng, bootstrap_max_n)
+        n1_c, n1_d = _resample_sums(rc, rd, len(sc), n_null, rng, bootstrap_max_n)
         with np.errstate(divide="ignore", invalid="ignore"):
             null_index = _index(rates(n1_c, n1_d) / rates(n0_c, n0_d), irr_cols)
         boot_index, null_index = boot_index[np.isfinite(boot_index)], null_index[np.isfinite(null_index)]
         a2 = (1 - ci) / 2
         ci_idx = [float(np.quantile(boot_index, a2)), float(np.quantile(boot_index, 1 - a2))]
-        null_hi = float(np.quantile(null_index, 1 - alpha))
+        null_hi = float(np.quantile(null_index, 1 - index_alpha))
         p_index = float((1 + np.sum(null_index >= index)) / (1 + len(null_index)))
-        verdict = "smoothed" if p_index <= alpha else "preserved" if ci_idx[1] <= null_hi else "inconclusive"
+        verdict = "smoothed" if p_index <= index_alpha else "preserved" if ci_idx[1] <= null_hi else "inconclusive"
         index_entry = {"status": "ok", "value": index, "ci": [min(ci_idx[0], index), max(ci_idx[1], index)],
-                       "ci_level": ci, "verdict": verdict, "p_value": p_index, "alpha": alpha,
+                       "ci_level": ci, "verdict": verdict, "p_value": p_index, "alpha": index_alpha,
                        "baseline": {"median": float(np.median(null_index)),
                                     "interval": [float(np.quantile(null_index, a2)),
                                                  float(np.quantile(null_index, 1 - a2))],

@@ -37,6 +37,11 @@ TEXT_DIVERSITY_FIGURES = ("distinct_1", "distinct_2", "self_bleu")
 LANGUAGE_FIGURES = ("other_language_rate", "code_switching_rate")
 
 
+# How `alpha` is shared between the corpus-level tests, so that real vs real flags anything with
+# probability <= alpha (Bonferroni across the four, Holm within the features).
+ALPHA_SHARES = {"features": 0.5, "smoothing_index": 0.25, "c2st_embedding": 0.125, "c2st_ngram": 0.125}
+
+
 def gate_figure_names() -> frozenset[str]:
     """Every figure a gate may name, known before the run (a typo should not cost a whole run)."""
     return frozenset({"irregularity.smoothing_index",
@@ -92,8 +97,8 @@ class MonitorConfig(CommandConfig):
     exaggerated_above: float = Field(1.25, ge=1)
     min_events: int = Field(5, ge=1, description="min real occurrences of a feature to judge it")
     vocab_lang: str = "en"
-    alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise error of the feature verdicts (Holm) and "
-                         "level of the index and classifier tests")
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise error over the report's corpus-level flags, "
+                         "split as ALPHA_SHARES (features+kinds Holm, index, each classifier test)")
     power: float = Field(0.8, gt=0.5, lt=1, description="power of the detectable-change statement")
     n_perm: int = Field(2000, ge=100, description="permutations of each kind-feature test")
     c2st: bool = Field(True, description="classifier two-sample test on embeddings and character n-grams")
@@ -445,7 +450,9 @@ def _group_metrics(idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.n
         "real_kinds": {k: v[real_idx] for k, v in real_kinds.items()},
         "synthetic_kinds": {k: v[idx] for k, v in syn_kinds.items()}}
     prof = irr.corpus_profile([], [], n_boot=100, ci=cfg.ci, seed=cfg.seed, smoothed_below=cfg.smoothed_below,
-                              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events, alpha=cfg.alpha,
+                              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events,
+                              alpha=cfg.alpha * ALPHA_SHARES["features"],
+                              index_alpha=cfg.alpha * ALPHA_SHARES["smoothing_index"],
                               power=cfg.power, n_perm=min(cfg.n_perm, 1000),
                               real_counts=(real_counts[0][real_idx], real_counts[1][real_idx]),
                               synthetic_counts=(syn_counts[0][idx], syn_counts[1][idx]), **kinds)
@@ -476,13 +483,14 @@ def _two_sample(R: np.ndarray, S: np.ndarray, real_texts: Sequence[str], syn_tex
     same test on real A vs real B (which should sit at AUC 0.5)."""
     from semisynth.collapse.two_sample import c2st
 
-    kw = dict(folds=cfg.c2st_folds, seed=cfg.seed, max_n=cfg.c2st_max_n, alpha=cfg.alpha)
+    kw = dict(folds=cfg.c2st_folds, seed=cfg.seed, max_n=cfg.c2st_max_n)
     out: dict[str, Any] = {"method": "Lopez-Paz & Oquab 2017: cross-validated AUC of a classifier telling synthetic "
                                      f"from real; both sides subsampled to <= {cfg.c2st_max_n} records (seeded)"}
     a_t, b_t = [real_texts[i] for i in a_idx], [real_texts[i] for i in b_idx]
     for feats, real, syn, ra, rb in (("embedding", R, S, R[a_idx], R[b_idx]), ("ngram", real_texts, syn_texts, a_t, b_t)):
-        res = c2st(real, syn, features=feats, synthetic_ids=syn_ids, **kw)
-        base = c2st(ra, rb, features=feats, top_k=0, **kw)
+        a = cfg.alpha * ALPHA_SHARES[f"c2st_{feats}"]
+        res = c2st(real, syn, features=feats, synthetic_ids=syn_ids, alpha=a, **kw)
+        base = c2st(ra, rb, features=feats, top_k=0, alpha=a, **kw)
         res["baseline"] = {k: base.get(k) for k in ("status", "auc", "ci", "p_value", "verdict", "n_per_side")}
         out[feats] = res
     return out
@@ -529,7 +537,8 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
     real_kinds = irr.kind_counts(real_texts, cfg.vocab_lang)
     syn_kinds = irr.kind_counts(syn_texts, cfg.vocab_lang)
     kw = dict(n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed, smoothed_below=cfg.smoothed_below,
-              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events, alpha=cfg.alpha, power=cfg.power,
+              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events, power=cfg.power,
+              alpha=cfg.alpha * ALPHA_SHARES["features"], index_alpha=cfg.alpha * ALPHA_SHARES["smoothing_index"],
               n_perm=cfg.n_perm)
     profile = irr.corpus_profile([], [], real_counts=real_counts, synthetic_counts=syn_counts, real_kinds=real_kinds,
                                  synthetic_kinds=syn_kinds, **kw)
@@ -707,6 +716,7 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
             "preserved_features": having("preserved"), "inconclusive_features": having("inconclusive"),
             "kind_different_features": [k for k, f in (ir.get("kinds") or {}).items() if f.get("verdict") == "different"],
             "classifier_two_sample": c2, "alpha": report["config"].get("alpha"),
+            "alpha_shares": dict(ALPHA_SHARES),
             "metrics_over_2x_baseline": far, "gates_passed": report["gates"]["passed"]}
 
 
