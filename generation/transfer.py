@@ -46,6 +46,7 @@ TRANSFER_GENERATORS = ("paraphrase:keep_irregularities", "seeded_synthetic", "pu
 _NUMBERISH = re.compile(r"[$€£¥]?\w*\d(?:[\w$€£%/:.,'-]*\w)?%?")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 _INNER_CAP = re.compile(r"\b[A-Za-z]+[A-Z][A-Za-z]*\b")  # PHL, iPhone, McDonald, LUV
+_ENTITY = re.compile(r"&#?\w+;")  # HTML entities left in scraped text (&amp;)
 _CAPWORD = re.compile(r"\b[A-Z][a-z]+(?:'[a-z]+)?\b")
 _CONTRACTION = re.compile(r"(?<![\w@#])([A-Za-z]+)(['’])([A-Za-z]+)(?![\w'’])")
 _LEAD = re.compile(r"^(?:\s*(?:@\w+|<HANDLE>)[ \t]*)+")
@@ -425,6 +426,14 @@ def _codespell_first() -> dict[str, str]:
 # --- the transfer --------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Words common enough in lowercase that a capital at a sentence start says nothing (top 30k)."""
+    from wordfreq import top_n_list
+
+    return frozenset(top_n_list("en", 30_000))
+
+
 def protected_mask(text: str, names: Iterable[str] = ()) -> list[bool]:
     """True for every character of a token the stage must never edit (see module docstring)."""
     mask = [False] * len(text)
@@ -433,14 +442,18 @@ def protected_mask(text: str, names: Iterable[str] = ()) -> list[bool]:
         for i in range(a, b):
             mask[i] = True
 
-    for pat in (lx.PLACEHOLDER, lx.URL, _EMAIL, lx.HANDLE, lx.HASHTAG, _NUMBERISH, _INNER_CAP, lx.EMOTICON, lx.EMOJI):
+    for pat in (lx.PLACEHOLDER, lx.URL, _EMAIL, lx.HANDLE, lx.HASHTAG, _NUMBERISH, _INNER_CAP, _ENTITY, lx.EMOTICON,
+                lx.EMOJI):
         for m in pat.finditer(text):
             cover(m.start(), m.end())
     names = set(names) | names_in(text)
     protected_words = lx.MONTHS | lx.WEEKDAYS | lx.NUMBER_WORDS
+    common = _common_words()
     for m in lx.WORD.finditer(text):
         w = m.group(0).lower()
-        if w in protected_words or (m.group(0)[0].isupper() and w in names and m.group(0) != "I"):
+        capital = m.group(0)[0].isupper() and m.group(0) != "I" and "'" not in w
+        # a capitalised word that is not a common lowercase word is a name, even at a sentence start
+        if w in protected_words or (capital and (w in names or w not in common)):
             cover(m.start(), m.end())
     return mask
 
@@ -653,7 +666,7 @@ class TransferModel:
         cands, weights = [], []
         for m in lx.WORD.finditer(doc.text):
             w = m.group(0)
-            if (len(w) >= 3 and w.isalpha() and not w.isupper() and w.lower() not in lx.STOPWORDS
+            if (len(w) >= 3 and w.isalpha() and w.islower() and w not in lx.STOPWORDS
                     and doc.free(m.start(), m.end())):
                 cands.append((m.start(), w))
                 weights.append(4.0 if w.lower() in _EMPHASIS else 1.0)
@@ -711,7 +724,7 @@ class TransferModel:
                 cands.append((m.start(), m.group(1)))
                 weights.append(3.0 if same else 1.0)
         end = _end_insertion_point(doc.text)
-        if end and doc.text[end - 1].isalnum() and doc.free(end, end):
+        if end and doc.text[end - 1].isalnum() and not doc.locked[end - 1]:
             cands.append((end, ""))
             weights.append(1.0)
         for pos, ch in _pick(cands, k, rng, weights):
