@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--real-floor", type=float, help="minimum share of real records")
     m.add_argument("--size", type=int, help="total records")
     m.add_argument("--seed", type=int)
-    m.add_argument("--force", action="store_true", default=None, help="use runs whose monitor gates failed")
+    m.add_argument("--force", action="store_true", default=None, help="use runs whose monitor report failed, skipped its gates, or judged other records (recorded in the manifest)")
     m.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output folder")
     m.set_defaults(func=_mix)
 
