@@ -223,7 +223,8 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
                      "see the power statement below for what this n can detect</li>")
     parts.append(f"<li>Embedding metrics over 2x baseline: {e(', '.join(v['metrics_over_2x_baseline']) or 'none')}</li>")
     cls = "good" if g["passed"] else "bad"
-    parts.append(f"<li>Gates: <b class='{cls}'>{'passed' if g['passed'] else 'FAILED'}</b>")
+    word = "passed" if g["passed"] else "NOT EVALUATED" if g.get("status") == "not_evaluated" else "FAILED"
+    parts.append(f"<li>Gates: <b class='{cls}'>{word}</b>{' (' + e(g['reason']) + ')' if g.get('reason') else ''}")
     for f in g["failed"]:
         parts.append(f"<br><span class='bad'>{e(f['figure'])}: {e(f.get('reason', ''))}</span>")
     for f in g["skipped"]:
