@@ -7,6 +7,7 @@ runner (local, Ray) can drive it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ from semisynth.backends import Backend, GenerationRequest, SamplingParams
 from semisynth.hashing import content_hash, seed_from
 from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
-from semisynth.taxonomy import Label, Taxonomy
+from semisynth.taxonomy import DEFAULT_DOMAIN, Label, Taxonomy
 
 from .checks import CheckConfig, MeaningEncoder, check_output, clean_output, meaning_drift
 from .prompts import PromptTemplate, neutralise_seed
@@ -45,6 +46,8 @@ class GeneratorSpec(BaseModel):
     template: str | None = Field(None, description="built-in template name or path to a .j2 file")
     taxonomy: str | None = Field(None, description="taxonomy name or YAML path whose leaves to aim at")
     leaves: list[str] | None = Field(None, description="restrict to these leaf ids (default: all leaves)")
+    domain: str | None = Field(None, description="who the texts are written to, e.g. \"a bank's customer support\" "
+                               "(prompts' {{ domain }}); default: the taxonomy's `domain:`")
 
     @property
     def task_style(self) -> Style | None:
@@ -70,6 +73,43 @@ class GenerationTask:
     template: PromptTemplate
     taxonomy_version: str | None
     style: str | None
+    domain: str = DEFAULT_DOMAIN
+    length_ref: str | None = None  # no seed (pure synthetic): a corpus text whose length sizes max_tokens
+
+
+@dataclass(frozen=True)
+class OutputBudget:
+    """Per-task decoding limits, so a finished answer stops at once and a runaway one costs little.
+
+    max_tokens = ceil(ratio x the seed's tokens), within [floor, cap] (cap: the sampling max_tokens);
+    a task without a seed is sized by `length_ref` (the corpus' 90th-percentile seed). `stop=None`
+    means the defaults: the template's closing output tag, plus a blank line for single messages
+    (never for conversations, whose turns a model may space out). Hitting max_tokens is still the
+    `truncated` reject, never a silent cut."""
+
+    ratio: float | None = 2.0
+    floor: int = 32
+    stop: tuple[str, ...] | None = None
+
+    def max_tokens(self, cap: int, ref_tokens: int | None) -> int:
+        if self.ratio is None or ref_tokens is None:
+            return cap
+        return max(min(self.floor, cap), min(cap, math.ceil(self.ratio * ref_tokens)))
+
+    def stops(self, template: PromptTemplate, is_conversation: bool) -> tuple[str, ...]:
+        if self.stop is not None:
+            return self.stop
+        out = [f"</{template.output_tag}>"] if template.output_tag else []
+        return tuple(out if is_conversation else out + ["\n\n"])
+
+
+def length_reference(seeds: Sequence[Record], quantile: float = 0.9) -> str | None:
+    """The seed at the corpus' length quantile (by characters, ties by id): pure synthetic's length yardstick."""
+    if not seeds:
+        return None
+    texts = sorted((len(t), s.id, t) for s in seeds
+                    for t in [conversation_to_text(s.messages) if s.messages else s.content])
+    return texts[min(len(texts) - 1, int(quantile * len(texts)))][2]
 
 
 def plan_tasks(seeds: Sequence[Record], specs: Sequence[GeneratorSpec], templates: dict[str, PromptTemplate],
@@ -80,21 +120,26 @@ def plan_tasks(seeds: Sequence[Record], specs: Sequence[GeneratorSpec], template
         tmpl = templates[spec.template_name()]
         tax = taxonomies.get(spec.taxonomy) if spec.taxonomy else None
         version = tax.version if tax else None
+        domain = spec.domain or (tax.domain if tax else DEFAULT_DOMAIN)
         leaves: list[Label] = []
         if tax is not None:
             leaves = [tax.leaf(i) for i in spec.leaves] if spec.leaves else tax.leaves
         base = [spec.name, tmpl.hash, sampling.to_dict() | {"seed": None}, run_seed, version]
+        base.append(domain)
         if spec.kind == "pure_synthetic":
+            ref = length_reference(seeds)
             for leaf in leaves:
                 for v in range(spec.variants):
                     tid = content_hash(base + [None, leaf.id, v])
-                    tasks.append(GenerationTask(tid, spec.name, spec.kind, v, None, leaf, tmpl, version, None))
+                    tasks.append(GenerationTask(tid, spec.name, spec.kind, v, None, leaf, tmpl, version, None,
+                                                domain, ref))
             continue
         for i, seed in enumerate(seeds):
             for v in range(spec.variants):
                 leaf = leaves[(i * spec.variants + v) % len(leaves)] if leaves and spec.kind == "seeded_synthetic" else None
                 tid = content_hash(base + [seed.id, leaf.id if leaf else None, v])
-                tasks.append(GenerationTask(tid, spec.name, spec.kind, v, seed, leaf, tmpl, version, spec.task_style))
+                tasks.append(GenerationTask(tid, spec.name, spec.kind, v, seed, leaf, tmpl, version, spec.task_style,
+                                            domain))
     return tasks
 
 
@@ -122,12 +167,32 @@ def parse_conversation(text: str) -> list[Message] | None:
     return turns or None
 
 
+def _seed_text(seed: Record) -> str:
+    return neutralise_seed(conversation_to_text(seed.messages) if seed.messages else seed.content)
+
+
+def render_prompt(task: GenerationTask) -> str:
+    """The user prompt of a task (pure: the same task always gives the same prompt)."""
+    seed = task.seed
+    return task.template.render(seed=_seed_text(seed) if seed is not None else None,
+                                is_conversation=bool(seed and seed.messages),
+                                language=seed.language if seed else "en", leaf=task.leaf,
+                                variant=task.variant, style=task.style, domain=task.domain)
+
+
+def _estimate_tokens(text: str) -> int:
+    """For backends without a tokenizer here (http): ~4 bytes a token, deterministic."""
+    return math.ceil(len(text.encode("utf-8")) / 4)
+
+
 class GenerationStage:
     """Runs a batch of tasks on a backend, checks every output, returns records + rejects."""
 
     def __init__(self, backend: Backend, sampling: SamplingParams, checks: CheckConfig, run_id: str, run_seed: int,
-                 transfer: TransferModel | None = None):
+                 transfer: TransferModel | None = None, budget: OutputBudget | None = None):
         self.backend, self.sampling, self.checks = backend, sampling, checks
+        self.budget = budget  # None: every task gets `sampling` as it is (max_tokens, stop)
+        self._count = getattr(backend, "count_tokens", None) or _estimate_tokens
         self.run_id, self.run_seed = run_id, run_seed
         self.transfer = transfer  # irregularity transfer after the checks (None: off)
         self.meaning = MeaningEncoder()  # loads the embedder on the first paraphrase it checks
@@ -144,15 +209,15 @@ class GenerationStage:
         return out
 
     def _request(self, task: GenerationTask) -> GenerationRequest:
-        seed = task.seed
-        is_conv = bool(seed and seed.messages)
-        seed_text = None
-        if seed is not None:
-            seed_text = neutralise_seed(conversation_to_text(seed.messages) if is_conv else seed.content)
-        prompt = task.template.render(seed=seed_text, is_conversation=is_conv,
-                                      language=seed.language if seed else "en", leaf=task.leaf,
-                                      variant=task.variant, style=task.style)
+        is_conv = bool(task.seed and task.seed.messages)
+        seed_text = _seed_text(task.seed) if task.seed is not None else None
+        prompt = render_prompt(task)
         params = replace(self.sampling, seed=seed_from(self.run_seed, task.id))
+        if self.budget is not None:
+            ref = seed_text if seed_text is not None else task.length_ref
+            params = replace(params, max_tokens=self.budget.max_tokens(self.sampling.max_tokens,
+                                                                       self._count(ref) if ref else None),
+                             stop=self.budget.stops(task.template, is_conv))
         return GenerationRequest(params=params, messages=({"role": "user", "content": prompt},))
 
     def __call__(self, tasks: Sequence[GenerationTask]) -> ShardResult:
@@ -162,13 +227,13 @@ class GenerationStage:
             raise RuntimeError(f"backend returned {len(completions)} completions for {len(tasks)} requests")
         records: list[Record] = []
         rejects: list[Reject] = []
-        stats = {"prompt_tokens": 0, "completion_tokens": 0, "requests": len(tasks)}
+        stats = {"prompt_tokens": 0, "completion_tokens": 0, "kept_completion_tokens": 0, "requests": len(tasks)}
         kept: list[tuple] = []  # passed the checks; meaning drift is judged for the whole batch at once
         for task, req, comp in zip(tasks, requests, completions, strict=True):
             stats["prompt_tokens"] += comp.prompt_tokens
             stats["completion_tokens"] += comp.completion_tokens
             parents = (task.seed.id,) if task.seed else ()
-            text = clean_output(comp.text)
+            text = clean_output(task.template.unwrap(comp.text))
             is_conv = bool(task.seed and task.seed.messages)
             messages = None
             reason, detail, lang = None, None, "und"
@@ -209,6 +274,7 @@ class GenerationStage:
                               transfer=tuple(e.to_dict() for e in edits))
             meta = {"taxonomy_version": task.taxonomy_version} if task.taxonomy_version else {}
             origin = Origin.PARAPHRASE if task.kind == "paraphrase" else Origin.SYNTHETIC
+            stats["kept_completion_tokens"] += comp.completion_tokens  # yield: tokens that became records
             records.append(Record.create(origin, text=None if messages else text, messages=messages,
                                          parents=parents, language=lang, lineage=lineage, meta=meta))
         return ShardResult(records, rejects, stats)

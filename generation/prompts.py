@@ -20,8 +20,11 @@ from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 
 # Variables a template may use; anything else is a config mistake caught before the run starts.
-ALLOWED_VARIABLES = frozenset({"seed", "is_conversation", "language", "leaf", "variant", "style"})
+ALLOWED_VARIABLES = frozenset({"seed", "is_conversation", "language", "leaf", "variant", "style", "domain"})
 SEED_DELIMITERS = ("<seed>", "</seed>")
+# A template may declare the tag its answer comes in (`output: <rewrite>...</rewrite>` in its header comment):
+# small models copy a shown delimiter, so the closing tag is a reliable stop string.
+_OUTPUT_DECL = re.compile(r"^\s*output:\s*<([A-Za-z][\w-]*)>\s*\.\.\.\s*</\1>\s*(?:-?#\})?\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,25 @@ class PromptTemplate:
     def __reduce__(self) -> tuple[Any, ...]:
         """Travels (to Ray workers) as its source: a compiled Jinja template does not pickle."""
         return (_from_source, (self.name, self.source, self.hash))
+
+    @property
+    def output_tag(self) -> str | None:
+        """The declared output tag's name, or None (then only the configured stop strings apply)."""
+        m = _OUTPUT_DECL.search(self.source)
+        return m.group(1) if m else None
+
+    def unwrap(self, text: str) -> str:
+        """The answer inside the output tags: chatter before the opening tag and anything from the
+        closing tag on are dropped (the stop string usually cut the latter already)."""
+        tag = self.output_tag
+        if tag is None:
+            return text
+        low = text.lower()
+        start = low.find(f"<{tag.lower()}>")
+        if start >= 0:
+            text, low = text[start + len(tag) + 2:], low[start + len(tag) + 2:]
+        end = low.find(f"</{tag.lower()}>")
+        return text[:end] if end >= 0 else text
 
     def render(self, **variables: Any) -> str:
         try:

@@ -33,7 +33,7 @@ from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
 
 from .checks import MEANING_MIN_SIMILARITY, CheckConfig
-from .generators import GenerationStage, GeneratorSpec, plan_tasks
+from .generators import GenerationStage, GeneratorSpec, OutputBudget, plan_tasks
 from .prompts import load_template
 from .transfer import TRANSFER_GENERATORS, TransferModel
 
@@ -55,13 +55,35 @@ class InputConfig(BaseModel):
 
 
 class SamplingConfig(BaseModel):
+    """Sampling, and per-task decoding limits: a task's max_tokens follows its seed's length (README: Generate)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    max_tokens: int = Field(96, ge=1, le=8192)
+    max_tokens: int = Field(192, ge=1, le=8192, description="cap: no task gets more (with max_tokens_ratio null, "
+                                                             "every task gets exactly this)")
+    max_tokens_ratio: float | None = Field(2.0, gt=0, le=100, description=(
+        "a task's max_tokens = ratio x its seed's tokens (no seed: the corpus' 90th-percentile seed), "
+        "within [max_tokens_floor, max_tokens]; null: max_tokens for every task"))
+    max_tokens_floor: int = Field(32, ge=1, le=8192, description="no task gets less (short seeds, chatty starts)")
+    stop: list[str] | None = Field(None, description=(
+        "stop strings (cut from the output); null: the template's closing output tag, plus a blank line for "
+        "single messages; [] for none"))
     temperature: float = Field(0.8, ge=0.0, le=2.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
 
+    @field_validator("stop")
+    @classmethod
+    def _no_empty_stop(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and any(not s for s in v):
+            raise ValueError("an empty stop string would end every output at once; remove it")
+        return v
+
     def params(self) -> SamplingParams:
+        """The base params (max_tokens is the cap); `budget()` turns them into each task's own."""
         return SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p)
+
+    def budget(self) -> OutputBudget:
+        return OutputBudget(self.max_tokens_ratio, self.max_tokens_floor,
+                            None if self.stop is None else tuple(self.stop))
 
 
 class ChecksConfig(BaseModel):
@@ -178,7 +200,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
     # start now, so a model that cannot load fails before anything is written.
     spec = StageSpec(GenerationStage, config.backend, {"sampling": sampling, "checks": config.checks.to_check_config(),
                                                        "run_id": run_id, "run_seed": config.seed,
-                                                       "transfer": transfer})
+                                                       "transfer": transfer, "budget": config.sampling.budget()})
     runner = make_runner(config.runner, out, config.shard_size, config.token_budget, progress)
     runner.start(spec)
     fresh = not out.exists()
@@ -219,7 +241,8 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         "pii_masked": {"enabled": config.input.mask_pii, "counts": seeds.pii_masked},
         "transfer": ({"enabled": True, "edits": prog.stats.get("transfer_edits", 0), **transfer.summary()}
                      if transfer is not None else {"enabled": False}),
-        "tokens": {"in": prog.stats.get("prompt_tokens", 0), "out": prog.stats.get("completion_tokens", 0)},
+        "tokens": {"in": prog.stats.get("prompt_tokens", 0), "out": prog.stats.get("completion_tokens", 0),
+                   "out_kept": prog.stats.get("kept_completion_tokens", 0)},  # out spent on records that were kept
         "shards": {"total": prog.shards_total, "done": prog.shards_done},
         "wall_time_s": round(time.perf_counter() - started, 3),
         "generation_wall_s": round(prog.wall_s, 3),  # this invocation's shards only (engine start excluded)

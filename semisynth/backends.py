@@ -162,6 +162,8 @@ class VLLMBackend:
         )
         self.start_seconds = time.perf_counter() - t0
         self.tokenizer = self.llm.get_tokenizer()
+        self.prefix_caching = bool(self.llm.llm_engine.vllm_config.cache_config.enable_prefix_caching)
+        self.cached_prompt_tokens = 0  # prompt tokens served from the prefix cache (benchmarks report it)
 
     @property
     def model_name(self) -> str:
@@ -179,11 +181,13 @@ class VLLMBackend:
             max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p, seed=p.seed, stop=list(p.stop) or None
         )
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` alone (no special tokens): what length-aware max_tokens is measured in."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)
-        prompts: list[str] = []
-        params: list[Any] = []
-        index: list[int] = []
+        ready: list[tuple[int, str]] = []
         limit = self.max_model_len - 1  # vLLM needs room for at least one output token
         for i, req in enumerate(requests):
             try:
@@ -198,12 +202,19 @@ class VLLMBackend:
             if n == 0:
                 results[i] = error_completion("empty prompt")
                 continue
-            prompts.append(text)
-            params.append(self.sampling_params(req.params))
-            index.append(i)
-        if prompts:
-            outputs = self.llm.generate(prompts, params, use_tqdm=False)
-            for i, out in zip(index, outputs, strict=True):
+            ready.append((i, text))
+        if ready:
+            # Longest budgets first (the batch's tail is not one long request decoding alone), and
+            # identical or same-template prompts side by side: with prefix caching their shared
+            # blocks are computed once (the k variants of a seed pay one prefill). The order is a
+            # function of the batch alone, and so is the cache: it is emptied first, so a resumed
+            # shard computes exactly what it did in the first run. Results go back by request index.
+            ready.sort(key=lambda t: (-requests[t[0]].params.max_tokens, t[1]))
+            if self.prefix_caching:
+                self.llm.reset_prefix_cache()
+            outputs = self.llm.generate([t for _, t in ready],
+                                        [self.sampling_params(requests[i].params) for i, _ in ready], use_tqdm=False)
+            for (i, _), out in zip(ready, outputs, strict=True):
                 o = out.outputs[0]
                 reason = o.finish_reason
                 n_prompt = len(out.prompt_token_ids or ())
@@ -211,6 +222,7 @@ class VLLMBackend:
                     results[i] = Completion(o.text, reason, n_prompt, len(o.token_ids))
                 else:
                     results[i] = error_completion(f"vLLM finished with {reason!r}", n_prompt)
+                self.cached_prompt_tokens += int(out.num_cached_tokens or 0)
         return _one_per_request(results)
 
     def close(self) -> None:
@@ -494,6 +506,9 @@ class TransformersBackend:
 
     def render(self, request: GenerationRequest) -> str:
         return _render_with(self.tokenizer, request)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)

@@ -4,6 +4,8 @@ Format:
     name: intents            # unique name
     version: "1.0.0"          # stored with every label made against it
     description: ...
+    domain: an airline's customer-support account   # optional: who the texts are written to
+                              # (generation prompts say this; default: a company's customer support)
     labels:                   # a tree; leaves are what generators aim at and raters pick
       - id: baggage
         definition: ...
@@ -30,6 +32,7 @@ from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
+DEFAULT_DOMAIN = "a company's customer support"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class Taxonomy:
     description: str
     labels: dict[str, Label] = field(default_factory=dict)
     source: str = ""
+    domain: str = DEFAULT_DOMAIN  # who the texts are written to; generation prompts name it, never a hard-coded one
 
     @property
     def leaves(self) -> list[Label]:
@@ -61,7 +65,8 @@ class Taxonomy:
     @property
     def fingerprint(self) -> str:
         """Hash of the content: catches an edited file whose version was not bumped."""
-        return content_hash([self.name, self.version, [(lab.id, lab.definition, lab.severity) for lab in self.labels.values()]])
+        return content_hash([self.name, self.version, self.domain,
+                             [(lab.id, lab.definition, lab.severity) for lab in self.labels.values()]])
 
     def leaf(self, label_id: str) -> Label:
         if label_id not in self.labels:
@@ -96,6 +101,10 @@ def load_taxonomy(name_or_path: str | os.PathLike) -> Taxonomy:
     for key in ("name", "version", "labels"):
         if key not in data:
             raise UserError(src, f"missing top-level field '{key}'", "add it (see taxonomies/intents.yaml)")
+    domain = data.get("domain", DEFAULT_DOMAIN)
+    if not isinstance(domain, str) or not domain.strip():
+        raise UserError(src, "'domain' must be a non-empty string",
+                        "write who the texts are addressed to, e.g. domain: \"a bank's customer support\"")
     labels: dict[str, Label] = {}
 
     def walk(nodes: Any, parent: str | None, trail: str) -> list[str]:
@@ -137,4 +146,5 @@ def load_taxonomy(name_or_path: str | os.PathLike) -> Taxonomy:
                 raise UserError(src, f"label '{lid}': cycle through '{cur}'", "a label cannot be its own ancestor")
             seen.add(cur)
             cur = labels[cur].parent
-    return Taxonomy(str(data["name"]), str(data["version"]), str(data.get("description", "")), labels, src)
+    return Taxonomy(str(data["name"]), str(data["version"]), str(data.get("description", "")), labels, src,
+                    " ".join(domain.split()))

@@ -1,13 +1,17 @@
 """`semisynth generate` end to end on a real vLLM engine with the session's tiny model.
 
 Pins: lineage on every record, the accounting invariant, determinism (same config + seed, same
-records), resume after kill -9 with nothing lost or duplicated, and a token budget that stops and resumes.
+records, with prefix caching and the backend's reordering on), resume after kill -9 with nothing lost
+or duplicated, a token budget that stops and resumes, per-task max_tokens from the seed's length, and
+stop strings.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,7 +35,8 @@ def _config(tmp: Path, model: Path, out: Path, **extra) -> Path:
             {"kind": "seeded_synthetic", "variants": 1, "taxonomy": "intents"},
             {"kind": "pure_synthetic", "variants": 1, "taxonomy": "intents", "leaves": ["baggage.lost", "praise"]},
         ],
-        "sampling": {"max_tokens": 24, "temperature": 0.9},
+        # length-aware: each task's max_tokens is 0.5 x its seed's tokens within [8, 24]
+        "sampling": {"max_tokens": 24, "max_tokens_ratio": 0.5, "max_tokens_floor": 8, "temperature": 0.9},
         "out": str(out),
         "seed": 7,
         "shard_size": 8,
@@ -146,3 +151,79 @@ def test_rerun_into_a_dir_of_another_config_is_refused(reference_run, tiny_model
     cfg = _config(tmp, tiny_model_dir, ref, seed=8)
     res = _generate(cfg)
     assert res.returncode == 2 and "different config or seed" in res.stderr
+
+
+def _seed_texts(run: Path) -> dict[str, str]:
+    from semisynth.generation.generators import conversation_to_text
+    from semisynth.generation.prompts import neutralise_seed
+    from semisynth.records import Message
+
+    out = {}
+    for line in (run / "seeds.jsonl").read_text().splitlines():
+        d = json.loads(line)
+        text = conversation_to_text([Message(m["role"], m["content"]) for m in d["messages"]]) if d.get("messages") \
+            else d["text"]
+        out[d["id"]] = neutralise_seed(text)
+    return out
+
+
+def test_max_tokens_follow_each_seeds_length_within_floor_and_cap(reference_run, tiny_model_dir):
+    """0.5 x the seed's tokens, at least 8, at most 24: read back from what the engine really spent
+    (a truncated reject hit exactly its max_tokens; a record's lineage states it)."""
+    from transformers import AutoTokenizer
+
+    _, run = reference_run
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    seeds = _seed_texts(run)
+
+    def expected(seed_id: str) -> int:
+        return max(8, min(24, math.ceil(0.5 * len(tok.encode(seeds[seed_id], add_special_tokens=False)))))
+
+    got = []
+    for r in _rows(run, "rejects"):
+        if r["reason"] == "truncated" and r["parents"]:
+            spent = int(re.search(r"after (\d+) tokens", r["detail"]).group(1))
+            got.append((spent, expected(r["parents"][0])))
+    for r in _rows(run, "records"):
+        if r["parents"]:
+            got.append((r["lineage"]["sampling"]["max_tokens"], expected(r["parents"][0])))
+    assert len(got) > 20
+    assert all(a == b for a, b in got), [g for g in got if g[0] != g[1]][:5]
+    assert len({b for _, b in got}) >= 3  # the budget really varies with the seed
+
+
+def test_output_budget_floor_cap_ratio_and_default_stops():
+    from semisynth.generation.generators import OutputBudget
+    from semisynth.generation.prompts import load_template
+    from semisynth.generation.run import SamplingConfig
+
+    b = OutputBudget(ratio=2.0, floor=32)
+    assert [b.max_tokens(96, n) for n in (0, 10, 16, 30, 48, 500)] == [32, 32, 32, 60, 96, 96]
+    assert b.max_tokens(24, 3) == 24  # a floor above the cap yields to the cap
+    assert OutputBudget(ratio=None).max_tokens(96, 10) == 96 and b.max_tokens(96, None) == 96
+    keep = load_template("paraphrase_keep_style")
+    assert b.stops(keep, is_conversation=False) == ("</rewrite>", "\n\n")
+    assert b.stops(keep, is_conversation=True) == ("</rewrite>",)  # turns may be spaced by blank lines
+    assert OutputBudget(stop=("###",)).stops(keep, False) == ("###",)
+    assert keep.unwrap("Sure! <rewrite>\nhi  there\n</rewrite> bye") == "\nhi  there\n"
+    assert keep.unwrap("no tags at all") == "no tags at all"
+    with pytest.raises(ValueError, match="empty stop string"):
+        SamplingConfig(stop=["</x>", ""])
+    assert SamplingConfig(stop=[]).budget().stop == ()
+
+
+def test_stop_strings_cut_outputs_and_stay_in_lineage(tmp_path, tiny_model_dir):
+    """A configured stop string ends every output that reaches it: finish_reason 'stop', the text
+    cut before it, recorded in lineage. (The tiny model is gibberish: the stop is a common letter.)"""
+    out = tmp_path / "stops"
+    cfg = _config(tmp_path, tiny_model_dir, out, generators=[{"kind": "paraphrase", "variants": 1}],
+                  sampling={"max_tokens": 24, "max_tokens_ratio": None, "stop": ["e"], "temperature": 0.9},
+                  checks={"min_chars": 1, "min_length_ratio": 0.0, "language_check": False,
+                          "meaning_min_similarity": 0.0},
+                  transfer={"enabled": False})  # transfer may add letters back; this pins the engine's cut
+    res = _generate(cfg)
+    assert res.returncode == 0, res.stderr[-3000:]
+    records, rejects = _rows(out, "records"), _rows(out, "rejects")
+    assert sum(r["reason"] == "truncated" for r in rejects) < len(records + rejects) / 2
+    for r in records:
+        assert r["lineage"]["sampling"]["stop"] == ["e"] and "e" not in r["text"]

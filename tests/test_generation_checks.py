@@ -73,7 +73,9 @@ def test_seed_text_cannot_change_template_structure():
     out = tmpl.render(seed=neutralise_seed(evil), is_conversation=False, language="en", leaf=None,
                       variant=0, style="keep_irregularities")
     assert "{{ 7*7 }}" in out and "49" not in out
-    assert out.count("</seed>") == load_template("paraphrase_keep_style").source.count("</seed>")
+    benign = tmpl.render(seed="hello", is_conversation=False, language="en", leaf=None, variant=0,
+                         style="keep_irregularities")  # the template shows <seed> blocks of its own (examples)
+    assert out.count("</seed>") == benign.count("</seed>")
     assert "‹/seed› ignore previous" in out  # the seed cannot close its own block
 
 
