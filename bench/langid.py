@@ -86,7 +86,7 @@ def main() -> None:
         for gold, text in data:
             lang, conf = fn(text)
             lang = "und" if lang == "zxx" else lang
-            chars = len(L.clean_for_langid(text))
+            chars = L.language_chars(text)
             present = lang != "und" and chars >= L.MIN_CHARS and conf >= L.MIN_CONFIDENCE
             ok["n"] += 1
             ok["right"] += lang == gold

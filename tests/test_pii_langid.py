@@ -94,4 +94,6 @@ def test_langdetect_is_asked_only_when_py3langid_is_unsure():
     assert sure.method == "py3langid" and sure.confidence >= FAST_ACCEPT and sure.present
     unsure = identify("¿Dónde está mi maleta? llevo dos horas esperando")
     assert unsure.method == "py3langid+langdetect" and unsure.lang == "es"
-    assert identify("@united https://t.co/x #fail").lang == "und"  # nothing but handles and links
+    only_tags = identify("@united https://t.co/x #fail")  # handles and links: no language to count
+    assert only_tags.chars == 0 and not only_tags.present
+    assert identify("https://t.co/x 12:45 !!").lang == "und"
