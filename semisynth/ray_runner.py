@@ -42,17 +42,19 @@ WORKER_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "HF_HUB_OFFLINE": "1", "TRA
 def _describe(e: BaseException) -> dict[str, str]:
     if isinstance(e, UserError):
         return {"where": e.where, "what": e.what, "fix": e.fix}
-    return {"what": f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"}
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and "errors.pydantic.dev" not in ln]
+    return {"what": f"{type(e).__name__}: {' / '.join(lines[:3])[:300]}"}
 
 
 class StageWorker:
     """One actor = one stage = one engine. A build failure is kept and reported by `ready()`
     (a constructor that raises would leave Ray with a dead actor and a long traceback)."""
 
-    def __init__(self, spec: StageSpec):
+    def __init__(self, spec_box: list[Any]):
         self.error: dict[str, str] | None = None
         self.stage = None
         try:
+            spec: StageSpec = ray.get(spec_box[0])  # boxed: a restart re-reads the driver's copy
             self.stage = spec.build()
         except BaseException as e:  # reported to the driver as one line
             self.error = _describe(e)
@@ -71,7 +73,7 @@ def connect(config: RunnerConfig) -> bool:
     if ray.is_initialized():
         return False
     env = {**WORKER_ENV, **config.env_vars}
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
                               "runtime_env": {**config.runtime_env,
                                               "env_vars": {**config.runtime_env.get("env_vars", {}), **env}}}
     if config.address is None:  # a private local Ray sized to the pool
@@ -80,6 +82,7 @@ def connect(config: RunnerConfig) -> bool:
         kwargs["object_store_memory"] = 256 << 20  # shards are small; RAY_TMPDIR moves Ray's temp dir
     else:
         kwargs["address"] = config.address
+    logging.getLogger("ray").setLevel(logging.ERROR)  # the CLI's stderr is ours: one line per error
     try:
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -99,6 +102,7 @@ class RayRunner(LocalRunner):
         self.actors: list[Any] = []
         self.workers_info: list[dict[str, Any]] = []
         self._owns_ray = False
+        self._spec_ref: Any = None
 
     def start(self, spec: StageSpec) -> None:
         """Start the pool and wait until every worker has its engine (or say in one line why not)."""
@@ -117,7 +121,10 @@ class RayRunner(LocalRunner):
         actor_cls = ray.remote(StageWorker).options(
             num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker, max_restarts=-1, max_task_retries=0,
             runtime_env={"env_vars": {**WORKER_ENV, **cfg.env_vars}})
-        self.actors = [actor_cls.remote(spec) for _ in range(cfg.workers)]
+        # The spec goes to the object store once; the box keeps Ray from resolving it as a constructor
+        # argument, and the driver holds the reference for the whole run, so restarts can read it.
+        self._spec_ref = ray.put(spec)
+        self.actors = [actor_cls.remote([self._spec_ref]) for _ in range(cfg.workers)]
         try:
             self.workers_info = ray.get([a.ready.remote() for a in self.actors], timeout=cfg.start_timeout_s)
         except GetTimeoutError:
@@ -152,6 +159,7 @@ class RayRunner(LocalRunner):
             except Exception:  # already gone
                 pass
         self.actors = []
+        self._spec_ref = None
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
         self._owns_ray = False
@@ -162,8 +170,10 @@ class _RayShards:
 
     At most `2 x workers` shards are dispatched or held ahead of the commit (bounded memory), except
     the shard the commit waits for, which is always sent. A failed attempt (actor died, stage raised,
-    watchdog) restarts that actor's engine and requeues the shard; after `max_attempts` the shard
-    becomes `spec.fail(...)`: backend_error rejects for every task, with the last reason."""
+    watchdog) requeues the shard; after `max_attempts` the shard becomes `spec.fail(...)`:
+    backend_error rejects for every task, with the last reason. The failed actor gets no work until
+    Ray has restarted it and its new engine says ready (`start_timeout_s`); an actor whose engine
+    cannot come back leaves the pool, and a run without workers stops with one line (rerun resumes)."""
 
     def __init__(self, runner: RayRunner, pending: dict[int, Sequence[Any]]):
         self.runner, self.cfg, self.spec = runner, runner.config, runner.spec
@@ -172,10 +182,11 @@ class _RayShards:
         heapq.heapify(self.queue)
         self.results: dict[int, ShardResult] = {}
         self.inflight: dict[Any, tuple[int, int, float]] = {}  # ref -> (shard, actor index, sent at)
+        self.starting: dict[Any, tuple[int, float]] = {}  # ready() ref -> (actor index, restart began)
         self.idle = list(range(len(runner.actors)))
+        self.lost: dict[int, str] = {}  # actor index -> why it left the pool
         self.attempts: dict[int, int] = {}
         self.window = 2 * len(runner.actors)
-        self.failures: list[str] = []
 
     def _fill(self, needed: int) -> None:
         while self.idle and self.queue:
@@ -187,44 +198,79 @@ class _RayShards:
             ref = self.runner.actors[a].run.remote(self.batches[idx])
             self.inflight[ref] = (idx, a, time.monotonic())
 
-    def _failed(self, idx: int, a: int, reason: str) -> None:
-        """Restart the actor (a fresh engine) and retry the shard, or give up on it after max_attempts."""
-        try:
-            ray.kill(self.runner.actors[a], no_restart=False)
-        except Exception:  # already dead and restarting
-            pass
-        self.idle.append(a)
+    def _await_restart(self, a: int, since: float) -> None:
+        self.starting[self.runner.actors[a].ready.remote()] = (a, since)
+
+    def _failed(self, idx: int, a: int, reason: str, kill: bool) -> None:
+        """Requeue the shard (or give up on it after max_attempts); the actor rejoins once restarted."""
+        if kill:  # the process is alive but its stage is not trusted: a fresh process, a fresh engine
+            try:
+                ray.kill(self.runner.actors[a], no_restart=False)
+            except Exception:  # already dead and restarting
+                pass
+        self._await_restart(a, time.monotonic())
         n = self.attempts[idx] = self.attempts.get(idx, 0) + 1
-        self.failures.append(f"shard {idx} attempt {n}: {reason}")
         log.warning("shard %d attempt %d failed: %s", idx, n, reason)
         if n < self.cfg.max_attempts:
             heapq.heappush(self.queue, idx)
         else:
             self.results[idx] = self.spec.fail(self.batches[idx], f"worker failed {n} times; last: {reason}")
 
+    def _lose(self, a: int, why: str) -> None:
+        log.warning("Ray worker %d leaves the pool: %s", a, why)
+        self.lost[a] = why
+        try:
+            ray.kill(self.runner.actors[a], no_restart=True)
+        except Exception:
+            pass
+
+    def _collect(self, ref: Any) -> None:
+        if ref in self.starting:
+            a, since = self.starting.pop(ref)
+            try:
+                info = ray.get(ref)
+            except RayError as e:  # still restarting: ask again, within start_timeout_s
+                if time.monotonic() - since < self.cfg.start_timeout_s:
+                    time.sleep(0.2)
+                    self._await_restart(a, since)
+                else:
+                    self._lose(a, f"not back after {self.cfg.start_timeout_s:g} s ({type(e).__name__})")
+                return
+            if info["error"]:
+                self._lose(a, f"engine did not restart: {info['error'].get('what')}")
+            else:
+                self.idle.append(a)
+            return
+        shard, a, _ = self.inflight.pop(ref)
+        try:
+            self.results[shard] = ray.get(ref)
+            self.idle.append(a)
+        except RayActorError as e:  # the process died (kill -9, OOM, a crashed engine): Ray restarts it
+            self._failed(shard, a, f"worker died ({type(e).__name__})", kill=False)
+        except RayTaskError as e:
+            cause = e.cause if e.cause is not None else e
+            last = (str(cause).strip().splitlines() or [""])[-1][:200]
+            self._failed(shard, a, f"stage raised {type(cause).__name__}: {last}", kill=True)
+        except RayError as e:  # object lost with its node, etc.
+            self._failed(shard, a, type(e).__name__, kill=True)
+
     def result(self, idx: int) -> ShardResult:
         while idx not in self.results:
             self._fill(idx)
+            if not self.inflight and not self.starting and not self.idle:
+                raise UserError("runner", f"every Ray worker was lost ({'; '.join(sorted(set(self.lost.values())))})",
+                                "fix the cluster or the backend, then rerun the same command: committed shards are kept")
             now = time.monotonic()
             deadline = min((t + self.cfg.shard_timeout_s for _, _, t in self.inflight.values()), default=now + 1)
-            ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=max(0.05, min(1.0, deadline - now)))
+            ready, _ = ray.wait([*self.inflight, *self.starting], num_returns=1,
+                                timeout=max(0.05, min(1.0, deadline - now)))
             for ref in ready:
-                shard, a, _ = self.inflight.pop(ref)
-                try:
-                    self.results[shard] = ray.get(ref)
-                    self.idle.append(a)
-                except RayActorError as e:
-                    self._failed(shard, a, f"worker died ({type(e).__name__})")
-                except RayTaskError as e:
-                    self._failed(shard, a, f"stage raised {type(e.cause).__name__ if e.cause else 'an error'}: "
-                                 f"{str(e.cause or e).strip().splitlines()[-1][:200]}")
-                except RayError as e:  # object lost with its node, etc.
-                    self._failed(shard, a, f"{type(e).__name__}")
+                self._collect(ref)
             now = time.monotonic()
             for ref, (shard, a, sent) in list(self.inflight.items()):
                 if now - sent > self.cfg.shard_timeout_s:  # watchdog: a stuck engine never hangs the run
-                    del self.inflight[ref]  # the actor is killed (and restarted) by _failed
-                    self._failed(shard, a, f"no result after {self.cfg.shard_timeout_s:g} s (watchdog)")
+                    del self.inflight[ref]
+                    self._failed(shard, a, f"no result after {self.cfg.shard_timeout_s:g} s (watchdog)", kill=True)
         return self.results.pop(idx)
 
     def cancel(self) -> None:
@@ -235,4 +281,82 @@ class _RayShards:
             except Exception:
                 pass
         self.inflight.clear()
+        self.starting.clear()
         self.results.clear()
+
+
+# --- embedding: Ray Data over an actor pool, equal to the local Embedder bit for bit ----------------------
+def plan_embedding_batches(texts: Sequence[str], model: str, batch_size: int) -> list[list[int]]:
+    """The batches the local encode would run, as index lists: sentence-transformers sorts all texts by
+    length (longest first) and cuts batch_size slices; the e5 path cuts slices in input order. Sending
+    exactly these batches to the workers is what makes the vectors equal bit for bit (padding, and so
+    the arithmetic, depends on which texts share a batch)."""
+    import numpy as np
+
+    order = (np.argsort([-len(t) for t in texts]) if model == "all-MiniLM-L6-v2"
+             else np.arange(len(texts)))
+    return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+
+
+class _EncodeBatches:
+    """A Ray Data actor: one embedding model, one pre-planned batch per row."""
+
+    def __init__(self, model: str, batch_size: int, device: str):
+        from semisynth.collapse.embeddings import Embedder
+
+        self.embedder = Embedder(model, batch_size, cache_dir=None, device=device)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        out = []
+        for texts in batch["texts"]:
+            vecs = self.embedder._encode_raw([str(t) for t in texts])
+            out.append(np.ascontiguousarray(vecs, dtype=np.float32).tobytes())
+        return {"k": batch["k"], "emb": np.array(out, dtype=object)}
+
+
+def embed_texts(texts: Sequence[str], model: str = "all-MiniLM-L6-v2", batch_size: int = 64,
+                config: RunnerConfig | None = None, device: str = "cpu") -> Any:
+    """(n, d) float32 rows in input order, computed by `map_batches` on an actor pool of `workers`
+    models; the same bits as `Embedder(model, batch_size).encode(texts)` without a cache."""
+    import numpy as np
+    import ray.data
+
+    config = config or RunnerConfig(kind="ray")
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    owns = connect(config)
+    try:
+        plan = plan_embedding_batches(texts, model, batch_size)
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        rows = [{"k": k, "texts": [texts[i] for i in idx]} for k, idx in enumerate(plan)]
+        ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * config.workers)).map_batches(
+            _EncodeBatches, fn_constructor_kwargs={"model": model, "batch_size": batch_size, "device": device},
+            batch_size=1, batch_format="numpy", concurrency=config.workers, num_cpus=config.cpus_per_worker,
+            num_gpus=config.gpus_per_worker or None)
+        got = {int(r["k"]): r["emb"] for r in ds.iter_rows()}  # keyed by batch, never by arrival order
+        if sorted(got) != list(range(len(plan))):
+            raise RuntimeError(f"embedding lost batches: {len(got)} of {len(plan)} came back")
+        dim = len(got[0]) // 4 // len(plan[0])
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        for k, idx in enumerate(plan):
+            out[idx] = np.frombuffer(got[k], dtype=np.float32).reshape(len(idx), dim)
+        return out
+    finally:
+        if owns:
+            ray.shutdown()
+
+
+def ray_embedder(model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache_dir: str | os.PathLike | None = None,
+                 config: RunnerConfig | None = None, device: str = "cpu") -> Any:
+    """The monitor's `Embedder` (same content-hash cache, read and written by the driver) whose new
+    texts are encoded on Ray by `embed_texts`."""
+    from semisynth.collapse.embeddings import Embedder
+
+    class RayEmbedder(Embedder):
+        def _encode_raw(self, texts: list[str]) -> Any:
+            return embed_texts(texts, self.model_name, self.batch_size, config, self.device)
+
+    return RayEmbedder(model, batch_size, cache_dir=cache_dir, device=device)

@@ -214,3 +214,24 @@ def test_killed_driver_rerun_resumes_from_the_markers(reference, tiny_model_dir)
         assert_same_run(out, ref)
     finally:
         stop_ray_session(ray_tmp)
+
+
+def test_ray_embedding_equals_the_local_embedder_bit_for_bit(local_ray, tmp_path):
+    import numpy as np
+
+    from semisynth.collapse.embeddings import Embedder
+    from semisynth.ray_runner import embed_texts, ray_embedder
+    from semisynth.runner import RunnerConfig
+
+    rows = [json.loads(line) for line in SAMPLE.read_text().splitlines()[:90]]
+    texts = [r.get("text") or " ".join(m["content"] for m in r.get("messages", [])) for r in rows]
+    uniq = list(dict.fromkeys(texts))
+    texts += texts[:5]  # the Embedder encodes a repeated text once
+    local = Embedder("all-MiniLM-L6-v2", batch_size=16).encode(texts)
+    cfg = RunnerConfig(kind="ray", workers=2, cpus_per_worker=1)
+    assert np.array_equal(embed_texts(uniq, "all-MiniLM-L6-v2", 16, cfg), Embedder(batch_size=16).encode(uniq))
+    cached = ray_embedder("all-MiniLM-L6-v2", 16, cache_dir=tmp_path, config=cfg)
+    assert np.array_equal(cached.encode(texts), local)
+    assert cached.encoded_last == len(set(texts))
+    again = Embedder("all-MiniLM-L6-v2", batch_size=16, cache_dir=tmp_path)  # the cache is shared with local runs
+    assert np.array_equal(again.encode(texts), local) and again.encoded_last == 0
