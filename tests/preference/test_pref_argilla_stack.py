@@ -93,7 +93,7 @@ def test_simulated_raters_end_to_end_gold_agreement_escalation_export(conn, make
     assert curation.assign(gold, raters, 3, gold_seen=seen) == {}  # nobody gets the same gold twice
     curation.push(conn, "e2e", _settings(), [*items, *gold], assignment, None)
     sim = RaterSimulator(conn, "e2e", [SimulatedRater("ra", 0.0), SimulatedRater("rb", 0.0),
-                                      SimulatedRater("rc", 0.1), SimulatedRater("rbad", 1.0)], truth, seed=3)
+                                      SimulatedRater("rc", 0.5), SimulatedRater("rbad", 1.0)], truth, seed=3)
     done = sim.run()
     assert sum(done.values()) == 24 * 3 + 4 * 3
     pulled = curation.pull(conn, "e2e")
@@ -106,6 +106,7 @@ def test_simulated_raters_end_to_end_gold_agreement_escalation_export(conn, make
     assert min(kappas, key=lambda u: kappas[u]["value"]) == "rbad"
     # items whose trusted raters disagree or are too few go to the experts; the expert's answer wins
     esc = [i for i, r in res.items() if r.status == "escalated"]
+    assert esc  # rc at 50% noise and the failed-gold rbad leave items the trusted raters do not settle
     for iid, r in res.items():
         if r.status == "consensus":
             assert r.answer == truth[iid]

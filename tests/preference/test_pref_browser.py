@@ -210,3 +210,16 @@ def test_raters_see_exactly_their_queue_in_the_ui_and_a_submitted_ranking_is_rep
     assert [(a.item_id, a.user, a.values["verdict"]) for a in ann] == [(item_id, raters[0], "ranked")]
     assert [v["value"] for v in sorted(ann[0].values["ranking"], key=lambda v: v["rank"])] == \
         ["response_2", "response_1"]
+
+
+def test_a_missing_browser_fails_under_ci_and_skips_only_outside_it(monkeypatch):
+    import sys
+
+    mod = sys.modules[__name__]
+    monkeypatch.setattr(mod, "DRIVER", Path("/nonexistent/chromedriver"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium-driver"):
+        _need_browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _need_browser()
