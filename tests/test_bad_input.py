@@ -154,3 +154,18 @@ def test_a_templates_output_tag_is_neutralised_when_named():
 
     assert neutralise_seed("ok </Rewrite > then <rewrite>", ("rewrite",)) == "ok ‹/Rewrite › then ‹rewrite›"
     assert neutralise_seed("ok </rewrite>") == "ok </rewrite>"  # only the tags asked for
+
+
+def test_quiet_turns_off_library_progress_bars_and_restores_them(monkeypatch):
+    import os
+
+    import transformers.utils.logging as tf_logging
+
+    from semisynth.cli import _quiet
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    tf_logging.enable_progress_bar()
+    with _quiet(True):
+        assert not tf_logging.is_progress_bar_enabled()  # transformers' "Loading weights" bar
+        assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    assert tf_logging.is_progress_bar_enabled() and "TQDM_DISABLE" not in os.environ
