@@ -61,15 +61,4 @@ def test_perfect_agreement_is_one_and_noisy_rater_scores_lowest():
     assert min(range(4), key=lambda r: per_rater[r].value) == 3
     assert per_rater[0].value > 0.8 > per_rater[3].value
 
-
-def test_agreement_on_100k_responses_is_fast():
-    import time
-
-    rng = np.random.default_rng(4)
-    truth = rng.integers(0, 4, 33_334)
-    m = np.where(rng.random((33_334, 3)) < 0.8, truth[:, None], rng.integers(0, 4, (33_334, 3)))
-    t = time.perf_counter()
-    ag.krippendorff_alpha(m, 4, "nominal", n_boot=200)
-    ag.fleiss_kappa(ag.category_counts(m, 4), n_boot=200)
-    ag.rater_vs_rest(m, 4, n_boot=200)
-    assert time.perf_counter() - t < 30
+# Speed on 100k responses is measured in bench/argilla.py (bench_offline), never asserted in a test.
