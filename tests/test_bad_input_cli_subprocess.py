@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from bad_input_harness import snapshot
 
+pytestmark = pytest.mark.slow  # ~3-10 s of imports per process; the in-process tables cover the same ground fast
+
 SCRIPT = str(Path(sys.executable).with_name("semisynth"))
 
 

@@ -71,22 +71,23 @@ def test_collapse_run_refuses_bad_input(c: Case, tmp_path, monkeypatch, capsys):
     assert_refused(c, tmp_path, monkeypatch, capsys)
 
 
-@pytest.mark.parametrize("problem", ["missing", "empty", "too_small"])
-def test_a_corrected_real_corpus_reruns_into_the_same_folder(problem, tmp_path, monkeypatch, capsys):
-    """The refused run leaves no experiment.json behind, so the corrected rerun is not "a different experiment"."""
+def test_a_corrected_real_corpus_reruns_into_the_same_folder(tmp_path, monkeypatch, capsys):
+    """Each refused run (corpus missing, empty, too small) leaves no experiment.json behind, so the corrected
+    rerun into the same folder is not refused as "a different experiment"."""
     from semisynth.cli import main
     from semisynth.collapse.model_families import real_text_source
 
     monkeypatch.chdir(tmp_path)
     corpus, out = tmp_path / "real.jsonl", tmp_path / "exp"
-    if problem == "empty":
-        corpus.write_bytes(b"")
-    elif problem == "too_small":
-        corpus.write_text("".join(json.dumps(t) + "\n" for t in texts(8)))
     argv = ["collapse", "run", "--family", "ngram", "--generations", "1", "--seeds", "0", "--sample-size", "20",
             "--no-progress", "--real-data", str(corpus), "--out", str(out)]
-    assert main(argv) == 2
-    assert not out.exists()
+    for problem in ("missing", "empty", "too_small"):
+        if problem == "empty":
+            corpus.write_bytes(b"")
+        elif problem == "too_small":
+            corpus.write_text("".join(json.dumps(t) + "\n" for t in texts(8)))
+        assert main(argv) == 2, problem
+        assert not out.exists(), problem
     corpus.write_text("".join(json.dumps(t) + "\n" for t in texts(80)))
     real_text_source.cache_clear()  # in-process only: each CLI call is a fresh process
     capsys.readouterr()
