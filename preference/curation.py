@@ -1,7 +1,10 @@
 """The three curation datasets (preference, moderation, review), their Argilla schemas, and
 idempotent, batched, resumable push and pull.
 
-Idempotence: each Argilla record's id is the item's deterministic id (a content hash), so the
+Queues: Argilla 2.8 shows an annotator every record in their workspaces and has no per-user
+assignment, so a dataset is stored as one copy per rater, in the rater's own workspace
+(`<workspace>--<rater>`), holding exactly the items assigned to them; `pull` merges the copies by
+item id. Idempotence: each Argilla record's id is the item's deterministic id (a content hash), so the
 server upserts; re-pushing adds nothing. Resumability: a ledger of pushed batch hashes beside the
 state lets a rerun skip finished batches; a batch cut off by a crash is simply sent again.
 """
