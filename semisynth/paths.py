@@ -22,7 +22,8 @@ def _nearest_existing(path: Path) -> Path:
 
 def _check_common(path: str | os.PathLike | None, field: str, noun: str) -> Path:
     if path is None or not str(path).strip():
-        raise UserError(f"{field}", f"the {noun} path is empty", f"give a {noun} path, e.g. {field} runs/try")
+        example = "runs/try" if "folder" in noun else "out/items.jsonl"
+        raise UserError(f"{field}", f"the {noun} path is empty", f"give an {noun} path, e.g. {example}")
     p = Path(os.path.expanduser(str(path)))
     if p.is_symlink() and not p.exists():
         raise UserError(f"{field} {path}", f"is a dangling symlink (it points to {os.readlink(p)}, which does not exist)",
@@ -34,14 +35,14 @@ def _check_common(path: str | os.PathLike | None, field: str, noun: str) -> Path
                             f"remove the link or give another {noun} path")
         if parent.exists() and not parent.is_dir():
             raise UserError(f"{field} {path}", f"{parent} is a file, not a folder",
-                            f"give a {noun} path whose parent folders are folders")
+                            f"give an {noun} path whose parent folders are folders (or move the file away)")
     return p
 
 
 def _check_writable(folder: Path, field: str, path: str | os.PathLike, noun: str) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"{field} {path}", f"folder {folder} is not writable",
-                        f"give a {noun} path in a folder you can write to (or fix its permissions)")
+                        f"give an {noun} path in a folder you can write to (or fix its permissions)")
 
 
 def check_output_dir(path: str | os.PathLike | None, field: str = "--out") -> Path:
