@@ -69,18 +69,3 @@ def check_output_file(path: str | os.PathLike | None, field: str = "--out") -> P
         raise UserError(f"{field} {path}", "exists and is not writable", "give another file path or fix its permissions")
     _check_writable(_nearest_existing(Path(os.path.abspath(p)).parent), field, path, "output file")
     return p
-
-
-def check_input_path(path: str | os.PathLike | None, field: str, what: str = "input") -> Path:
-    """An input file or folder that exists and can be read (the format is the reader's business)."""
-    if path is None or not str(path).strip():
-        raise UserError(field, f"the {what} path is empty", f"give the {what} path with {field}")
-    p = Path(os.path.expanduser(str(path)))
-    if p.is_symlink() and not p.exists():
-        raise UserError(f"{field} {path}", f"is a dangling symlink (it points to {os.readlink(p)})",
-                        f"give the real {what} path")
-    if not p.exists():
-        raise UserError(f"{field} {path}", "not found", "check the path (relative paths start at the working directory)")
-    if not os.access(p, os.R_OK):
-        raise UserError(f"{field} {path}", "is not readable", "fix its permissions or copy it somewhere readable")
-    return p
