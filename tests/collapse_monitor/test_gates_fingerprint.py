@@ -114,3 +114,28 @@ def test_gates_all_skipped_never_pass_and_mix_refuses_them(tmp_path, capsys):
     assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix"), "--force"]) == 0
     gate = json.loads((tmp_path / "mix" / "manifest.json").read_text())["sources"][1]["gates"]
     assert gate["forced"] and gate["evaluated"] == 0 and len(gate["skipped"]) == 3
+
+
+def test_a_plain_file_read_from_another_directory_keeps_its_fingerprint(tmp_path, monkeypatch, capsys):
+    """Rows without ids become records whose meta.source is the path as typed: the fingerprint leaves it out, and
+    mix re-reads the file as the monitor did (default origin "synthetic", not the mix's "paraphrase"), so only a
+    content change counts."""
+    monkeypatch.chdir(tmp_path)
+    rows = [{"text": f"my flight {i} was delayed again, no one at the desk"} for i in range(30)]
+    Path("syn.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    Path("real.jsonl").write_text("".join(json.dumps({"text": f"@united flight {i} late!! no1 at the desk"}) + "\n"
+                                          for i in range(30)))
+    Path("monitor.yaml").write_text(MONITOR_CFG)
+    assert _monitor(tmp_path, Path("real.jsonl"), Path("syn.jsonl"), Path("mon"), "--config", "monitor.yaml") == 0
+    mix_cfg = tmp_path / "mix.yaml"
+    mix_cfg.write_text(f"sources:\n  - {{path: {tmp_path / 'syn.jsonl'}, kind: semi_synthetic, "
+                       f"monitor_report: {tmp_path / 'mon' / 'report.json'}}}\n")
+    monkeypatch.chdir(tmp_path / "mon")
+    capsys.readouterr()
+    assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix")]) == 0, capsys.readouterr().err
+    gate = json.loads((tmp_path / "mix" / "manifest.json").read_text())["sources"][0]["gates"]
+    assert gate["fingerprint_match"] and "forced" not in gate
+    with (tmp_path / "syn.jsonl").open("a") as f:
+        f.write(json.dumps({"text": "one more row"}) + "\n")
+    assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix2")]) == 2
+    assert "now holds 31" in capsys.readouterr().err
