@@ -171,12 +171,14 @@ def test_raters_see_exactly_their_queue_in_the_ui_and_a_submitted_ranking_is_rep
     assert main(["preference", "push", *base, "--kind", "preference", "--input", str(tmp_path / "items.jsonl"),
                  "--gold", str(tmp_path / "gold.jsonl"), "--raters", ",".join(raters), "-k", "2",
                  "--credentials-out", str(creds_file)]) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    printed = capsys.readouterr()
+    summary = json.loads(printed.out.strip().splitlines()[-1])
     assert summary["credentials_file"] == str(creds_file)
     assert stat.S_IMODE(creds_file.stat().st_mode) == 0o600
     handed = json.loads(creds_file.read_text())
     passwords = {r["username"]: r["password"] for r in handed["raters"]}
     assert set(passwords) == set(raters) and handed["url"] == conn.url
+    assert not any(p in printed.out + printed.err for p in passwords.values())  # handed over in the file only
 
     pulled = curation.pull(conn, "browser")
     assigned = {r: {pulled.records[i][r] for i in pulled.items if r in pulled.records[i]} for r in raters}
