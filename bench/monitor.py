@@ -2,7 +2,7 @@
 
   flock /tmp/semisynth-heavy.lock .venv/bin/python bench/monitor.py [--vectors 1000000] [--embed-n 512]
 
-1. irregularity profile, texts/s (target >= 10,000 on 2 cores), vs langdetect texts/s (why it runs on a subsample)
+1. irregularity profile, texts/s (target >= 10,000 on 2 cores), vs language id texts/s (bench/langid.py: old vs new)
 2. embedding: Embedder texts/s / raw SentenceTransformer.encode at the same batch size (target >= 0.95), and a cached rerun
 3. N real x N synthetic 384-d: Frechet + MMD (RFF) + Vendi (dual) seconds (target <= 60 s for N = 1M), peak RSS
 4. run_monitor end to end on a demo-sized corpus (the bundled sample's tweets + parents as real, ~1,000 cleaned tweets with parents as
@@ -44,7 +44,7 @@ def bench_irregularity(n: int) -> None:
         detect_language(x)
     ld = 200 / (time.perf_counter() - t)
     print(f"irregularity: {rate:,.0f} texts/s on {n:,} tweets (target >= 10,000); langdetect {ld:,.0f} texts/s "
-          f"-> profile is {rate / ld:,.0f}x langdetect, so language mix runs on a subsample")
+          f"-> profile is {rate / ld:,.0f}x langdetect (language id: bench/langid.py)")
 
 
 def bench_embedding(n: int, batch: int) -> None:
