@@ -43,8 +43,8 @@ def bench_irregularity(n: int) -> None:
     for x in base[:200]:
         detect_language(x)
     ld = 200 / (time.perf_counter() - t)
-    print(f"irregularity: {rate:,.0f} texts/s on {n:,} tweets (target >= 10,000); langdetect {ld:,.0f} texts/s "
-          f"-> profile is {rate / ld:,.0f}x langdetect (language id: bench/langid.py)")
+    print(f"irregularity: {rate:,.0f} texts/s on {n:,} tweets (target >= 10,000); language id {ld:,.0f} texts/s "
+          f"-> profile is {rate / ld:,.0f}x language id (semisynth.langid; bench/langid.py)")
 
 
 def bench_embedding(n: int, batch: int) -> None:
