@@ -89,7 +89,9 @@ def demo_config(out: Path, model: str, limit: int | None) -> dict:
             {"kind": "seeded_synthetic", "variants": 1, "taxonomy": "intents"},
             {"kind": "pure_synthetic", "variants": 3, "taxonomy": "intents"},
         ],
-        "sampling": {"max_tokens": 96, "temperature": 0.8, "top_p": 0.95},
+        # length-aware: a task may spend 2x its seed's tokens (at least 32, at most 192), then it is `truncated`
+        "sampling": {"max_tokens": 192, "max_tokens_ratio": 2.0, "max_tokens_floor": 32, "temperature": 0.8,
+                     "top_p": 0.95},
         "out": str(out / "generate"),
         "seed": 0,
     }

@@ -19,7 +19,7 @@ from semisynth.backends import Backend, GenerationRequest, SamplingParams
 from semisynth.hashing import content_hash, seed_from
 from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
-from semisynth.taxonomy import DEFAULT_DOMAIN, Label, Taxonomy
+from semisynth.taxonomy import Label, Taxonomy
 
 from .checks import CheckConfig, MeaningEncoder, check_output, clean_output, meaning_drift
 from .prompts import PromptTemplate, neutralise_seed
@@ -73,7 +73,7 @@ class GenerationTask:
     template: PromptTemplate
     taxonomy_version: str | None
     style: str | None
-    domain: str = DEFAULT_DOMAIN
+    domain: str | None = None  # who the text is written to (taxonomy or config); None: the prompt names nobody
     length_ref: str | None = None  # no seed (pure synthetic): a corpus text whose length sizes max_tokens
 
 
@@ -83,9 +83,9 @@ class OutputBudget:
 
     max_tokens = ceil(ratio x the seed's tokens), within [floor, cap] (cap: the sampling max_tokens);
     a task without a seed is sized by `length_ref` (the corpus' 90th-percentile seed). `stop=None`
-    means the defaults: the template's closing output tag, plus a blank line for single messages
-    (never for conversations, whose turns a model may space out). Hitting max_tokens is still the
-    `truncated` reject, never a silent cut."""
+    means the defaults: the template's closing output tag, and a line break when the seed (or the
+    yardstick) is one line, else a blank line: small models finish the answer, then ramble on below
+    it. Hitting max_tokens is still the `truncated` reject, never a silent cut."""
 
     ratio: float | None = 2.0
     floor: int = 32
@@ -96,11 +96,13 @@ class OutputBudget:
             return cap
         return max(min(self.floor, cap), min(cap, math.ceil(self.ratio * ref_tokens)))
 
-    def stops(self, template: PromptTemplate, is_conversation: bool) -> tuple[str, ...]:
+    def stops(self, template: PromptTemplate, reference: str | None) -> tuple[str, ...]:
+        """The configured stops, or the defaults for a task whose seed (or length yardstick) is `reference`."""
         if self.stop is not None:
             return self.stop
         out = [f"</{template.output_tag}>"] if template.output_tag else []
-        return tuple(out if is_conversation else out + ["\n\n"])
+        one_line = reference is not None and "\n" not in reference.strip()
+        return (*out, "\n" if one_line else "\n\n")
 
 
 def length_reference(seeds: Sequence[Record], quantile: float = 0.9) -> str | None:
@@ -120,7 +122,7 @@ def plan_tasks(seeds: Sequence[Record], specs: Sequence[GeneratorSpec], template
         tmpl = templates[spec.template_name()]
         tax = taxonomies.get(spec.taxonomy) if spec.taxonomy else None
         version = tax.version if tax else None
-        domain = spec.domain or (tax.domain if tax else DEFAULT_DOMAIN)
+        domain = spec.domain or (tax.domain if tax else None)
         leaves: list[Label] = []
         if tax is not None:
             leaves = [tax.leaf(i) for i in spec.leaves] if spec.leaves else tax.leaves
@@ -209,7 +211,6 @@ class GenerationStage:
         return out
 
     def _request(self, task: GenerationTask) -> GenerationRequest:
-        is_conv = bool(task.seed and task.seed.messages)
         seed_text = _seed_text(task.seed) if task.seed is not None else None
         prompt = render_prompt(task)
         params = replace(self.sampling, seed=seed_from(self.run_seed, task.id))
@@ -217,7 +218,7 @@ class GenerationStage:
             ref = seed_text if seed_text is not None else task.length_ref
             params = replace(params, max_tokens=self.budget.max_tokens(self.sampling.max_tokens,
                                                                        self._count(ref) if ref else None),
-                             stop=self.budget.stops(task.template, is_conv))
+                             stop=self.budget.stops(task.template, ref))
         return GenerationRequest(params=params, messages=({"role": "user", "content": prompt},))
 
     def __call__(self, tasks: Sequence[GenerationTask]) -> ShardResult:
