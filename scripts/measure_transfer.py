@@ -130,6 +130,7 @@ def measure_run(args: argparse.Namespace) -> None:
               "real_vs_transferred": _summarise(corpus_profile(real, written, seed=args.seed))}
     _table(result, ("real_half_vs_real_half", "real_vs_model_output", "real_vs_transferred"))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.out:
         out = Path(args.out)
@@ -183,6 +184,7 @@ def main() -> None:
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("real_vs")}))
     _table(result, ("real_vs_real", "real_vs_smoothed", "real_vs_transferred"))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.out:
         out = Path(args.out)
