@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from semisynth.backends import BackendSpec
 from semisynth.config import CommandConfig, load_config
 from semisynth.errors import UserError
+from semisynth.paths import check_output_dir, check_output_file
 
 
 class ArgillaTarget(BaseModel):
@@ -72,7 +73,7 @@ class ArmConfig(BaseModel):
     name: str = Field(..., min_length=1)
     backend: BackendSpec = Field(..., description="engine: kind, model, base_url, ...")
     max_tokens: int = Field(128, ge=1)
-    temperature: float = Field(0.8, ge=0)
+    temperature: float = Field(0.8, ge=0, le=2.0)  # the same bounds as generate
     top_p: float = Field(0.95, gt=0, le=1)
     system: str | None = Field(None, description="system prompt for this arm (a template difference)")
 
@@ -272,6 +273,7 @@ def run_candidates(cfg: CandidatesConfig) -> dict[str, Any]:
 
     if len({a.name for a in cfg.arms}) != len(cfg.arms):
         raise UserError("candidates: field 'arms'", "arm names repeat", "give each arm its own name")
+    check_output_file(cfg.out, "out (--out)")  # before any engine starts; the rejects ledger goes beside it
     prompts = read_records(cfg.prompts)[: cfg.limit]  # never empty: read_records raises on an empty corpus
     backends: dict[str, Any] = {}
     try:
@@ -365,6 +367,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from semisynth.preference.report import build_report, write_report
 
     cfg = load_config(ReportConfig, args.config, {**_common(args), "out": args.out})
+    check_output_dir(cfg.out, "out (--out)")  # before connecting to Argilla
     pulled, kind, tax, res = _resolved(cfg)
     labels = [lab.id for lab in tax.leaves] if tax else None
     rep = build_report(kind, pulled.items, pulled.annotations, res, labels, cfg.bootstrap)
@@ -377,6 +380,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from semisynth.preference.export import export
 
     cfg = load_config(ExportConfig, args.config, {**_common(args), "out": args.out, "format": args.format})
+    check_output_dir(cfg.out, "out (--out)")  # before connecting to Argilla
     pulled, _, _, res = _resolved(cfg)
     print(json.dumps(export(cfg.format, pulled.items, res, cfg.policy.policy(), cfg.out)))
     return 0

@@ -10,8 +10,6 @@ import json
 import pytest
 from bad_input_harness import Case, Env, assert_refused, case, params
 
-OWNER_11 = "preference/commands.py (helper 11): not yet validated before the engine/server"
-
 ITEM = {"id": "4e89e3a4accfa4cc", "kind": "preference",
         "fields": {"prompt": "how do I change my flight?", "response_1": "a", "response_2": "b"},
         "language": "en", "origin": "real",
@@ -85,8 +83,7 @@ CANDIDATES: list[Case] = [
     case("arm-malformed", lambda e: cand(e, arms=("cold", "hot=m")), "--arm 'cold'", "NAME=MODEL"),
     case("arm-temperature-word", lambda e: cand(e, arms=("cold=m@icy", "hot=m")), "--arm 'cold=m@icy'",
          "not a number"),
-    case("arm-temperature-99", lambda e: cand(e, arms=("cold=no-model@99", "hot=no-model")), "temperature", "<= 2",
-         owner="preference/commands.py ArmConfig.temperature has no upper bound (generate caps it at 2): helper 11"),
+    case("arm-temperature-99", lambda e: cand(e, arms=("cold=no-model@99", "hot=no-model")), "temperature", "<= 2"),
     case("arm-temperature-negative", lambda e: cand(e, arms=("cold=m@-1", "hot=m")), "arms.0.temperature", ">= 0"),
     case("arm-names-repeat", lambda e: cand(e, arms=("a=no-model", "a=no-model@1")), "arms", "repeat"),
     case("prompts-missing", lambda e: ["preference", "candidates", "--prompts", e.path("p.jsonl"), "--out",
@@ -102,10 +99,9 @@ CANDIDATES: list[Case] = [
         f"prompts: {e.seeds()}\nout: o.jsonl\narms:\n  - {{name: a, backend: {{model: m}}, temprature: 1}}\n"
         "  - {name: b, backend: {model: m}}\n"))], "arms.0.temprature", "keys of 'arms.0': name, backend"),
     case("model-missing", lambda e: cand(e), "no-model"),
-    case("out-is-a-folder", lambda e: cand(e, out=e.dir("outdir")), "outdir", "folder", owner=OWNER_11),
-    case("out-parent-is-a-file", lambda e: cand(e, out=e.write("f", "x") + "/items.jsonl"), "is a file",
-         owner=OWNER_11),
-    case("out-empty-string", lambda e: cand(e, out=""), "out", "empty", owner=OWNER_11),
+    case("out-is-a-folder", lambda e: cand(e, out=e.dir("outdir")), "outdir", "folder"),
+    case("out-parent-is-a-file", lambda e: cand(e, out=e.write("f", "x") + "/items.jsonl"), "is a file"),
+    case("out-empty-string", lambda e: cand(e, out=""), "out", "empty"),
 ]
 
 PULL: list[Case] = [  # report / export / escalate read the dataset back from Argilla
@@ -114,8 +110,7 @@ PULL: list[Case] = [  # report / export / escalate read the dataset back from Ar
     case("report-no-out", lambda e: rep(e), "field 'out'", "add this field"),
     case("report-no-server", lambda e: rep(e, "report", "--out", e.path("r")), "no Argilla configured",
          "argilla up"),
-    case("report-out-is-a-file", lambda e: rep(e, "report", "--out", e.write("taken", "x")), "taken", "is a file",
-         owner=OWNER_11),
+    case("report-out-is-a-file", lambda e: rep(e, "report", "--out", e.write("taken", "x")), "taken", "is a file"),
     case("report-policy-nested-unknown", lambda e: rep(e, "report", "--out", "r", "--config", e.yaml(
         "r.yaml", "policy: {max_disagrement: 0.2}\n")), "policy.max_disagrement", "keys of 'policy'"),
     case("report-policy-range", lambda e: rep(e, "report", "--out", "r", "--config", e.yaml(
@@ -125,8 +120,7 @@ PULL: list[Case] = [  # report / export / escalate read the dataset back from Ar
     case("export-format-choice", lambda e: rep(e, "export", "--format", "sft", "--out", "x"), "--format",
          "invalid choice"),
     case("export-no-format", lambda e: rep(e, "export", "--out", e.path("x")), "field 'format'", "add this field"),
-    case("export-out-empty", lambda e: rep(e, "export", "--format", "dpo", "--out", ""), "out", "empty",
-         owner=OWNER_11),
+    case("export-out-empty", lambda e: rep(e, "export", "--format", "dpo", "--out", ""), "out", "empty"),
     case("export-url-without-key", lambda e: rep(e, "export", "--format", "dpo", "--out", e.path("x"), "--url",
                                                  "http://127.0.0.1:9"), "$ARGILLA_API_KEY"),
     case("escalate-no-experts", lambda e: rep(e, "escalate"), "field 'experts'", "add this field"),
