@@ -15,7 +15,7 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -128,7 +128,8 @@ class MonitorConfig(CommandConfig):
     low_resource_languages: list[str] | None = Field(None, description="null: languages with few seeds / low confidence")
     low_resource_min_seeds: int = Field(20, ge=1)
     low_resource_min_confidence: float = Field(0.8, ge=0, le=1)
-    review_sample: int | Literal["auto"] | None = Field(None, description="N, 'auto' (margin of error) or null")
+    review_sample: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
+        None, description="N >= 1, 'auto' (margin of error) or null")
     review_margin: float = Field(0.05, gt=0, lt=0.5)
     review_confidence: float = Field(0.95, gt=0.5, lt=1)
     review_clusters: int = Field(8, ge=1)

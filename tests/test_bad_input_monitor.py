@@ -68,6 +68,7 @@ CASES: list[Case] = [
     case("config-ci-out-of-range", lambda e: cfg(e, "ci: 2\n"), "field 'ci'", "< 1"),
     case("config-unknown-key", lambda e: cfg(e, "subsample: 5\n"), "field 'subsample'", "subsample_n"),
     case("config-review-sample-word", lambda e: cfg(e, "review_sample: many\n"), "field 'review_sample'", "auto"),
+    case("config-review-sample-zero", lambda e: cfg(e, "review_sample: 0\n"), "field 'review_sample'", ">= 1"),
     case("config-embedder-unknown", lambda e: mon(e, "--embedder", "bert"), "bert", "all-MiniLM-L6-v2"),
 ]
 
