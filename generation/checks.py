@@ -25,7 +25,7 @@ _SEED_TAG = re.compile(r"</?\s*seed\s*>", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 
 
-MEANING_MIN_SIMILARITY = 0.5
+MEANING_MIN_SIMILARITY = 0.6
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,11 @@ class MeaningEncoder:
         self._seeds.update(zip(new, vecs[len(outputs):], strict=True))
         seed_vecs = np.stack([self._seeds[s] for s in seeds]) if seeds else np.zeros((0, 384), dtype=np.float32)
         return np.einsum("ij,ij->i", out_vecs, seed_vecs)
+
+
+def meaning_applies(seed_language: str, cfg: CheckConfig) -> bool:
+    """Checked unless off, or the seed is in a language the embedder does not read (undetermined is checked)."""
+    return cfg.meaning_min_similarity > 0 and (seed_language in cfg.meaning_languages or seed_language == UNDETERMINED)
 
 
 def meaning_drift(similarity: float, cfg: CheckConfig) -> tuple[str | None, str | None]:

@@ -21,7 +21,7 @@ from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
 from semisynth.taxonomy import Label, Taxonomy
 
-from .checks import CheckConfig, MeaningEncoder, check_output, clean_output, meaning_drift
+from .checks import CheckConfig, MeaningEncoder, check_output, clean_output, meaning_applies, meaning_drift
 from .prompts import PromptTemplate, neutralise_seed
 from .transfer import TransferModel
 
@@ -203,7 +203,7 @@ class GenerationStage:
         """meaning_drift verdicts for the kept outputs: paraphrases vs their seed, one embedding batch."""
         out: list[tuple[str | None, str | None]] = [(None, None)] * len(kept)
         idx = [i for i, (task, *_rest) in enumerate(kept) if task.kind == "paraphrase"
-               and self.checks.meaning_min_similarity > 0 and task.seed.language in self.checks.meaning_languages]
+               and meaning_applies(task.seed.language, self.checks)]
         if idx:
             sims = self.meaning.similarity([kept[i][3] for i in idx], [kept[i][0].seed.content for i in idx])
             for i, sim in zip(idx, sims, strict=True):

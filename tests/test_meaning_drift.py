@@ -11,7 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from generation.checks import MEANING_MIN_SIMILARITY, CheckConfig, MeaningEncoder, meaning_drift
+from generation.checks import (
+    MEANING_MIN_SIMILARITY,
+    CheckConfig,
+    MeaningEncoder,
+    meaning_applies,
+    meaning_drift,
+)
 from generation.generators import GenerationStage, GeneratorSpec, plan_tasks
 from generation.prompts import load_template
 from semisynth.backends import Completion, SamplingParams
@@ -64,6 +70,9 @@ def test_paraphrases_pass_and_drifted_outputs_are_rejected(encoder):
         reason, detail = meaning_drift(sim, cfg)
         assert reason == "meaning_drift" and "cosine" in detail, (out, sim)
     assert meaning_drift(0.01, CheckConfig(meaning_min_similarity=0)) == (None, None)
+    # checked: the embedder's languages and seeds too short to tell; not: other languages, or the check off
+    assert meaning_applies("en", cfg) and meaning_applies("und", cfg) and not meaning_applies("es", cfg)
+    assert not meaning_applies("en", CheckConfig(meaning_min_similarity=0))
 
 
 @dataclass
