@@ -1,7 +1,9 @@
-"""report.html renders in a real browser: every plot decodes (naturalWidth > 0) in headless Chromium."""
+"""report.html renders in a real browser: every plot decodes (naturalWidth > 0) in headless Chromium.
+Under CI=true a missing browser is a failure, not a skip."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -20,11 +22,18 @@ window.addEventListener('load', () => {
 </script></body>"""
 
 
+def _need_browser() -> None:
+    if not CHROMIUM.exists():
+        msg = f"needs {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_report_plots_decode_in_headless_chromium(small_corpus, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
+    _need_browser()
     c = small_corpus
     cfg = MonitorConfig(n_boot=60, subsample_n=200, subsample_repeats=3, langdetect_sample=30, cache_dir=None)
     run_monitor(c["real"], c["synthetic"], cfg, tmp_path, c["real_emb"], c["syn_emb"])
@@ -39,3 +48,15 @@ def test_report_plots_decode_in_headless_chromium(small_corpus, tmp_path):
     assert m, f"probe did not run; DOM head: {dom[:300]!r}"
     ok, total = int(m.group(1)), int(m.group(2))
     assert total >= 4 and ok == total
+
+
+def test_a_missing_browser_fails_under_ci_and_skips_only_outside_it(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium"):
+        _need_browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _need_browser()
