@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semisynth.atomic import write_json, write_jsonl
-from semisynth.backends import BackendSpec, SamplingParams
+from semisynth.backends import BackendSpec, SamplingParams, describe_engine
 from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
@@ -225,6 +225,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         "config": config.model_dump(mode="json"),
         "versions": _versions(),
         "model": config.backend.model,  # every backend's model_name is its spec's model
+        "engine": describe_engine(config.backend),  # device and resolved engine arguments (as on the driver)
         "templates": {t.name: t.hash for t in templates.values()},
         "taxonomies": {name: {"version": t.version, "fingerprint": t.fingerprint} for name, t in taxonomies.items()},
         "counts": {

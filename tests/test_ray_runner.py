@@ -135,7 +135,7 @@ def _crashing_stage(backend, **options):
 def test_shard_that_keeps_killing_its_worker_becomes_backend_error_rejects(local_ray, reference, tiny_model_dir):
     import ray.cloudpickle
 
-    from semisynth.backends import BackendSpec
+    from semisynth.backends import TransformersSpec
     from semisynth.generation.generators import plan_tasks
     from semisynth.generation.prompts import load_template
     from semisynth.generation.run import GenerateConfig
@@ -149,7 +149,7 @@ def test_shard_that_keeps_killing_its_worker_becomes_backend_error_rejects(local
     seeds = load_seeds(cfg.input.path, cfg.input.mapping(), limit=2)
     templates = {g.template_name(): load_template(g.template_name()) for g in cfg.generators}
     tasks = plan_tasks(seeds.records, cfg.generators[:1], templates, {}, cfg.sampling.params(), 3)
-    spec = StageSpec(_crashing_stage, BackendSpec(kind="transformers", model=str(tiny_model_dir)),
+    spec = StageSpec(_crashing_stage, TransformersSpec(model=str(tiny_model_dir)),
                      {"sampling": cfg.sampling.params(), "checks": cfg.checks.to_check_config(), "run_id": "r",
                       "run_seed": 3})
     runner = RayRunner(tmp / "crash", shard_size=4, progress=False,

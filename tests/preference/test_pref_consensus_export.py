@@ -135,11 +135,11 @@ def test_one_dpo_trainer_step_on_the_export(tmp_path, tiny_model_dir, make_items
 
 @pytest.mark.slow
 def test_candidates_come_from_real_backends_with_lineage(tiny_model_dir):
-    from semisynth.backends import BackendSpec, SamplingParams, open_backend
+    from semisynth.backends import SamplingParams, TransformersSpec, open_backend
     from semisynth.preference.candidates import Arm, build_preference_items
     from semisynth.records import Record
 
-    backend = open_backend(BackendSpec(kind="transformers", model=str(tiny_model_dir), batch_size=4))
+    backend = open_backend(TransformersSpec(model=str(tiny_model_dir), batch_size=4))
     try:
         prompts = [Record.create("real", text=f"my bag {i} is lost", language="en") for i in range(3)]
         arms = [Arm("cool", backend, SamplingParams(max_tokens=12, temperature=0.3)),
