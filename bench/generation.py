@@ -109,7 +109,7 @@ def raw_round(cfg: GenerateConfig, tasks: list, shard: int, *, naive: bool) -> t
     """Raw vLLM on semisynth's requests; (kept tokens, all tokens, engine seconds, texts)."""
     spec = cfg.backend
     if naive:
-        spec = spec.model_copy(update={"engine_kwargs": {**spec.engine_kwargs, "enable_prefix_caching": False}})
+        spec = spec.model_copy(update={"enable_prefix_caching": False})
     backend = open_backend(spec)
     assert isinstance(backend, VLLMBackend)
     stage = GenerationStage(backend, cfg.sampling.params(), cfg.checks.to_check_config(), "bench", cfg.seed,
