@@ -394,14 +394,10 @@ class CausalLMModel:
         self.max_new_tokens, self.temperature, self.backend = max_new_tokens, temperature, backend
 
     def _backend(self) -> Any:
-        from semisynth import backends
+        """The same spec and device logic as `generate`: on a GPU, vLLM gets the GPU's engine settings."""
+        from semisynth.backends import backend_spec, open_backend
 
-        if self.backend == "vllm" and hasattr(backends, "VLLMBackend"):
-            return backends.VLLMBackend(str(self.path), seed=0)
-        if hasattr(backends, "TransformersBackend"):
-            return backends.TransformersBackend(str(self.path))
-        raise UserError("backend", f"generation backend '{self.backend}' is not available",
-                        "install vllm (requirements/cpu.txt or gpu.txt) or use backend: transformers")
+        return open_backend(backend_spec(kind=self.backend, model=str(self.path), seed=0))
 
     def sample(self, n: int, seed: int) -> list[Record]:
         from transformers import AutoTokenizer
@@ -469,7 +465,7 @@ class CausalLMFamily:
                  epochs: int = 2, lr: float = 1e-3, batch_size: int = 16, max_len: int = 64,
                  max_new_tokens: int = 40, temperature: float = 1.0, backend: str = "vllm",
                  tiny_hidden: int = 128, tiny_layers: int = 2, tiny_vocab: int = 1000,
-                 workspace: str | Path | None = None):
+                 workspace: str | Path | None = None, grad_accum_steps: int | None = None):
         self.workspace = Path(workspace) if workspace else None
         self.name = "hf_lm" if base_model else "tiny_lm"
         self.base_model = base_model
@@ -477,6 +473,7 @@ class CausalLMFamily:
         self.epochs, self.lr, self.batch_size, self.max_len = epochs, lr, batch_size, max_len
         self.max_new_tokens, self.temperature, self.backend = max_new_tokens, temperature, backend
         self.tiny = {"hidden": tiny_hidden, "layers": tiny_layers, "vocab_size": tiny_vocab}
+        self.grad_accum_steps = grad_accum_steps  # None: 1 on CPU, 4 on GPU (train_plan)
         self._base_dir: Path | None = None
 
     def real_pool(self) -> tuple[list[Record], list[Record]]:
@@ -511,29 +508,54 @@ class CausalLMFamily:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        plan = train_plan("cuda" if torch.cuda.is_available() else "cpu", self.batch_size, self.grad_accum_steps)
+        device = plan["device"]
         torch.manual_seed(seed)
         tok = AutoTokenizer.from_pretrained(base)
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
         if tok.bos_token_id is None:
             tok.bos_token = tok.eos_token
+        # float32 master weights everywhere; on a GPU the forward pass runs in bf16 (autocast, no loss scaler).
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device).train()
         opt = torch.optim.AdamW(model.parameters(), lr=self.lr)
         order = np.random.default_rng(seed)
+        micro = plan["micro_batch_size"]
         for _ in range(self.epochs):
             perm = order.permutation(len(texts))
             for i in range(0, len(perm), self.batch_size):
-                batch = _encode(tok, [texts[j] for j in perm[i: i + self.batch_size]], self.max_len)
-                ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
-                labels = ids.masked_fill(mask == 0, -100)
-                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-                loss.backward()
+                batch = [texts[j] for j in perm[i: i + self.batch_size]]
+                parts = [_encode(tok, batch[k: k + micro], self.max_len) for k in range(0, len(batch), micro)]
+                backward_batch(model, parts, device, plan["bf16"])
                 opt.step()
                 opt.zero_grad()
         out.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(out)
         tok.save_pretrained(out)
+
+
+def backward_batch(model: Any, parts: Sequence[dict[str, Any]], device: str, bf16: bool) -> None:
+    """Gradients of one batch given as micro-batches. Each micro-batch's mean token loss is weighted by its
+    share of the batch's tokens, so the accumulated gradient is the whole batch's (one part: the plain step)."""
+    import torch
+
+    counts = [int(p["attention_mask"][:, 1:].sum()) for p in parts]  # the positions HF's shifted loss averages
+    for part, n in zip(parts, counts, strict=True):
+        ids, mask = part["input_ids"].to(device), part["attention_mask"].to(device)
+        labels = ids.masked_fill(mask == 0, -100)
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        (loss if len(parts) == 1 else loss * (n / max(sum(counts), 1))).backward()
+
+
+def train_plan(device: str, batch_size: int, grad_accum_steps: int | None = None) -> dict[str, Any]:
+    """How a causal LM trains on this device (pure, so the GPU branch is testable on CPU): CPU as it always
+    has (float32, one step per batch); GPU in bf16 autocast with the batch split over `grad_accum_steps`
+    micro-batches (default 4), so a larger base model fits at the same effective batch size."""
+    steps = grad_accum_steps or (4 if device == "cuda" else 1)
+    steps = max(1, min(int(steps), batch_size))
+    return {"device": device, "bf16": device == "cuda", "grad_accum_steps": steps,
+            "micro_batch_size": -(-batch_size // steps)}
 
 
 FAMILIES = ("categorical", "gaussian", "ngram", "tiny_lm", "hf_lm")
