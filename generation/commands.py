@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from importlib.resources import files
 from pathlib import Path
 
@@ -98,7 +97,7 @@ def demo_config(out: Path, model: str, limit: int | None) -> dict:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from semisynth.cli import main as cli_main
+    from semisynth import cli
     from semisynth.errors import UserError
     from semisynth.paths import check_output_dir
 
@@ -106,6 +105,15 @@ def _demo(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = check_output_dir(args.out, "--out")  # before the model loads
+    # every stage present before any work: a demo without its monitor stage is a failure, not a half success
+    monitor = [ep for ep in cli.entry_points(group="semisynth.commands") if ep.name == "monitor"]
+    if not monitor:
+        raise UserError("demo: stage 'monitor'", "is not installed (no 'monitor' in the semisynth.commands "
+                        "entry points)", "reinstall semisynth with every stage: `make venv`")
+    try:
+        monitor[0].load()
+    except ImportError as e:
+        raise UserError("demo: stage 'monitor'", f"could not be loaded ({e})", "run `make venv` to reinstall") from None
     if args.limit is not None and args.limit < 1:
         raise UserError("--limit", f"{args.limit} seeds", "use --limit 1 or more (or leave it out for all seeds)")
     config = GenerateConfig.model_validate(demo_config(out, args.model, args.limit))
@@ -113,10 +121,5 @@ def _demo(args: argparse.Namespace) -> int:
     manifest = generate(config, progress=False if args.quiet else None)
     _print_summary(manifest, config.out)
     print(f"[2/2] monitoring real vs generated -> {out / 'monitor'}", flush=True)
-    try:
-        rc = cli_main(["monitor", "--real", str(out / "generate" / "seeds.jsonl"), "--synthetic", config.out,
-                       "--out", str(out / "monitor"), "--review-sample"])
-    except SystemExit as e:  # argparse: the monitor command is not installed
-        print(f"monitor unavailable ({e}); generation output is in {config.out}", file=sys.stderr)
-        return 0
-    return rc
+    return cli.main(["monitor", "--real", str(out / "generate" / "seeds.jsonl"), "--synthetic", config.out,
+                     "--out", str(out / "monitor"), "--review-sample"])
