@@ -21,6 +21,7 @@ import heapq
 import logging
 import os
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,11 @@ class StageWorker:
     """One actor = one stage = one engine. A build failure is kept and reported by `ready()`
     (a constructor that raises would leave Ray with a dead actor and a long traceback)."""
 
-    def __init__(self, spec_box: list[Any]):
+    def __init__(self, holder_name: str, namespace: str):
         self.error: dict[str, str] | None = None
         self.stage = None
-        try:
-            spec: StageSpec = ray.get(spec_box[0])  # boxed: a restart re-reads the driver's copy
+        try:  # a restart reads the spec again from the holder (nothing of it in the constructor's arguments)
+            spec: StageSpec = ray.get(ray.get_actor(holder_name, namespace=namespace).get.remote())
             self.stage = spec.build()
         except BaseException as e:  # reported to the driver as one line
             self.error = _describe(e)
@@ -66,6 +67,17 @@ class StageWorker:
         if self.stage is None:
             raise RuntimeError(f"stage did not start in this worker: {self.error}")
         return self.stage(items)
+
+
+class SpecHolder:
+    """Keeps the run's spec for the workers (and their restarts): a spec passed as a constructor argument
+    would sit in the object store, which Ray warns about for restartable actors."""
+
+    def __init__(self, spec: StageSpec):
+        self.spec = spec
+
+    def get(self) -> StageSpec:
+        return self.spec
 
 
 def connect(config: RunnerConfig) -> bool:
@@ -102,7 +114,7 @@ class RayRunner(LocalRunner):
         self.actors: list[Any] = []
         self.workers_info: list[dict[str, Any]] = []
         self._owns_ray = False
-        self._spec_ref: Any = None
+        self._holder: Any = None
 
     def start(self, spec: StageSpec) -> None:
         """Start the pool and wait until every worker has its engine (or say in one line why not)."""
@@ -121,10 +133,9 @@ class RayRunner(LocalRunner):
         actor_cls = ray.remote(StageWorker).options(
             num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker, max_restarts=-1, max_task_retries=0,
             runtime_env={"env_vars": {**WORKER_ENV, **cfg.env_vars}})
-        # The spec goes to the object store once; the box keeps Ray from resolving it as a constructor
-        # argument, and the driver holds the reference for the whole run, so restarts can read it.
-        self._spec_ref = ray.put(spec)
-        self.actors = [actor_cls.remote([self._spec_ref]) for _ in range(cfg.workers)]
+        name, namespace = f"semisynth-spec-{uuid.uuid4().hex}", ray.get_runtime_context().namespace
+        self._holder = ray.remote(SpecHolder).options(num_cpus=0, name=name, namespace=namespace).remote(spec)
+        self.actors = [actor_cls.remote(name, namespace) for _ in range(cfg.workers)]
         try:
             self.workers_info = ray.get([a.ready.remote() for a in self.actors], timeout=cfg.start_timeout_s)
         except GetTimeoutError:
@@ -159,7 +170,12 @@ class RayRunner(LocalRunner):
             except Exception:  # already gone
                 pass
         self.actors = []
-        self._spec_ref = None
+        if self._holder is not None:
+            try:
+                ray.kill(self._holder)
+            except Exception:
+                pass
+        self._holder = None
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
         self._owns_ray = False
@@ -301,9 +317,12 @@ def plan_embedding_batches(texts: Sequence[str], model: str, batch_size: int) ->
 class _EncodeBatches:
     """A Ray Data actor: one embedding model, one pre-planned batch per row."""
 
-    def __init__(self, model: str, batch_size: int, device: str):
+    def __init__(self, model: str, batch_size: int, device: str, threads: int):
+        import torch
+
         from semisynth.collapse.embeddings import Embedder
 
+        torch.set_num_threads(threads)  # float sums follow the thread count: fixed, not whatever the node has
         self.embedder = Embedder(model, batch_size, cache_dir=None, device=device)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -319,7 +338,8 @@ class _EncodeBatches:
 def embed_texts(texts: Sequence[str], model: str = "all-MiniLM-L6-v2", batch_size: int = 64,
                 config: RunnerConfig | None = None, device: str = "cpu") -> Any:
     """(n, d) float32 rows in input order, computed by `map_batches` on an actor pool of `workers`
-    models; the same bits as `Embedder(model, batch_size).encode(texts)` without a cache."""
+    models; the same bits as `Embedder(model, batch_size).encode(texts)` without a cache, run with
+    torch at `cpus_per_worker` threads (a different thread count changes float sums by ~1e-7)."""
     import numpy as np
     import ray.data
 
@@ -333,7 +353,8 @@ def embed_texts(texts: Sequence[str], model: str = "all-MiniLM-L6-v2", batch_siz
         ctx.enable_progress_bars = False
         rows = [{"k": k, "texts": [texts[i] for i in idx]} for k, idx in enumerate(plan)]
         ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * config.workers)).map_batches(
-            _EncodeBatches, fn_constructor_kwargs={"model": model, "batch_size": batch_size, "device": device},
+            _EncodeBatches, fn_constructor_kwargs={"model": model, "batch_size": batch_size, "device": device,
+                                                   "threads": max(1, int(config.cpus_per_worker))},
             batch_size=1, batch_format="numpy", concurrency=config.workers, num_cpus=config.cpus_per_worker,
             num_gpus=config.gpus_per_worker or None)
         got = {int(r["k"]): r["emb"] for r in ds.iter_rows()}  # keyed by batch, never by arrival order

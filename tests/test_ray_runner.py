@@ -218,6 +218,7 @@ def test_killed_driver_rerun_resumes_from_the_markers(reference, tiny_model_dir)
 
 def test_ray_embedding_equals_the_local_embedder_bit_for_bit(local_ray, tmp_path):
     import numpy as np
+    import torch
 
     from semisynth.collapse.embeddings import Embedder
     from semisynth.ray_runner import embed_texts, ray_embedder
@@ -227,9 +228,15 @@ def test_ray_embedding_equals_the_local_embedder_bit_for_bit(local_ray, tmp_path
     texts = [r.get("text") or " ".join(m["content"] for m in r.get("messages", [])) for r in rows]
     uniq = list(dict.fromkeys(texts))
     texts += texts[:5]  # the Embedder encodes a repeated text once
-    local = Embedder("all-MiniLM-L6-v2", batch_size=16).encode(texts)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' count (cpus_per_worker): float sums follow the thread count
+    try:
+        local = Embedder("all-MiniLM-L6-v2", batch_size=16).encode(texts)
+        local_uniq = Embedder(batch_size=16).encode(uniq)
+    finally:
+        torch.set_num_threads(threads)
     cfg = RunnerConfig(kind="ray", workers=2, cpus_per_worker=1)
-    assert np.array_equal(embed_texts(uniq, "all-MiniLM-L6-v2", 16, cfg), Embedder(batch_size=16).encode(uniq))
+    assert np.array_equal(embed_texts(uniq, "all-MiniLM-L6-v2", 16, cfg), local_uniq)
     cached = ray_embedder("all-MiniLM-L6-v2", 16, cache_dir=tmp_path, config=cfg)
     assert np.array_equal(cached.encode(texts), local)
     assert cached.encoded_last == len(set(texts))
