@@ -151,9 +151,15 @@ def _fix_for(err: Mapping[str, Any], cls: Any) -> str:
         parent = _unwrap(parent)
         keys = list(parent.model_fields) if _is_model(parent) else []
         section = f"'{_clean_loc(cls, loc[:-1])}'" if loc[:-1] else "the top level"
-        tag = parent.model_fields.get("kind") if _is_model(parent) else None  # a member of a union on `kind`
-        if tag is not None and get_origin(tag.annotation) is Literal and len(get_args(tag.annotation)) == 1:
-            section += f" for kind {get_args(tag.annotation)[0]}"
+        if _kind_of(parent) is not None:  # a member of a union on `kind`: say which kinds have the key
+            section += f" for kind {_kind_of(parent)}"
+            union, _ = _walk(cls, loc[:-2])
+            members = [_unwrap(m) for m in get_args(_unwrap(union))]
+            others = [_kind_of(m) for m in members if _is_model(m) and m is not parent and _kind_of(m) is not None
+                      and loc[-1] in m.model_fields]
+            if others:
+                return (f"remove it, or set kind: {' or '.join(others)} (it is an option of that kind), "
+                        f"or use one of the keys of {section}: {', '.join(keys)}")
         return f"remove it or use one of the keys of {section}: {', '.join(keys)}" if keys else "remove it"
     if kind == "missing":
         allowed = allowed_values(cls, loc) if cls is not None else None
@@ -186,6 +192,13 @@ def _fix_for(err: Mapping[str, Any], cls: Any) -> str:
     if kind in generic:
         return f"use {generic[kind]}"
     return f"check the value of '{'.'.join(map(str, loc)) or 'the config'}'"
+
+
+def _kind_of(model: Any) -> str | None:
+    """The single `kind` a union member stands for (kind: Literal["x"]), else None."""
+    info = model.model_fields.get("kind") if _is_model(model) else None
+    args = get_args(info.annotation) if info is not None and get_origin(info.annotation) is Literal else ()
+    return str(args[0]) if len(args) == 1 else None
 
 
 def _clean_loc(cls: Any, loc: Sequence[Any]) -> str:

@@ -59,6 +59,12 @@ def test_an_option_of_another_kind_is_refused_naming_the_field_and_that_kinds_ke
     assert f"field '{field}'" in msg and f"for kind {kind}:" in msg and keys in msg
 
 
+def test_the_fix_names_the_kind_an_option_belongs_to(tmp_path):
+    assert "set kind: http" in refused("{model: m, base_url: 'http://h:1'}", tmp_path)
+    assert "set kind: vllm or transformers" in refused("{kind: http, model: m, base_url: 'http://h:1', seed: 1}",
+                                                       tmp_path)
+
+
 def test_http_without_base_url_and_an_unknown_kind_are_refused(tmp_path):
     assert "field 'backend.base_url'" in refused("{kind: http, model: m}", tmp_path)
     assert "vllm, http, transformers" in refused("{kind: gpt, model: m}", tmp_path)
