@@ -218,7 +218,6 @@ def test_killed_driver_rerun_resumes_from_the_markers(reference, tiny_model_dir)
 
 def test_ray_embedding_equals_the_local_embedder_bit_for_bit(local_ray, tmp_path):
     import numpy as np
-    import torch
 
     from semisynth.collapse.embeddings import Embedder
     from semisynth.ray_runner import embed_texts, ray_embedder
@@ -228,17 +227,19 @@ def test_ray_embedding_equals_the_local_embedder_bit_for_bit(local_ray, tmp_path
     texts = [r.get("text") or " ".join(m["content"] for m in r.get("messages", [])) for r in rows]
     uniq = list(dict.fromkeys(texts))
     texts += texts[:5]  # the Embedder encodes a repeated text once
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the workers' count (cpus_per_worker): float sums follow the thread count
-    try:
-        local = Embedder("all-MiniLM-L6-v2", batch_size=16).encode(texts)
-        local_uniq = Embedder(batch_size=16).encode(uniq)
-    finally:
-        torch.set_num_threads(threads)
+    # The local reference in a clean process at the workers' thread count (cpus_per_worker=1): float sums
+    # follow the thread count, and a vLLM engine run earlier in this process changes torch's CPU state.
+    (tmp_path / "texts.json").write_text(json.dumps([texts, uniq]))
+    code = ("import json, sys, numpy as np, torch; torch.set_num_threads(1); "
+            "from semisynth.collapse.embeddings import Embedder; t, u = json.load(open(sys.argv[1])); "
+            "np.save(sys.argv[2], Embedder(batch_size=16).encode(t)); np.save(sys.argv[3], Embedder(batch_size=16).encode(u))")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "texts.json"), str(tmp_path / "l.npy"),
+                    str(tmp_path / "u.npy")], check=True, timeout=300, capture_output=True)
+    local, local_uniq = np.load(tmp_path / "l.npy"), np.load(tmp_path / "u.npy")
     cfg = RunnerConfig(kind="ray", workers=2, cpus_per_worker=1)
     assert np.array_equal(embed_texts(uniq, "all-MiniLM-L6-v2", 16, cfg), local_uniq)
     cached = ray_embedder("all-MiniLM-L6-v2", 16, cache_dir=tmp_path, config=cfg)
     assert np.array_equal(cached.encode(texts), local)
     assert cached.encoded_last == len(set(texts))
     again = Embedder("all-MiniLM-L6-v2", batch_size=16, cache_dir=tmp_path)  # the cache is shared with local runs
-    assert np.array_equal(again.encode(texts), local) and again.encoded_last == 0
+    assert np.array_equal(again.encode(texts), local) and again.encoded_last == 0  # all from the cache
