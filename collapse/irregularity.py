@@ -31,6 +31,18 @@ from typing import Any
 
 import numpy as np
 
+from semisynth.lexicon import (
+    ALLCAPS,
+    ELONGATION,
+    EMOJI,
+    EMOTICON,
+    HANDLE,
+    HASHTAG,
+    LOWER_I,
+    REPEATED_PUNCT,
+    URL,
+)
+
 # --- lexical resources -------------------------------------------------------------------------------
 
 SLANG = frozenset(
@@ -74,17 +86,9 @@ def vocabulary(lang: str = "en", size: int = 100_000) -> frozenset[str]:
 
 _SEP = "\n\x01\n"  # between texts in the joined corpus: no pattern below can match across it
 _TOKEN = re.compile(r"[@#]\w+|https?://\S+|www\.\S+|[A-Za-z]+(?:'[A-Za-z]+)?|\x01")
-_HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
-_HASHTAG = re.compile(r"(?<![\w#&])#[A-Za-z_]\w*")
-_URL = re.compile(r"https?://\S+|www\.\S+")
-_ALLCAPS = re.compile(r"(?<![\w@#])[A-Z]{3,}(?![\w'])")
-_LOWER_I = re.compile(r"(?<![\w'@#])i(?=[ ,.!?']|$)", re.M)
-_ELONGATION = re.compile(r"\b\w*([A-Za-z])\1{2,}\w*\b")
-_REPEATED_PUNCT = re.compile(r"[!?]{2,}|[!?]\.+|\.{4,}|,{2,}")
-_EMOJI = re.compile(
-    "[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\U00002b00-\U00002bff\U0000fe0f]+"
-)
-_EMOTICON = re.compile(r"(?<![\w:])(?:[:;=8xX][-o*'^]?[)(\]\[dDpP/\\|oO3*]|<3|\^_\^|[)(]:|-_-|T_T|:'\()(?![\w])")
+# Shared with the generation stage's transfer (one definition, so both measure the same thing).
+_HANDLE, _HASHTAG, _URL, _ALLCAPS, _LOWER_I = HANDLE, HASHTAG, URL, ALLCAPS, LOWER_I
+_ELONGATION, _REPEATED_PUNCT, _EMOJI, _EMOTICON = ELONGATION, REPEATED_PUNCT, EMOJI, EMOTICON
 _DISFLUENCY = re.compile(r"(?i)\b(?:u+m+|u+h+|e+r+m+|hm+|mhm|uh-huh|i mean|you know|like,)\b")
 # A sentence starts at the start of a line (= of a text or a turn) or after terminal punctuation.
 _SENTENCE_START = re.compile(r"(?m)(?:^|(?<=[.!?])[ \t]+)(?:[@#]\w+[ \t]+)*([A-Za-z])")
