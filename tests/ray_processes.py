@@ -1,0 +1,40 @@
+"""Find and stop the processes of a Ray session rooted at a temp dir (kills only this test's Ray, by pid).
+
+A plain module, not conftest: several conftest.py files exist, so `from conftest import` is ambiguous.
+"""
+
+from __future__ import annotations
+
+
+def ray_session_processes(temp_dir: str) -> list:
+    """Every process of the Ray session(s) rooted at temp_dir (daemons name it; workers are their children)."""
+    import psutil
+
+    roots = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if any(temp_dir in arg for arg in (p.info["cmdline"] or ())):
+                roots.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    found = {p.pid: p for p in roots}
+    for p in roots:
+        try:
+            found.update({c.pid: c for c in p.children(recursive=True)})
+        except psutil.NoSuchProcess:
+            continue
+    return list(found.values())
+
+
+def stop_ray_session(temp_dir: str, timeout: float = 20.0) -> list[int]:
+    """Kill (by pid) what is left of the session under temp_dir; returns the pids that were still alive."""
+    import psutil
+
+    procs = ray_session_processes(temp_dir)
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=timeout)
+    return [p.pid for p in procs]
