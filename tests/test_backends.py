@@ -123,31 +123,6 @@ def test_vllm_too_long_prompt_fails_alone_not_the_batch(vllm_backend):
 
 
 @pytest.mark.slow
-def test_vllm_k_variants_of_one_prompt_pay_one_prefill_and_keep_their_own_seeds(vllm_backend, tiny_model_dir):
-    """Identical prompts (a seed's k variants) go side by side with prefix caching on: the later
-    ones are served from the cache; each keeps its own seed, and the texts equal those of an
-    engine without prefix caching, in any input order, after any earlier batch."""
-    from semisynth.backends import VLLMBackend
-
-    prompt = "Rewrite the message between the tags in other words, keeping its voice. " * 4
-    reqs = [chat(prompt + f"<seed>msg {i // 3}</seed>", max_tokens=12, seed=500 + i) for i in range(9)]
-    assert vllm_backend.prefix_caching
-    before = vllm_backend.cached_prompt_tokens
-    first = vllm_backend.generate(reqs)
-    assert vllm_backend.cached_prompt_tokens - before >= 6 * 32  # 6 of 9 requests reuse their twin's blocks
-    vllm_backend.generate([chat("something else entirely", max_tokens=8, seed=1)])  # leaves a warm cache behind
-    again = vllm_backend.generate(list(reversed(reqs)))[::-1]
-    assert [c.text for c in again] == [c.text for c in first]
-    assert len({c.text for c in first}) > 3  # k variants of one prompt differ: per-request seeds survive
-    plain = VLLMBackend(tiny_model_dir, seed=0, enable_prefix_caching=False)
-    try:
-        assert not plain.prefix_caching
-        assert [c.text for c in plain.generate(reqs)] == [c.text for c in first]
-    finally:
-        plain.close()
-
-
-@pytest.mark.slow
 def test_vllm_count_tokens_is_the_prompt_free_token_count(vllm_backend):
     assert vllm_backend.count_tokens("") == 0
     assert vllm_backend.count_tokens("hello there") == len(vllm_backend.tokenizer.encode("hello there",
@@ -410,3 +385,31 @@ def test_http_wrong_credentials_are_a_user_error_and_the_key_is_never_shown(vllm
 def test_http_unknown_served_model_is_a_user_error(vllm_server):
     with pytest.raises(UserError, match="use one of: tiny"):
         OpenAIHTTPBackend(vllm_server, "gpt-4o")
+
+
+@pytest.mark.slow
+def test_vllm_k_variants_of_one_prompt_pay_one_prefill_and_keep_their_own_seeds(vllm_backend, tiny_model_dir):
+    """Last in this file on purpose: closing its second engine tears down vLLM's process-wide parallel
+    state, which the module's shared engine still needs.
+
+    Identical prompts (a seed's k variants) go side by side with prefix caching on: the later
+    ones are served from the cache; each keeps its own seed, and the texts equal those of an
+    engine without prefix caching, in any input order, after any earlier batch."""
+    from semisynth.backends import VLLMBackend
+
+    prompt = "Rewrite the message between the tags in other words, keeping its voice. " * 4
+    reqs = [chat(prompt + f"<seed>msg {i // 3}</seed>", max_tokens=12, seed=500 + i) for i in range(9)]
+    assert vllm_backend.prefix_caching
+    before = vllm_backend.cached_prompt_tokens
+    first = vllm_backend.generate(reqs)
+    assert vllm_backend.cached_prompt_tokens - before >= 6 * 32  # 6 of 9 requests reuse their twin's blocks
+    vllm_backend.generate([chat("something else entirely", max_tokens=8, seed=1)])  # leaves a warm cache behind
+    again = vllm_backend.generate(list(reversed(reqs)))[::-1]
+    assert [c.text for c in again] == [c.text for c in first]
+    assert len({c.text for c in first}) > 3  # k variants of one prompt differ: per-request seeds survive
+    plain = VLLMBackend(tiny_model_dir, seed=0, enable_prefix_caching=False)
+    try:
+        assert not plain.prefix_caching
+        assert [c.text for c in plain.generate(reqs)] == [c.text for c in first]
+    finally:
+        plain.close()

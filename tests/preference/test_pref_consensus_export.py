@@ -142,10 +142,12 @@ def test_candidates_come_from_real_backends_with_lineage(tiny_model_dir):
     backend = open_backend(TransformersSpec(model=str(tiny_model_dir), batch_size=4))
     try:
         prompts = [Record.create("real", text=f"my bag {i} is lost", language="en") for i in range(3)]
-        arms = [Arm("cool", backend, SamplingParams(max_tokens=12, temperature=0.3)),
-                Arm("hot", backend, SamplingParams(max_tokens=12, temperature=1.5), system="Be brief.")]
-        items, rejects = build_preference_items(prompts, arms)
-        assert len(items) + len(rejects) == 3 and items
+        # The tiny model rambles to max_tokens (a `truncated` reject); a stop string it does hit keeps items.
+        arms = [Arm("cool", backend, SamplingParams(max_tokens=48, temperature=0.3, stop=("a",))),
+                Arm("hot", backend, SamplingParams(max_tokens=48, temperature=1.5, stop=("a",)), system="Be brief.")]
+        run = build_preference_items(prompts, arms)
+        items = run.items
+        assert len(items) + len({r.parents[0] for r in run.prompt_rejects}) == 3 and items
         c = items[0].payload["candidates"]
         assert {x["arm"] for x in c} == {"cool", "hot"} and c[1]["template"] == "Be brief."
         assert c[0]["sampling"]["temperature"] == 0.3 and items[0].fields["response_2"] == c[1]["text"]
