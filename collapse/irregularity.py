@@ -39,25 +39,18 @@ from semisynth.lexicon import (
     HANDLE,
     HASHTAG,
     LOWER_I,
+    MISSING_APOSTROPHE,
+    NOT_TYPOS,
     REPEATED_PUNCT,
+    SLANG,
     URL,
+    vocabulary,
 )
 
 # --- lexical resources -------------------------------------------------------------------------------
 
-SLANG = frozenset(
-    "lol lmao lmfao rofl u ur r pls plz idk omg btw thx thnx tbh imo imho brb gonna wanna gotta ya yall "
-    "cuz coz bc b4 gr8 ty tysm smh ikr jk nvm omw np fyi asap wtf wth af tho thru nite luv k kk ok okay "
-    "dunno lemme gimme yep yup nope srsly prolly bday pic pics msg txt ppl".split()
-)
-# Contractions written without the apostrophe; ambiguous ones ("its", "were", "well", "ill", "id") left out.
-MISSING_APOSTROPHE = frozenset(
-    "dont cant wont didnt doesnt isnt wasnt werent arent couldnt shouldnt wouldnt havent hasnt hadnt "
-    "im ive youre youve youll theyre theyve thats whats wheres theres heres hows lets shes hes aint "
-    "wouldve couldve shouldve mustnt neednt yall".split()
-)
-# Words that are slang, contractions or acronyms are not counted as typos or OOV.
-_NOT_TYPOS = SLANG | MISSING_APOSTROPHE
+# Slang, apostrophe-less contractions and the vocabulary come from the shared lexicon (generation uses the same).
+_NOT_TYPOS = NOT_TYPOS
 
 
 @lru_cache(maxsize=1)
@@ -72,14 +65,6 @@ def typo_dictionary() -> frozenset[str]:
         if typo.isalpha():
             words.add(typo)
     return frozenset(words - _NOT_TYPOS)
-
-
-@lru_cache(maxsize=4)
-def vocabulary(lang: str = "en", size: int = 100_000) -> frozenset[str]:
-    """The `size` most frequent words of `lang` per wordfreq: a word outside it counts as out-of-vocabulary."""
-    from wordfreq import top_n_list
-
-    return frozenset(w.lower() for w in top_n_list(lang, size))
 
 
 # --- patterns (compiled once) ------------------------------------------------------------------------
