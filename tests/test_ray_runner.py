@@ -219,7 +219,7 @@ def test_killed_driver_rerun_resumes_from_the_markers(reference, tiny_model_dir)
 def test_ray_embedding_equals_the_local_embedder_bit_for_bit(local_ray, tmp_path):
     import numpy as np
 
-    from semisynth.collapse.embeddings import Embedder
+    from semisynth.collapse.monitor.embeddings import Embedder
     from semisynth.ray_runner import embed_texts, ray_embedder
     from semisynth.runner import RunnerConfig
 
@@ -231,7 +231,7 @@ def test_ray_embedding_equals_the_local_embedder_bit_for_bit(local_ray, tmp_path
     # follow the thread count, and a vLLM engine run earlier in this process changes torch's CPU state.
     (tmp_path / "texts.json").write_text(json.dumps([texts, uniq]))
     code = ("import json, sys, numpy as np, torch; torch.set_num_threads(1); "
-            "from semisynth.collapse.embeddings import Embedder; t, u = json.load(open(sys.argv[1])); "
+            "from semisynth.collapse.monitor.embeddings import Embedder; t, u = json.load(open(sys.argv[1])); "
             "np.save(sys.argv[2], Embedder(batch_size=16).encode(t)); np.save(sys.argv[3], Embedder(batch_size=16).encode(u))")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "texts.json"), str(tmp_path / "l.npy"),
                     str(tmp_path / "u.npy")], check=True, timeout=300, capture_output=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from semisynth.collapse.experiments import ExperimentConfig, run_experiment
+from semisynth.collapse.experiments.chains import ExperimentConfig, run_experiment
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from semisynth.collapse import closed_forms as cf
+from semisynth.collapse.experiments import closed_forms as cf
 from semisynth.errors import UserError
 
 P0 = cf.zipf_distribution(20)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from semisynth.cli import main
-from semisynth.collapse import closed_forms as cf
-from semisynth.collapse.experiments import (
+from semisynth.collapse.experiments import closed_forms as cf
+from semisynth.collapse.experiments.chains import (
     RESULT_COLUMNS,
     ExperimentConfig,
     ancestry,

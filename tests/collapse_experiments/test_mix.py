@@ -10,8 +10,8 @@ import datasets
 import pytest
 
 from semisynth.cli import main
-from semisynth.collapse.fingerprint import monitor_fingerprint
-from semisynth.collapse.mix import MixConfig, build_mix, load_mix
+from semisynth.collapse.mix.builder import MixConfig, build_mix, load_mix
+from semisynth.collapse.monitor.fingerprint import monitor_fingerprint
 from semisynth.errors import UserError
 from semisynth.io import read_records
 from semisynth.records import Lineage, Record

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from semisynth.collapse.experiments import ExperimentConfig, run_experiment
+from semisynth.collapse.experiments.chains import ExperimentConfig, run_experiment
 
 
 @pytest.mark.slow

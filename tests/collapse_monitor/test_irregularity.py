@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from semisynth.collapse.irregularity import (
+from semisynth.collapse.monitor.irregularity import (
     FEATURES,
     KIND_FEATURES,
     classify_edit,

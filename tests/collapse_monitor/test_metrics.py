@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from semisynth.collapse import metrics as M
+from semisynth.collapse.monitor import metrics as M
 
 from .conftest import SAMPLE, gaussian
 

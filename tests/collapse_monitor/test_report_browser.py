@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from semisynth.collapse.monitor import MonitorConfig, run_monitor
+from semisynth.collapse.monitor.pipeline import MonitorConfig, run_monitor
 
 CHROMIUM = Path("/usr/bin/chromium")
 PROBE = """<script>

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from semisynth.collapse.two_sample import c2st, delong
+from semisynth.collapse.monitor.two_sample import c2st, delong
 
 from .conftest import clean_text, gaussian
 
@@ -47,7 +47,7 @@ def test_disjoint_distributions_give_auc_one():
 def test_auc_is_the_mean_of_sklearn_roc_auc_on_each_held_out_fold():
     from sklearn.model_selection import StratifiedKFold
 
-    from semisynth.collapse.two_sample import _model
+    from semisynth.collapse.monitor.two_sample import _model
 
     real, syn = gaussian(200, 6, seed=3), gaussian(200, 6, mean=0.3, seed=4)
     for folds in (2, 5):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from semisynth.collapse.irregularity import corpus_profile, holm, ratio_verdicts
+from semisynth.collapse.monitor.irregularity import corpus_profile, holm, ratio_verdicts
 
 from .conftest import clean_text
 
@@ -122,8 +122,8 @@ def test_smoothing_index_has_an_interval_and_a_same_n_null(tweets):
 def test_report_headline_html_and_breakdowns_carry_the_four_verdicts(tweets, tmp_path):
     import re
 
-    from semisynth.collapse.monitor import MonitorConfig, run_monitor
-    from semisynth.collapse.report_html import VERDICT_COLOURS
+    from semisynth.collapse.monitor.pipeline import MonitorConfig, run_monitor
+    from semisynth.collapse.monitor.report_html import VERDICT_COLOURS
     from semisynth.records import Lineage, Record
 
     from .conftest import gaussian

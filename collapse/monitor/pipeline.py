@@ -21,9 +21,9 @@ import numpy as np
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from semisynth.atomic import write_json, write_jsonl
-from semisynth.collapse import irregularity as irr
-from semisynth.collapse import metrics as M
-from semisynth.collapse.embeddings import Embedder, check_embeddings, check_same_dims
+from semisynth.collapse.monitor import irregularity as irr
+from semisynth.collapse.monitor import metrics as M
+from semisynth.collapse.monitor.embeddings import Embedder, check_embeddings, check_same_dims
 from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.records import Record
@@ -482,7 +482,7 @@ def _two_sample(R: np.ndarray, S: np.ndarray, real_texts: Sequence[str], syn_tex
                 b_idx: np.ndarray, syn_ids: Sequence[str], cfg: MonitorConfig) -> dict[str, Any]:
     """Classifier two-sample test, real vs synthetic, on embeddings and on character n-grams, each beside the
     same test on real A vs real B (which should sit at AUC 0.5)."""
-    from semisynth.collapse.two_sample import c2st
+    from semisynth.collapse.monitor.two_sample import c2st
 
     kw = dict(folds=cfg.c2st_folds, seed=cfg.seed, max_n=cfg.c2st_max_n)
     out: dict[str, Any] = {"method": "Lopez-Paz & Oquab 2017: cross-validated AUC of a classifier telling synthetic "
@@ -660,7 +660,7 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
         "two_sample": two_sample, "breakdown": breakdown, "low_resource": low,
         "config": cfg.model_dump(mode="json"),
     }
-    from semisynth.collapse.fingerprint import monitor_fingerprint
+    from semisynth.collapse.monitor.fingerprint import monitor_fingerprint
 
     report["fingerprint"] = monitor_fingerprint(real_records, synthetic_records, report["config"], inputs)
     report["figures"] = flat_figures(report)
@@ -674,7 +674,7 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
                                         real_score, real_pos, cfg.worst_examples)
 
     if cfg.review_sample is not None:
-        from semisynth.collapse.review_sample import select_review_sample
+        from semisynth.collapse.monitor.review_sample import select_review_sample
 
         review = select_review_sample(synthetic_records, S, syn_langs, syn_score, low["languages"], cfg)
         report["review_sample"] = review["summary"]
@@ -689,7 +689,7 @@ def run_monitor(real_records: Sequence[Record], synthetic_records: Sequence[Reco
             report["review_sample"]["path"] = str(out / "review_sample.jsonl")
         write_json(out / "report.json", report)
         if cfg.html:
-            from semisynth.collapse.report_html import write_report_html
+            from semisynth.collapse.monitor.report_html import write_report_html
 
             write_report_html(out / "report.html", report, A=A, S=Se, real_words=irr.length_words(real_counts[0]),
                               syn_words=irr.length_words(syn_counts[0]))

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+import semisynth
 from semisynth.atomic import atomic_open
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash, seed_from
@@ -40,7 +41,7 @@ from .closed_forms import zipf_distribution
 
 log = logging.getLogger(__name__)
 
-SAMPLE_PATH = Path(__file__).resolve().parent.parent / "semisynth" / "data" / "sample_conversations.jsonl"
+SAMPLE_PATH = Path(semisynth.__file__).parent / "data" / "sample_conversations.jsonl"
 
 
 # -- protocol ---------------------------------------------------------------------------------------

@@ -1,12 +1,11 @@
-"""`semisynth collapse run` (iterative-collapse experiments) and `semisynth mix` (training-mix builder).
+"""`semisynth collapse run`: iterative-collapse experiments.
 
-Both take `--config file.yaml` plus flags; a flag overrides the same field of the file.
+Takes `--config file.yaml` plus flags; a flag overrides the same field of the file.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -46,19 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
-    m = sub.add_parser("mix", help="compose a fine-tuning corpus from real / semi-synthetic / synthetic runs")
-    m.add_argument("--config", required=True, help="YAML file with MixConfig fields (sources, shares, real_floor)")
-    m.add_argument("--out", help="output folder")
-    m.add_argument("--real-floor", type=float, help="minimum share of real records")
-    m.add_argument("--size", type=int, help="total records")
-    m.add_argument("--seed", type=int)
-    m.add_argument("--force", action="store_true", default=None, help="use runs whose monitor report failed, skipped its gates, or judged other records (recorded in the manifest)")
-    m.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output folder")
-    m.set_defaults(func=_mix)
-
 
 def _run(args: argparse.Namespace) -> int:
-    from .experiments import ExperimentConfig, run_experiment, summarise
+    from .chains import ExperimentConfig, run_experiment, summarise
 
     overrides: dict[str, Any] = {
         "out": args.out, "family": args.family, "mode": args.mode, "real_fraction": args.real_fraction,
@@ -79,19 +68,4 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{label}: {metric} {by_gen[0][0]:.4g} -> {by_gen[last][0]:.4g} (gen {last}, "
                   f"{by_gen[last][2]} seeds)")
     print(f"results: {res.out / 'results.csv'}\nreport:  {res.out / 'report.html'}", file=sys.stderr)
-    return 0
-
-
-def _mix(args: argparse.Namespace) -> int:
-    from .mix import MixConfig, build_mix
-
-    cfg = load_config(MixConfig, args.config, {"out": args.out, "real_floor": args.real_floor, "size": args.size,
-                                               "seed": args.seed, "force": args.force,
-                                               "overwrite": args.overwrite})
-    from semisynth.paths import check_output_dir
-
-    check_output_dir(cfg.out, "out (--out)")  # before any source is read
-    manifest = build_mix(cfg)
-    print(json.dumps({k: manifest[k] for k in ("size", "realised_real_share", "realised_shares_by_origin",
-                                               "rejects_by_reason")}, indent=2))
     return 0

@@ -40,13 +40,13 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from semisynth.atomic import atomic_open, write_json, write_jsonl
+from semisynth.collapse.monitor.irregularity import corpus_profile, profile_counts
 from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash, seed_from
 from semisynth.io import read_records
 from semisynth.records import Origin, Record
 
-from .irregularity import corpus_profile, profile_counts
 from .model_families import (
     CategoricalFamily,
     CausalLMFamily,
@@ -190,7 +190,7 @@ def make_embedder(name: str, cache_dir: Path) -> Any:
         return None
     if name == "hashing":
         return HashingFeatures()
-    from .embeddings import Embedder
+    from semisynth.collapse.monitor.embeddings import Embedder
 
     return Embedder(name, cache_dir=cache_dir)
 
@@ -243,7 +243,7 @@ class TextMetrics:
         return out
 
     def _distribution(self, texts: Sequence[str]) -> dict[str, float]:
-        from .metrics import frechet_distance, mmd_rbf, vendi_score
+        from semisynth.collapse.monitor.metrics import frechet_distance, mmd_rbf, vendi_score
 
         emb = self.embedder.encode(list(texts))
         return {"frechet": float(frechet_distance(self.ref_emb, emb)),
@@ -251,7 +251,7 @@ class TextMetrics:
                 "vendi": float(vendi_score(emb))}
 
     def __call__(self, samples: Sequence[str]) -> dict[str, float]:
-        from .metrics import distinct_n
+        from semisynth.collapse.monitor.metrics import distinct_n
 
         words = [w for t in samples for w in tokenize(t)]
         present = set(words)

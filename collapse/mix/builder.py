@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from semisynth.atomic import atomic_dir, write_json, write_jsonl
-from semisynth.collapse.fingerprint import file_sha256, records_fingerprint
+from semisynth.collapse.monitor.fingerprint import file_sha256, records_fingerprint
 from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import seed_from

@@ -1,0 +1,1 @@
+"""The training-mix builder (`semisynth mix`); `builder.build_mix` is the entry point."""
