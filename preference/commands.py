@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from semisynth.backends import BackendSpec
-from semisynth.config import CommandConfig, load_config
+from semisynth.config import CommandConfig
 from semisynth.errors import UserError
+from semisynth.flags import add_config_flags
 from semisynth.paths import check_output_dir, check_output_file
 
 
@@ -24,7 +25,7 @@ class ArgillaTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     url: str | None = Field(None, description="a team's Argilla URL; unset = the local stack (or $ARGILLA_API_URL)")
     api_key_env: str = Field("ARGILLA_API_KEY", description="environment variable holding the owner API key")
-    workspace: str = "semisynth"
+    workspace: str = Field("semisynth", description="workspace prefix: each rater works in <workspace>--<rater>")
     state_dir: str = Field(".semisynth/argilla", description="local stack state (ports, pids, 0600 credentials)")
 
 
@@ -36,12 +37,16 @@ class StackConfig(CommandConfig):
 
 class PolicyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    max_disagreement: float = Field(0.34, ge=0, le=1)
-    min_raters: int = Field(2, ge=1)
-    min_confidence: float = Field(2.5, ge=1, le=5)
-    min_gold_accuracy: float = Field(0.6, ge=0, le=1)
-    min_gold_items: int = Field(3, ge=1)
-    low_resource_languages: list[str] = Field(default_factory=list)
+    max_disagreement: float = Field(0.34, ge=0, le=1, description="share of raters off the majority above "
+                                    "which an item is escalated")
+    min_raters: int = Field(2, ge=1, description="fewer submitted answers: the item is unresolved")
+    min_confidence: float = Field(2.5, ge=1, le=5, description="mean rater confidence (1-5) below which an item "
+                                  "is escalated")
+    min_gold_accuracy: float = Field(0.6, ge=0, le=1, description="a rater below this on gold items is flagged "
+                                     "and their answers escalated")
+    min_gold_items: int = Field(3, ge=1, description="gold items a rater must answer before being judged on them")
+    low_resource_languages: list[str] = Field(default_factory=list, description="language codes whose synthetic "
+                                              "records always go to an expert")
 
     def policy(self):
         from semisynth.preference.consensus import Policy
@@ -51,17 +56,20 @@ class PolicyConfig(BaseModel):
 
 class PushConfig(CommandConfig):
     argilla: ArgillaTarget = ArgillaTarget()
-    kind: str = Field(..., pattern="^(preference|moderation|review)$")
+    kind: str = Field(..., pattern="^(preference|moderation|review)$", description="what the raters do: rank "
+                      "candidates, label against a taxonomy, or review synthetic records")
     input: str = Field(..., description="items JSONL (preference), records (moderation) or review_sample.jsonl")
     seeds: str | None = Field(None, description="real seed records (review: shown beside each synthetic record)")
     gold: str | None = Field(None, description="gold items JSONL: {item..., gold: answer}")
-    dataset: str
-    taxonomy: str = "trust_safety"
-    raters: list[str] = Field(default_factory=list)
+    dataset: str = Field(..., description="Argilla dataset name (one copy per rater)")
+    taxonomy: str = Field("trust_safety", description="moderation: built-in taxonomy name or YAML path")
+    raters: list[str] = Field(default_factory=list, description="rater usernames (created when missing)")
     k: int = Field(3, ge=1, description="raters per record (overlap)")
-    batch_size: int = Field(256, ge=1, le=1000)
-    n_responses: int = Field(2, ge=2, le=8)
-    low_resource_languages: list[str] = Field(default_factory=list)
+    batch_size: int = Field(256, ge=1, le=1000, description="records per request to Argilla")
+    n_responses: int = Field(2, ge=2, le=8, description="preference: response fields in the dataset (the most "
+                             "candidates an item may have)")
+    low_resource_languages: list[str] = Field(default_factory=list, description="language codes marked for "
+                                              "expert review in the record metadata")
     credentials_out: str | None = Field(None, description="0600 file for the passwords of raters this push "
                                         "creates (default <state_dir>/raters/credentials-<time>.json)")
 
@@ -72,9 +80,9 @@ class ArmConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(..., min_length=1)
     backend: BackendSpec = Field(..., description="engine: kind, model, base_url, ...")
-    max_tokens: int = Field(128, ge=1)
-    temperature: float = Field(0.8, ge=0, le=2.0)  # the same bounds as generate
-    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(128, ge=1, description="most tokens per answer (reaching it: the truncated reject)")
+    temperature: float = Field(0.8, ge=0, le=2.0, description="sampling temperature")  # generate's bounds
+    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling mass")
     system: str | None = Field(None, description="system prompt for this arm (a template difference)")
 
 
@@ -82,38 +90,41 @@ class CandidatesConfig(CommandConfig):
     prompts: str = Field(..., description="prompt records: seeds.jsonl of a run, or any corpus with a text column")
     out: str = Field(..., description="items JSONL to write (input of `preference push --kind preference`)")
     arms: list[ArmConfig] = Field(..., min_length=2, description="at least two ways of answering")
-    seed: int = 0
+    seed: int = Field(0, description="run seed: each request's seed comes from it, the prompt and the arm")
     limit: int | None = Field(None, ge=1, description="first N prompts only")
 
 
 class ReportConfig(CommandConfig):
     argilla: ArgillaTarget = ArgillaTarget()
-    dataset: str
+    dataset: str = Field(..., description="Argilla dataset name (as pushed)")
     taxonomy: str | None = Field(None, description="moderation: the taxonomy YAML pushed with (default: the "
                                  "built-in one the items name)")
-    out: str
+    out: str = Field(..., description="output folder")
     policy: PolicyConfig = PolicyConfig()
-    bootstrap: int = Field(200, ge=0)
+    bootstrap: int = Field(200, ge=0, description="bootstrap resamples for the agreement intervals (0: none)")
 
 
 class ExportConfig(ReportConfig):
-    format: str = Field(..., pattern="^(dpo|dpo_conversational|kto|moderation|review)$")
+    format: str = Field(..., pattern="^(dpo|dpo_conversational|kto|moderation|review)$",
+                        description="TRL's dpo / dpo_conversational / kto, or the moderation / review exports")
 
 
 class EscalateConfig(CommandConfig):
     argilla: ArgillaTarget = ArgillaTarget()
-    dataset: str
+    dataset: str = Field(..., description="Argilla dataset name (as pushed)")
     taxonomy: str | None = Field(None, description="moderation: the taxonomy YAML pushed with")
-    experts: list[str] = Field(..., min_length=1)
+    experts: list[str] = Field(..., min_length=1, description="expert usernames (created when missing); their "
+                               "answer wins")
     policy: PolicyConfig = PolicyConfig()
     credentials_out: str | None = Field(None, description="0600 file for the passwords of experts it creates")
 
 
 class RatersConfig(CommandConfig):
     argilla: ArgillaTarget = ArgillaTarget()
-    action: str = Field(..., pattern="^(add|list|reset)$")
-    names: list[str] = Field(default_factory=list)
-    role: str = Field("annotator", pattern="^(annotator|admin)$")
+    action: str = Field(..., pattern="^(add|list|reset)$", description="add raters, list them with their "
+                        "queues, or reset passwords")
+    names: list[str] = Field(default_factory=list, description="rater usernames (add, reset)")
+    role: str = Field("annotator", pattern="^(annotator|admin)$", description="Argilla role of new raters")
     credentials_out: str | None = Field(None, description="0600 file for the passwords (default "
                                         "<state_dir>/raters/credentials-<time>.json)")
     print_credentials: bool = Field(False, description="print the passwords instead of writing the file")
@@ -130,7 +141,7 @@ def _conn(t: ArgillaTarget):
 def cmd_stack(args: argparse.Namespace) -> int:
     from semisynth.preference.stack import LocalStack, describe
 
-    cfg = load_config(StackConfig, args.config, {"state_dir": args.state_dir, "show_secrets": args.show_secrets or None})
+    cfg = args.config_flags.load(args)
     stack = LocalStack(Path(cfg.state_dir), Path(cfg.server_python) if cfg.server_python else None)
     if args.action == "up":
         stack.up()
@@ -295,24 +306,13 @@ def run_candidates(cfg: CandidatesConfig) -> dict[str, Any]:
 
 
 def cmd_candidates(args: argparse.Namespace) -> int:
-    cfg = load_config(CandidatesConfig, args.config, {
-        "prompts": args.prompts, "out": args.out, "seed": args.seed, "limit": args.limit,
-        "arms": _arms_from_flags(args.arm, args.max_tokens)})
+    cfg = args.config_flags.load(args, {"arms": _arms_from_flags(args.arm, args.max_tokens)})
     print(json.dumps(run_candidates(cfg)))
     return 0
 
 
-def _common(args: argparse.Namespace) -> dict[str, Any]:
-    """Overrides from the flags every dataset command shares."""
-    return {"dataset": args.dataset, "taxonomy": args.taxonomy, "argilla.url": args.url,
-            "argilla.state_dir": args.state_dir}
-
-
 def cmd_push(args: argparse.Namespace) -> int:
-    cfg = load_config(PushConfig, args.config, {
-        **_common(args), "kind": args.kind, "input": args.input, "seeds": args.seeds, "gold": args.gold,
-        "k": args.k, "raters": args.raters.split(",") if args.raters else None,
-        "credentials_out": args.credentials_out})
+    cfg = args.config_flags.load(args)
     print(json.dumps(run_push(cfg)))
     return 0
 
@@ -366,7 +366,7 @@ def _resolved(cfg: ReportConfig):
 def cmd_report(args: argparse.Namespace) -> int:
     from semisynth.preference.report import build_report, write_report
 
-    cfg = load_config(ReportConfig, args.config, {**_common(args), "out": args.out})
+    cfg = args.config_flags.load(args)
     check_output_dir(cfg.out, "out (--out)")  # before connecting to Argilla
     pulled, kind, tax, res = _resolved(cfg)
     labels = [lab.id for lab in tax.leaves] if tax else None
@@ -379,7 +379,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from semisynth.preference.export import export
 
-    cfg = load_config(ExportConfig, args.config, {**_common(args), "out": args.out, "format": args.format})
+    cfg = args.config_flags.load(args)
     check_output_dir(cfg.out, "out (--out)")  # before connecting to Argilla
     pulled, _, _, res = _resolved(cfg)
     print(json.dumps(export(cfg.format, pulled.items, res, cfg.policy.policy(), cfg.out)))
@@ -445,10 +445,7 @@ def run_raters(cfg: RatersConfig) -> list[dict[str, Any]] | dict[str, Any]:
 
 
 def cmd_raters(args: argparse.Namespace) -> int:
-    cfg = load_config(RatersConfig, args.config, {
-        "action": args.action, "names": args.names or None, "role": args.role, "credentials_out": args.credentials_out,
-        "print_credentials": args.print_credentials or None, "argilla.url": args.url,
-        "argilla.state_dir": args.state_dir})
+    cfg = args.config_flags.load(args)
     res = run_raters(cfg)
     if cfg.action == "list":
         for r in res:
@@ -463,72 +460,48 @@ def cmd_raters(args: argparse.Namespace) -> int:
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    cfg = load_config(EscalateConfig, args.config, {
-        **_common(args), "experts": args.experts.split(",") if args.experts else None,
-        "credentials_out": args.credentials_out})
+    cfg = args.config_flags.load(args)
     print(json.dumps(run_escalate(cfg)))
     return 0
+
+
+# Flag names users already type, beside the generated ones (`--argilla-url`, ...).
+ARGILLA_ALIASES = {"--url": "argilla.url", "--state-dir": "argilla.state_dir"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     st = subparsers.add_parser("argilla", help="start/stop/inspect the local Argilla workspace")
     st.add_argument("action", choices=("up", "down", "status"))
-    st.add_argument("--state-dir")
-    st.add_argument("--config")
-    st.add_argument("--show-secrets", action="store_true", help="print password and API key")
+    add_config_flags(st, StackConfig)
     st.set_defaults(func=cmd_stack)
 
     p = subparsers.add_parser("preference", help="human curation in Argilla: push, report, escalate, export")
     sub = p.add_subparsers(dest="preference_command", metavar="ACTION")
     sub.required = True
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config")
-    common.add_argument("--dataset")
-    common.add_argument("--url", help="a team's Argilla URL (key from $ARGILLA_API_KEY)")
-    common.add_argument("--state-dir", help="local stack state dir (default .semisynth/argilla)")
-    common.add_argument("--taxonomy", help="moderation: built-in name or YAML path (default trust_safety)")
 
     cand = sub.add_parser("candidates", help="answer prompts with two or more arms -> preference items JSONL")
-    cand.add_argument("--config")
-    cand.add_argument("--prompts", help="prompt records (e.g. a run's seeds.jsonl)")
-    cand.add_argument("--out", help="items JSONL")
-    cand.add_argument("--arm", action="append", metavar="NAME=MODEL[@TEMP]", help="repeat; at least two")
-    cand.add_argument("--max-tokens", type=int)
-    cand.add_argument("--seed", type=int)
-    cand.add_argument("--limit", type=int)
+    add_config_flags(cand, CandidatesConfig)
+    cand.add_argument("--arm", action="append", metavar="NAME=MODEL[@TEMP]",
+                      help="an arm in short: repeat it, at least two (replaces `arms`)")
+    cand.add_argument("--max-tokens", type=int, help="with --arm: max_tokens of every arm")
     cand.set_defaults(func=cmd_candidates)
 
-    push = sub.add_parser("push", parents=[common], help="create/update a curation dataset (idempotent)")
-    push.add_argument("--kind", choices=("preference", "moderation", "review"))
-    push.add_argument("--input")
-    push.add_argument("--seeds")
-    push.add_argument("--gold")
-    push.add_argument("--raters", help="comma-separated usernames")
-    push.add_argument("-k", type=int)
-    push.add_argument("--credentials-out", help="0600 file for passwords of raters this push creates")
+    push = sub.add_parser("push", help="create/update a curation dataset (idempotent)")
+    add_config_flags(push, PushConfig, aliases={**ARGILLA_ALIASES, "-k": "k"})
     push.set_defaults(func=cmd_push)
 
     rat = sub.add_parser("raters", help="create raters (credentials handed over once), list them, reset passwords")
-    rat.add_argument("action", choices=("add", "list", "reset"))
-    rat.add_argument("names", nargs="*", metavar="NAME")
-    rat.add_argument("--config")
-    rat.add_argument("--url", help="a team's Argilla URL (key from $ARGILLA_API_KEY)")
-    rat.add_argument("--state-dir", help="local stack state dir (default .semisynth/argilla)")
-    rat.add_argument("--role", choices=("annotator", "admin"))
-    rat.add_argument("--credentials-out", help="0600 file to write the passwords to (must not exist)")
-    rat.add_argument("--print-credentials", action="store_true", help="print the passwords once instead")
+    add_config_flags(rat, RatersConfig, aliases=ARGILLA_ALIASES, positional=("action", "names"))
     rat.set_defaults(func=cmd_raters)
 
-    rep = sub.add_parser("report", parents=[common], help="agreement report (JSON + HTML)")
-    rep.add_argument("--out")
+    rep = sub.add_parser("report", help="agreement report (JSON + HTML)")
+    add_config_flags(rep, ReportConfig, aliases=ARGILLA_ALIASES)
     rep.set_defaults(func=cmd_report)
 
-    esc = sub.add_parser("escalate", parents=[common], help="send escalated items to experts")
-    esc.add_argument("--experts")
-    esc.add_argument("--credentials-out", help="0600 file for passwords of experts it creates")
+    esc = sub.add_parser("escalate", help="send escalated items to experts")
+    add_config_flags(esc, EscalateConfig, aliases=ARGILLA_ALIASES)
     esc.set_defaults(func=cmd_escalate)
 
-    ex = sub.add_parser("export", parents=[common], help="consensus-only exports for TRL")
-    ex.add_argument("--format", choices=("dpo", "dpo_conversational", "kto", "moderation", "review"))
-    ex.add_argument("--out")
+    ex = sub.add_parser("export", help="consensus-only exports for TRL")
+    add_config_flags(ex, ExportConfig, aliases=ARGILLA_ALIASES)
     ex.set_defaults(func=cmd_export)

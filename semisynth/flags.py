@@ -267,6 +267,9 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type[BaseModel], *,
         help_text = _help(f, shape)
         if f.path in positional:
             kw.pop("metavar", None)
+            help_text = help_text.replace(" (required unless in --config)", "")
+            if kw.get("choices"):
+                help_text += f" (one of: {', '.join(map(str, kw['choices']))})"
             required = f.info.is_required()
             nargs = "*" if shape == "list" else (None if required else "?")
             if shape == "list":

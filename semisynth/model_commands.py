@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import argparse
+from typing import Literal
 
+from pydantic import Field
+
+from semisynth.config import CommandConfig
+from semisynth.flags import add_config_flags
 from semisynth.models import PACKAGED_MODELS
+
+PackagedModel = Literal[tuple(sorted(PACKAGED_MODELS))]  # type: ignore[valid-type]
+
+
+class TinyModelConfig(CommandConfig):
+    """`semisynth model tiny DIR`."""
+
+    dir: str = Field(..., description="output folder (replaced atomically if it exists)")
+    seed: int = Field(0, description="weight init seed (same seed -> identical files)")
+
+
+class PrepareModelConfig(CommandConfig):
+    """`semisynth model prepare [NAME]`."""
+
+    name: PackagedModel = Field("smollm2-135m-instruct", description="packaged model")
+    cache_dir: str | None = Field(None, description="where converted models live (default ~/.cache/semisynth/models)")
 
 
 def _tiny(args: argparse.Namespace) -> int:
     from semisynth.models import build_tiny_model
     from semisynth.paths import check_output_dir
 
-    check_output_dir(args.dir, "DIR")
-    print(build_tiny_model(args.dir, seed=args.seed))
+    cfg: TinyModelConfig = args.config_flags.load(args)
+    check_output_dir(cfg.dir, "DIR")
+    print(build_tiny_model(cfg.dir, seed=cfg.seed))
     return 0
 
 
@@ -20,9 +42,10 @@ def _prepare(args: argparse.Namespace) -> int:
     from semisynth.models import prepare_packaged_model
     from semisynth.paths import check_output_dir
 
-    if args.cache_dir is not None:
-        check_output_dir(args.cache_dir, "--cache-dir")
-    print(prepare_packaged_model(args.name, cache_dir=args.cache_dir))
+    cfg: PrepareModelConfig = args.config_flags.load(args)
+    if cfg.cache_dir is not None:
+        check_output_dir(cfg.cache_dir, "--cache-dir")
+    print(prepare_packaged_model(cfg.name, cache_dir=cfg.cache_dir))
     return 0
 
 
@@ -32,12 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
 
     tiny = sub.add_parser("tiny", help="build a tiny random Llama + tokenizer (seconds; gibberish output, for dry runs)")
-    tiny.add_argument("dir", help="output folder (replaced atomically if it exists)")
-    tiny.add_argument("--seed", type=int, default=0, help="weight init seed (same seed -> identical files)")
+    add_config_flags(tiny, TinyModelConfig, positional=("dir",), config_flag=False)
     tiny.set_defaults(func=_tiny)
 
     prep = sub.add_parser("prepare", help="convert a model shipped in a Python package to a HF folder (cached); prints its path")
-    prep.add_argument("name", nargs="?", default="smollm2-135m-instruct", choices=sorted(PACKAGED_MODELS),
-                      help="packaged model (default: smollm2-135m-instruct)")
-    prep.add_argument("--cache-dir", default=None, help="where converted models live (default ~/.cache/semisynth/models)")
+    add_config_flags(prep, PrepareModelConfig, positional=("name",), config_flag=False)
     prep.set_defaults(func=_prepare)
