@@ -13,12 +13,17 @@ same prompt gets the same candidates whatever else is in the file or where --lim
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
-from semisynth.backends import Backend, GenerationRequest, SamplingParams
+from semisynth.backends import Backend, Completion, GenerationRequest, SamplingParams
+from semisynth.errors import UserError
 from semisynth.generation.checks import CheckConfig, check_output
 from semisynth.hashing import content_hash, seed_from
+from semisynth.paths import check_output_file
+from semisynth.preference.configs import CandidatesConfig
 from semisynth.preference.curation import Item, preference_item, prompt_turns
 from semisynth.records import Record, Reject
 
@@ -57,11 +62,24 @@ class CandidateRun:
                 "reasons": dict(sorted(Counter(r.reason for r in self.rejects).items()))}
 
 
-def request_seed(seed: int, prompt: Record, arm: Arm) -> int:
+@dataclass(frozen=True)
+class ArmOptions:
+    """An arm without its engine: what travels to a worker (picklable)."""
+
+    name: str
+    params: SamplingParams
+    system: str | None = None
+
+
+def request_seed(seed: int, prompt: Record, arm: Arm | ArmOptions) -> int:
     return seed_from(seed, prompt.id, arm.name)
 
 
-def _request(prompt: Record, arm: Arm, seed: int) -> GenerationRequest:
+def candidate_id(prompt: Record, arm_name: str) -> str:
+    return content_hash(["candidate", prompt.id, arm_name])
+
+
+def _request(prompt: Record, arm: Arm | ArmOptions, seed: int) -> GenerationRequest:
     turns = prompt_turns(prompt)
     if arm.system:
         turns = [{"role": "system", "content": arm.system}, *turns]
@@ -72,12 +90,7 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def build_preference_items(prompts: Sequence[Record], arms: Sequence[Arm], seed: int = 0,
-                           checks: CheckConfig = ANSWER_CHECKS) -> CandidateRun:
-    """One batched generate call per arm; candidates keep model, sampling and template as lineage."""
-    if len(arms) < 2:
-        raise ValueError("preference candidates need at least two arms")
-    run = CandidateRun()
+def _unique_prompts(prompts: Sequence[Record], run: CandidateRun) -> list[Record]:
     unique: list[Record] = []
     seen_ids: set[str] = set()
     for p in prompts:
@@ -87,17 +100,38 @@ def build_preference_items(prompts: Sequence[Record], arms: Sequence[Arm], seed:
             continue
         seen_ids.add(p.id)
         unique.append(p)
-    outs = {}
+    return unique
+
+
+def build_preference_items(prompts: Sequence[Record], arms: Sequence[Arm], seed: int = 0,
+                           checks: CheckConfig = ANSWER_CHECKS) -> CandidateRun:
+    """In-process, on live backends: one batched generate call per arm, then `assemble_items`."""
+    if len(arms) < 2:
+        raise ValueError("preference candidates need at least two arms")
+    run = CandidateRun()
+    unique = _unique_prompts(prompts, run)
+    answers: dict[str, tuple[Completion, str]] = {}
     for arm in arms:
         reqs = [_request(p, arm, seed) for p in unique]
-        outs[arm.name] = list(zip(reqs, arm.backend.generate(reqs), strict=True))
+        for p, comp in zip(unique, arm.backend.generate(reqs), strict=True):
+            answers[candidate_id(p, arm.name)] = (comp, arm.backend.model_name)
+    options = [ArmOptions(a.name, a.params, a.system) for a in arms]
+    return assemble_items(prompts, unique, run, options, answers, seed, checks)
+
+
+def assemble_items(prompts: Sequence[Record], unique: Sequence[Record], run: CandidateRun,
+                   arms: Sequence[ArmOptions], answers: Mapping[str, tuple[Completion, str]], seed: int,
+                   checks: CheckConfig = ANSWER_CHECKS) -> CandidateRun:
+    """Check every answer (candidate id -> completion, model name) and build the items in prompt order;
+    candidates keep model, sampling and template as lineage."""
     run.candidates = len(unique) * len(arms)
-    for i, p in enumerate(unique):
+    for p in unique:
         cands, rejected, kept_by = [], [], {}
         for arm in arms:
-            req, comp = outs[arm.name][i]
+            req = _request(p, arm, seed)
+            rid = candidate_id(p, arm.name)
+            comp, model_name = answers[rid]
             text = comp.text.strip()
-            rid = content_hash(["candidate", p.id, arm.name])
             reason, detail, _ = check_output(comp, text, p.content, None, checks,
                                              length_relative_to_seed=False, require_same_language=False)
             if reason in ("copy_of_seed", "near_copy_of_seed"):
@@ -109,7 +143,7 @@ def build_preference_items(prompts: Sequence[Record], arms: Sequence[Arm], seed:
                                        task_id=arm.name))
                 continue
             kept_by[_norm(text)] = arm.name
-            cands.append({"text": text, "arm": arm.name, "model": arm.backend.model_name,
+            cands.append({"text": text, "arm": arm.name, "model": model_name,
                           "sampling": req.params.to_dict(), "template": arm.system,
                           "finish_reason": comp.finish_reason, "candidate_id": rid})
         run.candidate_rejects.extend(rejected)
@@ -127,3 +161,32 @@ def build_preference_items(prompts: Sequence[Record], arms: Sequence[Arm], seed:
     assert len(prompts) == len(run.items) + len(run.prompt_rejects)
     assert s["candidates"] == s["candidates_kept"] + s["candidates_rejected"]
     return run
+
+
+def run_candidates(cfg: CandidatesConfig) -> dict[str, Any]:
+    """Answer each prompt with every arm; an engine shared by several arms starts once."""
+    from semisynth.atomic import write_jsonl
+    from semisynth.backends import open_backend
+    from semisynth.io import read_records
+
+    if len({a.name for a in cfg.arms}) != len(cfg.arms):
+        raise UserError("candidates: field 'arms'", "arm names repeat", "give each arm its own name")
+    check_output_file(cfg.out, "out (--out)")  # before any engine starts; the rejects ledger goes beside it
+    prompts = read_records(cfg.prompts)[: cfg.limit]  # never empty: read_records raises on an empty corpus
+    backends: dict[str, Any] = {}
+    try:
+        arms = []
+        for a in cfg.arms:
+            key = a.backend.model_dump_json()
+            if key not in backends:
+                backends[key] = open_backend(a.backend)
+            arms.append(Arm(a.name, backends[key], SamplingParams(a.max_tokens, a.temperature, a.top_p), a.system))
+        run = build_preference_items(prompts, arms, cfg.seed)
+    finally:
+        for b in backends.values():
+            b.close()
+    out = Path(cfg.out)
+    rejects_path = out.with_name(out.stem + ".rejects.jsonl")
+    write_jsonl(rejects_path, (r.to_dict() for r in run.rejects))
+    write_jsonl(out, (it.to_dict() for it in run.items))
+    return {"prompts": len(prompts), **run.summary(), "out": str(out), "rejects": str(rejects_path)}

@@ -256,3 +256,10 @@ def resolve_connection(url: str | None, api_key_env: str, workspace: str, state_
         raise UserError(str(state_dir), "no Argilla configured and no local stack state here",
                         "run `semisynth argilla up`, or set argilla.url / $ARGILLA_API_URL and $ARGILLA_API_KEY")
     return Connection(st["url"], stack.credentials()["api_key"], workspace)
+
+
+def connect(target: Any) -> Connection:
+    """The checked connection a command's `argilla:` section (configs.ArgillaTarget) names."""
+    conn = resolve_connection(target.url, target.api_key_env, target.workspace, target.state_dir)
+    conn.check()
+    return conn

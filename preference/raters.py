@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from semisynth.errors import UserError
-from semisynth.preference.client import Connection
+from semisynth.preference.client import Connection, connect
+from semisynth.preference.configs import RatersConfig
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 ROLES = ("annotator", "admin")
@@ -127,3 +128,27 @@ def hand_over(passwords: dict[str, str], url: str, out: str | Path | None, state
     os.link(tmp, path)  # fails instead of overwriting a file that appeared meanwhile
     os.unlink(tmp)
     return str(path)
+
+
+def run_raters(cfg: RatersConfig) -> list[dict[str, Any]] | dict[str, Any]:
+    """`preference raters add|list|reset`: passwords go to the 0600 file (or the terminal), never the summary."""
+    if cfg.action == "list":
+        return listing(connect(cfg.argilla))
+    names = check_names(cfg.names, f"raters {cfg.action}")
+    if cfg.print_credentials and cfg.credentials_out:
+        raise UserError("raters: --print-credentials", "given with --credentials-out",
+                        "pick one: a 0600 file, or printed once on the terminal")
+    check_credentials_target(cfg.credentials_out)
+    conn = connect(cfg.argilla)
+    if cfg.action == "add":
+        passwords, kept = add(conn, names, cfg.role)
+    else:
+        passwords, kept = reset(conn, names), []
+    path = hand_over(passwords, conn.url, cfg.credentials_out, cfg.argilla.state_dir, cfg.print_credentials)
+    out: dict[str, Any] = {"created" if cfg.action == "add" else "reset": sorted(passwords),
+                           "url": conn.url, "workspaces": {n: conn.rater_workspace(n) for n in names}}
+    if kept:
+        out["already_existed"] = kept  # their passwords are unchanged: `raters reset` gives new ones
+    if path:
+        out["credentials_file"] = path
+    return out

@@ -1,0 +1,119 @@
+"""The preference commands' configs: one pydantic model per command, loadable from YAML; every field is also
+a flag (semisynth/flags.py). Secrets never live here: API keys come from the environment variable named by
+`argilla.api_key_env`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from semisynth.backends import BackendSpec
+from semisynth.config import CommandConfig
+
+
+class ArgillaTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str | None = Field(None, description="a team's Argilla URL; unset = the local stack (or $ARGILLA_API_URL)")
+    api_key_env: str = Field("ARGILLA_API_KEY", description="environment variable holding the owner API key")
+    workspace: str = Field("semisynth", description="workspace prefix: each rater works in <workspace>--<rater>")
+    state_dir: str = Field(".semisynth/argilla", description="local stack state (ports, pids, 0600 credentials)")
+
+
+class StackConfig(CommandConfig):
+    state_dir: str = Field(".semisynth/argilla", description="where the local stack keeps its state")
+    server_python: str | None = Field(None, description="python of the argilla-server venv (default .venv-argilla)")
+    show_secrets: bool = Field(False, description="print the password and API key (`up`, `status`)")
+
+
+class PolicyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_disagreement: float = Field(0.34, ge=0, le=1, description="share of raters off the majority above "
+                                    "which an item is escalated")
+    min_raters: int = Field(2, ge=1, description="fewer submitted answers: the item is unresolved")
+    min_confidence: float = Field(2.5, ge=1, le=5, description="mean rater confidence (1-5) below which an item "
+                                  "is escalated")
+    min_gold_accuracy: float = Field(0.6, ge=0, le=1, description="a rater below this on gold items is flagged "
+                                     "and their answers escalated")
+    min_gold_items: int = Field(3, ge=1, description="gold items a rater must answer before being judged on them")
+    low_resource_languages: list[str] = Field(default_factory=list, description="language codes whose synthetic "
+                                              "records always go to an expert")
+
+    def policy(self):
+        from semisynth.preference.consensus import Policy
+
+        return Policy(**{**self.model_dump(), "low_resource_languages": tuple(self.low_resource_languages)})
+
+
+class PushConfig(CommandConfig):
+    argilla: ArgillaTarget = ArgillaTarget()
+    kind: str = Field(..., pattern="^(preference|moderation|review)$", description="what the raters do: rank "
+                      "candidates, label against a taxonomy, or review synthetic records")
+    input: str = Field(..., description="items JSONL (preference), records (moderation) or review_sample.jsonl")
+    seeds: str | None = Field(None, description="real seed records (review: shown beside each synthetic record)")
+    gold: str | None = Field(None, description="gold items JSONL: {item..., gold: answer}")
+    dataset: str = Field(..., description="Argilla dataset name (one copy per rater)")
+    taxonomy: str = Field("trust_safety", description="moderation: built-in taxonomy name or YAML path")
+    raters: list[str] = Field(default_factory=list, description="rater usernames (created when missing)")
+    k: int = Field(3, ge=1, description="raters per record (overlap)")
+    batch_size: int = Field(256, ge=1, le=1000, description="records per request to Argilla")
+    n_responses: int = Field(2, ge=2, le=8, description="preference: response fields in the dataset (the most "
+                             "candidates an item may have)")
+    low_resource_languages: list[str] = Field(default_factory=list, description="language codes marked for "
+                                              "expert review in the record metadata")
+    credentials_out: str | None = Field(None, description="0600 file for the passwords of raters this push "
+                                        "creates (default <state_dir>/raters/credentials-<time>.json)")
+
+
+class ArmConfig(BaseModel):
+    """One way of answering a prompt: a backend plus its sampling and an optional system prompt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(..., min_length=1)
+    backend: BackendSpec = Field(..., description="engine: kind, model, base_url, ...")
+    max_tokens: int = Field(128, ge=1, description="most tokens per answer (reaching it: the truncated reject)")
+    temperature: float = Field(0.8, ge=0, le=2.0, description="sampling temperature")  # generate's bounds
+    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling mass")
+    system: str | None = Field(None, description="system prompt for this arm (a template difference)")
+
+
+class CandidatesConfig(CommandConfig):
+    prompts: str = Field(..., description="prompt records: seeds.jsonl of a run, or any corpus with a text column")
+    out: str = Field(..., description="items JSONL to write (input of `preference push --kind preference`)")
+    arms: list[ArmConfig] = Field(..., min_length=2, description="at least two ways of answering")
+    seed: int = Field(0, description="run seed: each request's seed comes from it, the prompt and the arm")
+    limit: int | None = Field(None, ge=1, description="first N prompts only")
+
+
+class ReportConfig(CommandConfig):
+    argilla: ArgillaTarget = ArgillaTarget()
+    dataset: str = Field(..., description="Argilla dataset name (as pushed)")
+    taxonomy: str | None = Field(None, description="moderation: the taxonomy YAML pushed with (default: the "
+                                 "built-in one the items name)")
+    out: str = Field(..., description="output folder")
+    policy: PolicyConfig = PolicyConfig()
+    bootstrap: int = Field(200, ge=0, description="bootstrap resamples for the agreement intervals (0: none)")
+
+
+class ExportConfig(ReportConfig):
+    format: str = Field(..., pattern="^(dpo|dpo_conversational|kto|moderation|review)$",
+                        description="TRL's dpo / dpo_conversational / kto, or the moderation / review exports")
+
+
+class EscalateConfig(CommandConfig):
+    argilla: ArgillaTarget = ArgillaTarget()
+    dataset: str = Field(..., description="Argilla dataset name (as pushed)")
+    taxonomy: str | None = Field(None, description="moderation: the taxonomy YAML pushed with")
+    experts: list[str] = Field(..., min_length=1, description="expert usernames (created when missing); their "
+                               "answer wins")
+    policy: PolicyConfig = PolicyConfig()
+    credentials_out: str | None = Field(None, description="0600 file for the passwords of experts it creates")
+
+
+class RatersConfig(CommandConfig):
+    argilla: ArgillaTarget = ArgillaTarget()
+    action: str = Field(..., pattern="^(add|list|reset)$", description="add raters, list them with their "
+                        "queues, or reset passwords")
+    names: list[str] = Field(default_factory=list, description="rater usernames (add, reset)")
+    role: str = Field("annotator", pattern="^(annotator|admin)$", description="Argilla role of new raters")
+    credentials_out: str | None = Field(None, description="0600 file for the passwords (default "
+                                        "<state_dir>/raters/credentials-<time>.json)")
+    print_credentials: bool = Field(False, description="print the passwords instead of writing the file")
