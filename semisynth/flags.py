@@ -136,11 +136,15 @@ def _yaml_value(text: str) -> Any:
                                          "'{key: value}'") from None
 
 
-def _choice_type(choices: Sequence[Any]):
+def _choice_type(choices: Sequence[Any], path: str):
+    """Text -> the choice it names; anything else is argparse's one-line error naming flag, field and choices."""
     by_text = {str(c): c for c in choices}
 
     def convert(text: str) -> Any:
-        return by_text.get(text, text)  # an unknown text stays text: argparse then says "invalid choice"
+        if text not in by_text:
+            raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (field '{path}': choose from "
+                                             f"{', '.join(repr(c) for c in by_text)})")
+        return by_text[text]
 
     convert.__name__ = "choice"
     return convert
@@ -152,7 +156,7 @@ def _scalar_item(ann: Any) -> bool:
 
 
 def _shape(f: ConfigField) -> tuple[str, dict[str, Any]]:
-    """How the leaf becomes a flag: ('bool'|'scalar'|'list'|'yaml', add_argument keywords)."""
+    """How the leaf becomes a flag: ('bool'|'choices'|'scalar'|'list'|'yaml', add_argument keywords)."""
     ann = _unwrap(f.annotation)
     origin = get_origin(ann)
     pattern = next((getattr(m, "pattern", None) for m in f.info.metadata if getattr(m, "pattern", None)), None)
@@ -163,7 +167,8 @@ def _shape(f: ConfigField) -> tuple[str, dict[str, Any]]:
     if ann is Any:
         return "scalar", {"metavar": "VALUE"}  # union members disagree on the type: the config decides
     if choices:
-        return "choices", {"type": _choice_type(choices), "choices": choices}
+        return "choices", {"type": _choice_type(choices, f.path), "metavar": "{" + ",".join(map(str, choices)) + "}",
+                           "choices_shown": choices}
     if ann in (int, float):
         return "scalar", {"type": ann, "metavar": "INT" if ann is int else "NUMBER"}
     if ann in (str, Path):
@@ -237,10 +242,12 @@ class ConfigFlags:
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type[BaseModel], *,
                      aliases: Mapping[str, str] | None = None, positional: Sequence[str] = (),
-                     config_flag: bool = True, config_required: bool = False) -> ConfigFlags:
+                     config_flag: bool = True, config_required: bool = False,
+                     custom: Mapping[str, Mapping[str, Any]] | None = None) -> ConfigFlags:
     """One flag per leaf field of `cls` (see the module doc). `aliases` maps an extra option string to a
     field path (a bool alias spelled `--no-...` sets false); `positional` fields are positional arguments
-    named after the field. Adds `--config` unless `config_flag` is false."""
+    named after the field; `custom` gives a field's own add_argument keywords (e.g. an optional value).
+    Adds `--config` unless `config_flag` is false."""
     aliases = dict(aliases or {})
     by_path: dict[str, list[str]] = {}
     for alias, path in aliases.items():
@@ -258,18 +265,21 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type[BaseModel], *,
     taken: dict[str, str] = {}
     for f in leaves:
         shape, kw = _shape(f)
+        shown = kw.pop("choices_shown", None)
+        if custom and f.path in custom:
+            shape, kw = "custom", dict(custom[f.path])
         section = f.path.rpartition(".")[0]
         target: Any = parser
         if section:
             if section not in groups:
                 groups[section] = parser.add_argument_group(f"{section} (`{section}:` in the YAML)")
             target = groups[section]
-        help_text = _help(f, shape)
+        help_text = kw.pop("help", None) or _help(f, shape)
         if f.path in positional:
             kw.pop("metavar", None)
             help_text = help_text.replace(" (required unless in --config)", "")
-            if kw.get("choices"):
-                help_text += f" (one of: {', '.join(map(str, kw['choices']))})"
+            if shown:
+                help_text += f" (one of: {', '.join(map(str, shown))})"
             required = f.info.is_required()
             nargs = "*" if shape == "list" else (None if required else "?")
             if shape == "list":
@@ -291,7 +301,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type[BaseModel], *,
         elif shape == "list":
             target.add_argument(*names, dest=_DEST + f.path, action=_Append, help=help_text + " (repeat it, or "
                                 "separate values with commas)", **kw)
-        else:  # scalar, choices, yaml
+        else:  # scalar, choices, yaml, custom
             target.add_argument(*names, dest=_DEST + f.path, help=help_text, **kw)
         paths[f.path] = names
     flags = ConfigFlags(cls, paths, tuple(positional))

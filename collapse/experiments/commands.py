@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from semisynth.config import load_config
+from semisynth.flags import add_config_flags
 
 
 def _collapse_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -27,36 +26,19 @@ def _collapse_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from .chains import ExperimentConfig
+
     inner = _collapse_subparsers(sub)
-    p = inner.add_parser("run", help="train, generate, retrain on the output; watch the distribution degrade")
-    p.add_argument("--config", help="YAML file with ExperimentConfig fields")
-    p.add_argument("--out", help="run directory (rerun to resume)")
-    p.add_argument("--family", help="categorical | gaussian | ngram | tiny_lm | hf_lm")
-    p.add_argument("--mode", help="replace | accumulate | mix (comma-separated for several)")
-    p.add_argument("--real-fraction", help="fresh real share per generation for mix (comma-separated for several)")
-    p.add_argument("--generations", type=int, help="synthetic generations after generation 0")
-    p.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
-    p.add_argument("--sample-size", type=int, help="training records per generation")
-    p.add_argument("--embedder", help="hashing | all-MiniLM-L6-v2 | multilingual-e5-small | none")
-    p.add_argument("--real-data", help="real text corpus for ngram/tiny_lm/hf_lm")
-    p.add_argument("--base-model", help="hf_lm: model to fine-tune each generation")
-    p.add_argument("--ngram-order", type=int)
-    p.add_argument("--backend", help="vllm | transformers (LM families)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = inner.add_parser("run", help="train, generate, retrain on the output; watch the distribution degrade",
+                         description="Every ExperimentConfig field is a flag; flags override the YAML config.")
+    add_config_flags(p, ExperimentConfig)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .chains import ExperimentConfig, run_experiment, summarise
+    from .chains import run_experiment, summarise
 
-    overrides: dict[str, Any] = {
-        "out": args.out, "family": args.family, "mode": args.mode, "real_fraction": args.real_fraction,
-        "generations": args.generations, "seeds": args.seeds, "sample_size": args.sample_size,
-        "embedder": args.embedder, "real_data": args.real_data, "base_model": args.base_model,
-        "ngram_order": args.ngram_order, "backend": args.backend,
-        "progress": False if args.no_progress else None,
-    }
-    cfg = load_config(ExperimentConfig, args.config, overrides)
+    cfg = args.config_flags.load(args)
     res = run_experiment(cfg)
     last = max(r["generation"] for r in res.rows)
     summary = summarise([r for r in res.rows if r["generation"] in (0, last)])
