@@ -8,10 +8,16 @@ too_short/too_long, copy of the prompt; plus duplicate of another arm's answer).
 fewer than two candidates is a prompt-level reject (too_few_candidates), and so are its survivors.
 Sampling seeds come from the prompt's content id and the arm's name, never from list positions: the
 same prompt gets the same candidates whatever else is in the file or where --limit cuts it.
+
+`run_candidates` answers through the runner protocol (semisynth/runner.py): each (prompt, arm) pair is a
+task, `AnswerStage` is built from a picklable StageSpec wherever the work runs (here, or in each Ray
+worker), and the driver-side commit keeps shard order; the items are then assembled in the driver from the
+committed answers, so `--runner ray` writes the same bytes as `--runner local`.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +32,7 @@ from semisynth.paths import check_output_file
 from semisynth.preference.configs import CandidatesConfig
 from semisynth.preference.curation import Item, preference_item, prompt_turns
 from semisynth.records import Record, Reject
+from semisynth.runner import ShardResult, StageSpec, make_runner, read_run_rows
 
 # answers to open prompts: no length ratio to a seed, no language check (an answer may switch language)
 ANSWER_CHECKS = CheckConfig(language_check=False)
@@ -163,28 +170,82 @@ def assemble_items(prompts: Sequence[Record], unique: Sequence[Record], run: Can
     return run
 
 
-def run_candidates(cfg: CandidatesConfig) -> dict[str, Any]:
-    """Answer each prompt with every arm; an engine shared by several arms starts once."""
+# --- through the runner protocol ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerTask:
+    """One work item: a prompt answered by one arm. Its key is the candidate id."""
+
+    prompt: Record
+    arm: ArmOptions
+
+    @property
+    def id(self) -> str:
+        return candidate_id(self.prompt, self.arm.name)
+
+
+class AnswerStage:
+    """A runner stage: answers a shard of tasks in one backend call. Each answer comes back as a record
+    keyed by its candidate id, the raw completion in `meta`; the checks run in the driver (assemble_items),
+    so a shard is pure generation and its result is the same wherever it ran."""
+
+    def __init__(self, backend: Backend, seed: int):
+        self.backend, self.seed = backend, seed
+
+    def __call__(self, tasks: Sequence[AnswerTask]) -> ShardResult:
+        reqs = [_request(t.prompt, t.arm, self.seed) for t in tasks]
+        comps = self.backend.generate(reqs)
+        records = [Record(id=t.id, origin="synthetic", text=c.text, parents=(t.prompt.id,),
+                          meta={"arm": t.arm.name, "model": self.backend.model_name, "finish_reason": c.finish_reason,
+                                "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
+                                "error": c.error})
+                   for t, c in zip(tasks, comps, strict=True)]
+        return ShardResult(records, [], {"prompt_tokens": sum(c.prompt_tokens for c in comps),
+                                         "completion_tokens": sum(c.completion_tokens for c in comps)})
+
+
+def _answers_from(run_dir: Path) -> dict[str, tuple[Completion, str]]:
+    if any(True for _ in read_run_rows(run_dir, "rejects")):  # AnswerStage rejects nothing; ids never repeat
+        raise RuntimeError(f"unexpected rejects in the candidates work folder {run_dir}")
+    out = {}
+    for row in read_run_rows(run_dir, "records"):
+        m = row["meta"]
+        out[row["id"]] = (Completion(row["text"], m["finish_reason"], m["prompt_tokens"], m["completion_tokens"],
+                                     m.get("error")), m["model"])
+    return out
+
+
+def run_candidates(cfg: CandidatesConfig, progress: bool | None = False) -> dict[str, Any]:
+    """Answer each prompt with every arm through the configured runner (one engine per backend spec, shared
+    by the arms on it), assemble the items, then write items and ledger (nothing before that)."""
     from semisynth.atomic import write_jsonl
-    from semisynth.backends import open_backend
     from semisynth.io import read_records
 
     if len({a.name for a in cfg.arms}) != len(cfg.arms):
         raise UserError("candidates: field 'arms'", "arm names repeat", "give each arm its own name")
     check_output_file(cfg.out, "out (--out)")  # before any engine starts; the rejects ledger goes beside it
     prompts = read_records(cfg.prompts)[: cfg.limit]  # never empty: read_records raises on an empty corpus
-    backends: dict[str, Any] = {}
-    try:
-        arms = []
-        for a in cfg.arms:
-            key = a.backend.model_dump_json()
-            if key not in backends:
-                backends[key] = open_backend(a.backend)
-            arms.append(Arm(a.name, backends[key], SamplingParams(a.max_tokens, a.temperature, a.top_p), a.system))
-        run = build_preference_items(prompts, arms, cfg.seed)
-    finally:
-        for b in backends.values():
-            b.close()
+    run = CandidateRun()
+    unique = _unique_prompts(prompts, run)
+    options = [ArmOptions(a.name, SamplingParams(a.max_tokens, a.temperature, a.top_p), a.system) for a in cfg.arms]
+    groups: dict[str, tuple[Any, list[ArmOptions]]] = {}
+    for a, opt in zip(cfg.arms, options, strict=True):
+        groups.setdefault(a.backend.model_dump_json(), (a.backend, []))[1].append(opt)
+    answers: dict[str, tuple[Completion, str]] = {}
+    with tempfile.TemporaryDirectory(prefix="semisynth-candidates-") as work:
+        for n, (backend, arms) in enumerate(groups.values()):
+            run_dir = Path(work) / f"engine-{n}"
+            # arm by arm, as one generate call per arm was: batches hold one arm's sampling
+            tasks = [AnswerTask(p, arm) for arm in arms for p in unique]
+            runner = make_runner(cfg.runner, run_dir, cfg.shard_size, None, progress, desc="candidates")
+            try:
+                runner.start(StageSpec(AnswerStage, backend, {"seed": cfg.seed}))
+                runner.run(tasks, item_key=lambda t: t.id)
+            finally:
+                runner.close()
+            answers.update(_answers_from(run_dir))
+    run = assemble_items(prompts, unique, run, options, answers, cfg.seed)
     out = Path(cfg.out)
     rejects_path = out.with_name(out.stem + ".rejects.jsonl")
     write_jsonl(rejects_path, (r.to_dict() for r in run.rejects))

@@ -122,6 +122,7 @@ def cmd_raters(args: argparse.Namespace) -> int:
 
 # Flag names users already type, beside the generated ones (`--argilla-url`, ...).
 ARGILLA_ALIASES = {"--url": "argilla.url", "--state-dir": "argilla.state_dir"}
+RUNNER_ALIASES = {"--runner": "runner.kind", "--ray-address": "runner.address", "--workers": "runner.workers"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -135,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
 
     cand = sub.add_parser("candidates", help="answer prompts with two or more arms -> preference items JSONL")
-    add_config_flags(cand, CandidatesConfig)
+    add_config_flags(cand, CandidatesConfig, aliases=RUNNER_ALIASES)
     cand.add_argument("--arm", action="append", metavar="NAME=MODEL[@TEMP]",
                       help="an arm in short: repeat it, at least two (replaces `arms`)")
     cand.add_argument("--max-tokens", type=int, help="with --arm: max_tokens of every arm")

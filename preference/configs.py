@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from semisynth.backends import BackendSpec
 from semisynth.config import CommandConfig
+from semisynth.runner import RunnerConfig
 
 
 class ArgillaTarget(BaseModel):
@@ -81,6 +82,10 @@ class CandidatesConfig(CommandConfig):
     arms: list[ArmConfig] = Field(..., min_length=2, description="at least two ways of answering")
     seed: int = Field(0, description="run seed: each request's seed comes from it, the prompt and the arm")
     limit: int | None = Field(None, ge=1, description="first N prompts only")
+    shard_size: int = Field(64, ge=1, le=100_000, description="answers per shard (one backend batch); "
+                            "never changes the output")
+    runner: RunnerConfig = Field(default_factory=RunnerConfig,
+                                 description="where shards run: local (default) or ray; never changes the output")
 
 
 class ReportConfig(CommandConfig):

@@ -208,3 +208,12 @@ def test_help_works_for_every_command(capsys):
     for prog in _leaf_parsers(build_parser()):
         assert main([*prog.split()[1:], "--help"]) == 0
         assert "usage:" in capsys.readouterr().out
+
+
+def test_candidates_take_the_runner_flags_generate_has():
+    args = build_parser().parse_args(["preference", "candidates", "--prompts", "p.jsonl", "--out", "o.jsonl",
+                                      "--arm", "a=m", "--arm", "b=m@1.1", "--runner", "ray", "--ray-address", "auto",
+                                      "--workers", "3", "--shard-size", "5"])
+    cfg = args.config_flags.load(args, {"arms": [{"name": "a", "backend": {"model": "m"}},
+                                                 {"name": "b", "backend": {"model": "m"}}]})
+    assert (cfg.runner.kind, cfg.runner.address, cfg.runner.workers, cfg.shard_size) == ("ray", "auto", 3, 5)
