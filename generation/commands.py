@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from semisynth.config import CommandConfig, load_config
+from semisynth.config import CommandConfig
 from semisynth.flags import add_config_flags
 
 DEMO_MODEL = "smollm2-135m-instruct"
@@ -52,19 +52,23 @@ class DemoConfig(CommandConfig):
     limit: int | None = Field(None, description="use only the first N seeds")
 
 
+def _shortcuts(args: argparse.Namespace) -> dict:
+    """`--variants/--style` replace the generators list."""
+    if args.variants is None and args.style is None:
+        return {}
+    return {"generators": [{"kind": "paraphrase", "variants": args.variants or 2,
+                            "style": args.style or "keep_irregularities"}]}
+
+
 def _overrides(args: argparse.Namespace) -> dict:
-    """The flags given, as config overrides; `--variants/--style` replace the generators list."""
-    out = args.config_flags.overrides(args)
-    if args.variants is not None or args.style is not None:
-        out["generators"] = [{"kind": "paraphrase", "variants": args.variants or 2,
-                              "style": args.style or "keep_irregularities"}]
-    return out
+    """The flags given, as config overrides (load_config's `overrides`)."""
+    return args.config_flags.overrides(args) | _shortcuts(args)
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .run import GenerateConfig, generate
+    from .run import generate
 
-    config = load_config(GenerateConfig, args.config, _overrides(args))
+    config = args.config_flags.load(args, _shortcuts(args))
     manifest = generate(config, progress=False if args.quiet else None)
     _print_summary(manifest, config.out)
     return 0

@@ -27,10 +27,14 @@ class CommandConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
-def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+def _set_path(d: dict[str, Any], dotted: str, value: Any, source: str = "config") -> None:
     keys = dotted.split(".")
-    for k in keys[:-1]:
+    for n, k in enumerate(keys[:-1]):
         d = d.setdefault(k, {})
+        if not isinstance(d, dict):  # `input: seeds.jsonl` in the YAML, then --text-field on the command line
+            section = ".".join(keys[:n + 1])
+            raise UserError(f"{source}: field '{section}'", f"is {type(d).__name__} {d!r:.40}, not a mapping",
+                            f"write it as a mapping ({section}: {{...}}) to set {dotted} from a flag")
     d[keys[-1]] = value
 
 
@@ -240,8 +244,12 @@ def read_yaml(path: Path) -> Any:
         raise UserError(str(path), "not UTF-8 text", "save the file as UTF-8 YAML") from None
 
 
-def load_config(cls: type[C], path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None) -> C:
-    """YAML file (optional) + flag overrides ("a.b": value, None = not given) -> validated config."""
+def load_config(cls: type[C], path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None,
+                flag_names: Mapping[str, str] | None = None) -> C:
+    """YAML file (optional) + flag overrides ("a.b": value, None = not given) -> validated config.
+
+    A bad value that came from a flag is reported under that flag (`flag_names`: path -> "--x/--y"), not
+    under the YAML file it overrode."""
     data: dict[str, Any] = {}
     source = "flags"
     if path is not None:
@@ -256,10 +264,14 @@ def load_config(cls: type[C], path: str | os.PathLike | None = None, overrides: 
             raise UserError(source, f"expected a mapping at the top level, got {type(loaded).__name__}",
                             "write the config as key: value pairs")
         data = loaded
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            _set_path(data, key, value)
+    given = [key for key, value in (overrides or {}).items() if value is not None]
+    for key in given:
+        _set_path(data, key, overrides[key], source)
     try:
         return cls.model_validate(data)
     except ValidationError as e:
+        field = _clean_loc(cls, e.errors()[0]["loc"])
+        flag = next((k for k in given if field == k or field.startswith(k + ".")), None)
+        if flag is not None:
+            source = (flag_names or {}).get(flag, "flags")
         raise validation_error_to_user_error(e, source, cls) from None

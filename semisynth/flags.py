@@ -237,7 +237,8 @@ class ConfigFlags:
         for k, v in (extra or {}).items():
             if v is not None:
                 overrides[k] = v
-        return load_config(self.cls, getattr(args, "config", None), overrides)
+        names = {path: "/".join(opts) for path, opts in self.paths.items()}
+        return load_config(self.cls, getattr(args, "config", None), overrides, names)
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type[BaseModel], *,
