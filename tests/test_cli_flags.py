@@ -217,3 +217,20 @@ def test_candidates_take_the_runner_flags_generate_has():
     cfg = args.config_flags.load(args, {"arms": [{"name": "a", "backend": {"model": "m"}},
                                                  {"name": "b", "backend": {"model": "m"}}]})
     assert (cfg.runner.kind, cfg.runner.address, cfg.runner.workers, cfg.shard_size) == ("ray", "auto", 3, 5)
+
+
+def test_a_bad_flag_value_is_reported_under_the_flag_not_the_yaml(tmp_path):
+    cfg_file = tmp_path / "toy.yaml"
+    cfg_file.write_text("name: n\nratio: 0.2\n")
+    parser, flags = _toy_parser(_Toy, aliases={"--depth": "section.depth"})
+    with pytest.raises(UserError) as e:
+        flags.load(parser.parse_args(["--config", str(cfg_file), "--depth", "0"]))
+    assert e.value.where.startswith("--section-depth/--depth: field 'section.depth'")
+    cfg_file.write_text("name: n\nratio: 7\n")  # the file's own mistake stays the file's
+    with pytest.raises(UserError) as e:
+        flags.load(parser.parse_args(["--config", str(cfg_file), "--depth", "2"]))
+    assert e.value.where.startswith(f"{cfg_file}: field 'ratio'")
+    cfg_file.write_text("name: n\nsection: deep\n")  # a flag into a section the YAML wrote as a scalar
+    with pytest.raises(UserError) as e:
+        flags.load(parser.parse_args(["--config", str(cfg_file), "--depth", "2"]))
+    assert "not a mapping" in str(e.value)
