@@ -95,8 +95,8 @@ def config_fields(cls: type[BaseModel], prefix: str = "") -> list[ConfigField]:
                     seen.kinds.append(kind)
                 inner = _unwrap(leaf.annotation)
                 if get_origin(inner) is Literal and get_origin(_unwrap(seen.annotation)) is Literal:
-                    seen.choices = [*(seen.choices or get_args(_unwrap(seen.annotation))),
-                                    *(a for a in get_args(inner) if a not in (seen.choices or []))]
+                    base = list(seen.choices or get_args(_unwrap(seen.annotation)))
+                    seen.choices = base + [a for a in get_args(inner) if a not in base]
                 elif _unwrap(seen.annotation) != inner:
                     seen.annotation = Any  # the members disagree on the type: leave it to the config
         if union:
@@ -114,14 +114,14 @@ class _Bool(argparse.Action):
         self.false_options = set(false_options)
         super().__init__(option_strings, dest, nargs=0, default=None, **kw)
 
-    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+    def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, option_string not in self.false_options)
 
 
 class _Append(argparse.Action):
     """A list flag: repeat it or separate values with commas (`--raters a,b --raters c`)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+    def __call__(self, parser, namespace, values, option_string=None):
         got = list(getattr(namespace, self.dest, None) or [])
         got += [v.strip() for v in str(values).split(",") if v.strip()]
         setattr(namespace, self.dest, got)
