@@ -17,7 +17,8 @@ import time
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from semisynth.collapse.experiments.chains import ExperimentConfig, run_experiment  # noqa: E402
+from semisynth.collapse.experiments.chains import run_experiment  # noqa: E402
+from semisynth.collapse.experiments.config import ExperimentConfig  # noqa: E402
 
 
 def _timing_summary(timings: list[dict]) -> dict:

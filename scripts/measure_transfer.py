@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collapse.monitor.irregularity import corpus_profile  # noqa: E402
 from generation.transfer import TransferModel, TypoModel, undo_edits  # noqa: E402
 from semisynth import lexicon as lx  # noqa: E402
+from semisynth.collapse.monitor.irregularity import corpus_profile  # noqa: E402
 from semisynth.langid import detect_language  # noqa: E402
 from semisynth.pii import mask_pii  # noqa: E402
 from semisynth.records import Origin, Record  # noqa: E402

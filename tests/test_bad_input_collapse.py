@@ -75,7 +75,7 @@ def test_a_corrected_real_corpus_reruns_into_the_same_folder(tmp_path, monkeypat
     """Each refused run (corpus missing, empty, too small) leaves no experiment.json behind, so the corrected
     rerun into the same folder is not refused as "a different experiment"."""
     from semisynth.cli import main
-    from semisynth.collapse.experiments.model_families import real_text_source
+    from semisynth.collapse.experiments.real_text import real_text_source
 
     monkeypatch.chdir(tmp_path)
     corpus, out = tmp_path / "real.jsonl", tmp_path / "exp"

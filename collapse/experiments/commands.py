@@ -26,7 +26,7 @@ def _collapse_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .chains import ExperimentConfig
+    from .config import ExperimentConfig
 
     inner = _collapse_subparsers(sub)
     p = inner.add_parser("run", help="train, generate, retrain on the output; watch the distribution degrade",
@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .chains import run_experiment, summarise
+    from .chains import run_experiment
+    from .results import summarise
 
     cfg = args.config_flags.load(args)
     res = run_experiment(cfg)

@@ -12,7 +12,7 @@ from semisynth.flags import add_config_flags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .builder import MixConfig
+    from .config import MixConfig
 
     m = sub.add_parser("mix", help="compose a fine-tuning corpus from real / semi-synthetic / synthetic runs",
                        description="Every MixConfig field is a flag; flags override the YAML config.")

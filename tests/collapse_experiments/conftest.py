@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from semisynth.collapse.experiments.chains import ExperimentConfig, run_experiment
+from semisynth.collapse.experiments.chains import run_experiment
+from semisynth.collapse.experiments.config import ExperimentConfig
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,9 @@ import pytest
 
 from semisynth.cli import main
 from semisynth.collapse.experiments import closed_forms as cf
-from semisynth.collapse.experiments.chains import (
-    RESULT_COLUMNS,
-    ExperimentConfig,
-    ancestry,
-    read_results_csv,
-    run_experiment,
-)
+from semisynth.collapse.experiments.chains import ancestry, run_experiment
+from semisynth.collapse.experiments.config import RESULT_COLUMNS, ExperimentConfig
+from semisynth.collapse.experiments.results import read_results_csv
 from semisynth.errors import UserError
 from semisynth.records import Record
 

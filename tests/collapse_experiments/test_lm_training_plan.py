@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from semisynth.collapse.experiments.model_families import _encode, backward_batch, train_plan
+from semisynth.collapse.experiments.families.causal_lm import _encode, backward_batch, train_plan
 
 
 def test_cpu_trains_as_before_and_gpu_in_bf16_with_accumulation():

@@ -10,7 +10,9 @@ import datasets
 import pytest
 
 from semisynth.cli import main
-from semisynth.collapse.mix.builder import MixConfig, build_mix, load_mix
+from semisynth.collapse.mix.builder import build_mix
+from semisynth.collapse.mix.config import MixConfig
+from semisynth.collapse.mix.corpus import load_mix
 from semisynth.collapse.monitor.fingerprint import monitor_fingerprint
 from semisynth.errors import UserError
 from semisynth.io import read_records
@@ -248,3 +250,21 @@ def test_a_source_declared_real_holding_synthetic_records_is_refused(sources, ca
     assert "\n" not in err and f"{synth}/records/shard-00000.jsonl:1" in err
     assert "declared kind: real but 300 of 300 records are not origin: real (synthetic x300)" in err
     assert "declare it kind: synthetic" in err and not (tmp / "o").exists()
+
+
+def test_the_mix_is_its_step_list_and_a_step_runs_alone(sources):
+    from semisynth.collapse.mix.builder import MIX_STEPS, MixState, plan_shares
+
+    assert [s.__name__ for s in MIX_STEPS] == [
+        "refuse_existing_output", "check_reports", "load_sources", "drop_duplicate_ids", "plan_shares",
+        "select_by_share", "keep_real_floor", "account", "write_mix"]
+    tmp, real, semi, synth = sources
+    cfg = _cfg(tmp, real, semi, synth)
+    manifest = build_mix(cfg, steps=[s for s in MIX_STEPS if s.__name__ != "write_mix"])
+    assert manifest["accounting"]["balanced"] and not Path(cfg.out).exists()  # no write step, nothing on disk
+    # plan_shares alone: 100 real at share 0.4 allow 250 in all; 80 semi at 0.2 allow 400: real limits the total
+    state = MixState(cfg)
+    state.eligible = [[None] * 100, [None] * 80, [None] * 300]
+    plan_shares(state)
+    assert (state.total, state.counts) == (250, [100, 50, 100])
+    assert build_mix(cfg)["size"] == 250 and load_mix(Path(cfg.out) / "corpus")

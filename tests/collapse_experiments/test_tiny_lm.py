@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from semisynth.collapse.experiments.chains import ExperimentConfig, run_experiment
+from semisynth.collapse.experiments.chains import run_experiment
+from semisynth.collapse.experiments.config import ExperimentConfig
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from semisynth.collapse.monitor.calibration import clean_text
 from semisynth.collapse.monitor.irregularity import (
     FEATURES,
     KIND_FEATURES,
@@ -19,8 +20,6 @@ from semisynth.collapse.monitor.irregularity import (
     profile_texts,
     typo_event,
 )
-
-from .conftest import clean_text
 
 CASES = {
     "typo_rate": "I recieve teh bag tomorrow",

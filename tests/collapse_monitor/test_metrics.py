@@ -11,8 +11,9 @@ import pytest
 from scipy import linalg
 
 from semisynth.collapse.monitor import metrics as M
+from semisynth.collapse.monitor.calibration import SAMPLE
 
-from .conftest import SAMPLE, gaussian
+from .conftest import gaussian
 
 
 def pytorch_fid_formula(X, Y, eps=1e-6):

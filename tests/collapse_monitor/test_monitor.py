@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from semisynth.collapse.monitor.pipeline import DEFAULT_GATES, Gate, MonitorConfig, run_monitor
+from semisynth.collapse.monitor.config import DEFAULT_GATES, Gate, MonitorConfig
+from semisynth.collapse.monitor.pipeline import run_monitor
 from semisynth.collapse.monitor.review_sample import allocate, sample_size
 from semisynth.errors import UserError
 from semisynth.records import Lineage, Record
@@ -88,7 +89,7 @@ def test_tiny_corpus_reports_not_enough_data_instead_of_numbers(tmp_path):
 
 
 def test_passed_needs_one_evaluated_gate_and_lists_the_skipped():
-    from semisynth.collapse.monitor.pipeline import evaluate_gates
+    from semisynth.collapse.monitor.report import evaluate_gates
 
     figures = {"frechet": {"status": "not_enough_data", "min_n": 50, "n": 3}, "distinct_1": {"value": 0.4,
                                                                                             "baseline": 0.5}}
@@ -134,7 +135,8 @@ def test_config_rejects_unknown_metric_and_bad_gate():
 
 
 def test_every_figure_of_a_real_report_is_a_known_gate_name(tmp_path):
-    from semisynth.collapse.monitor.pipeline import flat_figures, gate_figure_names
+    from semisynth.collapse.monitor.config import gate_figure_names
+    from semisynth.collapse.monitor.report import flat_figures
 
     real = _records([f"@united my flight {i} was late!! i dont know why" for i in range(60)], language="en")
     syn = _records([f"My flight {i} was delayed. I do not know why." for i in range(60)], "synthetic", language="en")
@@ -194,7 +196,7 @@ def test_cli_gate_failure_exits_3_and_bad_npy_exits_2(tmp_path, capsys):
 
 
 def test_every_record_gets_a_language_and_short_english_tweets_flag_no_low_resource_language(tmp_path):
-    from .conftest import sample_tweets
+    from semisynth.collapse.monitor.calibration import sample_tweets
 
     tweets = sample_tweets()
     real = _records(tweets[:120])
@@ -210,7 +212,7 @@ def test_every_record_gets_a_language_and_short_english_tweets_flag_no_low_resou
 
 
 def test_detector_tags_are_rechecked_and_user_tags_kept(tmp_path):
-    from semisynth.collapse.monitor.pipeline import record_languages
+    from semisynth.collapse.monitor.languages import record_languages
 
     texts = ["@united thanks!!", "my bag never made it to PHL with me, what now"]
     seeds = [Record.create("real", text=t, language="cy", meta={"language_confidence": 0.6}) for t in texts]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from semisynth.collapse.monitor.pipeline import MonitorConfig, run_monitor
+from semisynth.collapse.monitor.config import MonitorConfig
+from semisynth.collapse.monitor.pipeline import run_monitor
 
 CHROMIUM = Path("/usr/bin/chromium")
 PROBE = """<script>

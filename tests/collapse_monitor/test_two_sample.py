@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from semisynth.collapse.monitor.calibration import clean_text
 from semisynth.collapse.monitor.two_sample import c2st, delong
 
-from .conftest import clean_text, gaussian
+from .conftest import gaussian
 
 
 def _delong_brute(y, s):

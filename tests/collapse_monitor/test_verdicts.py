@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from semisynth.collapse.monitor.calibration import clean_text
 from semisynth.collapse.monitor.irregularity import corpus_profile, holm, ratio_verdicts
-
-from .conftest import clean_text
 
 LOG = math.log
 
@@ -122,7 +121,8 @@ def test_smoothing_index_has_an_interval_and_a_same_n_null(tweets):
 def test_report_headline_html_and_breakdowns_carry_the_four_verdicts(tweets, tmp_path):
     import re
 
-    from semisynth.collapse.monitor.pipeline import MonitorConfig, run_monitor
+    from semisynth.collapse.monitor.config import MonitorConfig
+    from semisynth.collapse.monitor.pipeline import run_monitor
     from semisynth.collapse.monitor.report_html import VERDICT_COLOURS
     from semisynth.records import Lineage, Record
 
