@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write review_sample.jsonl of N records (no N: from the margin of error)")
     p.add_argument("--fail-on-gate", action="store_true", help=f"exit {EXIT_GATE_FAILED} when a gate fails or none could be evaluated")
     p.add_argument("--no-html", action="store_true", help="skip report.html")
+    p.add_argument("--runner", choices=["local", "ray"], help="where the embedding runs (runner.kind; default local)")
+    p.add_argument("--ray-address", help="runner.address: none starts a local Ray; 'auto' or 'ray://HOST:10001'")
+    p.add_argument("--workers", type=int, help="runner.workers: embedding actors on Ray")
     p.set_defaults(func=run)
 
 
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from semisynth.io import ColumnMapping, read_records
 
     overrides = {"embedder": args.embedder, "cache_dir": args.cache_dir, "text_field": args.text_field,
-                 "seed": args.seed, "review_sample": args.review_sample, "html": False if args.no_html else None}
+                 "seed": args.seed, "review_sample": args.review_sample, "html": False if args.no_html else None,
+                 "runner.kind": args.runner, "runner.address": args.ray_address, "runner.workers": args.workers}
     cfg = load_config(MonitorConfig, args.config, overrides)
     from semisynth.paths import check_output_dir
 

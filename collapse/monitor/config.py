@@ -12,6 +12,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from semisynth.collapse.monitor import irregularity as irr
 from semisynth.config import CommandConfig
+from semisynth.runner import RunnerConfig
 
 # Figures of the subsampled metrics, named "<metric>.<key>" (the keys their metric function returns).
 SUBSAMPLED_FIGURES = {"prdc": ("precision", "recall", "density", "coverage"), "mauve": ("mauve",)}
@@ -119,6 +120,9 @@ class MonitorConfig(CommandConfig):
     gates: list[Gate] = Field(default_factory=lambda: list(DEFAULT_GATES))
     worst_examples: int = Field(10, ge=0)
     html: bool = True
+    runner: RunnerConfig = Field(default_factory=RunnerConfig,
+                                 description="where the embedding runs: here (local) or a Ray actor pool (kind: ray); "
+                                 "never changes a figure")
 
     @model_validator(mode="after")
     def _known_metrics(self) -> MonitorConfig:

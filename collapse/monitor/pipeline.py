@@ -117,13 +117,23 @@ def _embed_rows(records: Sequence[Record], given: np.ndarray | None, embedder: E
     return check_embeddings(embedder.encode([r.content for r in records]), len(records), where)
 
 
+def configured_embedder(cfg: MonitorConfig) -> Embedder:
+    """cfg.embedder with its cache, encoding here or, with `runner: {kind: ray}`, on a Ray actor pool (the same
+    batches, so the same bits at the workers' thread count; Ray is imported only then)."""
+    cache = os.path.expanduser(cfg.cache_dir) if cfg.cache_dir else None
+    if cfg.runner.kind == "ray":
+        from semisynth.ray_runner import ray_embedder
+
+        return ray_embedder(cfg.embedder, cfg.batch_size, cache, config=cfg.runner)
+    return Embedder(cfg.embedder, cfg.batch_size, cache)
+
+
 def embed(st: MonitorState) -> None:
     """R, S, embedder_name: one row per record, given or encoded (through the embedder's content-hash cache)."""
     cfg = st.cfg
     if st.real_embeddings is None or st.synthetic_embeddings is None:
         if st.embedder is None:
-            cache = os.path.expanduser(cfg.cache_dir) if cfg.cache_dir else None
-            st.embedder = Embedder(cfg.embedder, cfg.batch_size, cache)
+            st.embedder = configured_embedder(cfg)
         st.embedder_name = cfg.embedder
     st.R = _embed_rows(st.real, st.real_embeddings, st.embedder, "real embeddings")
     st.S = _embed_rows(st.synthetic, st.synthetic_embeddings, st.embedder, "synthetic embeddings")
@@ -296,7 +306,8 @@ def assemble_report(st: MonitorState) -> None:
                                "real A with real B", "n_real_a": len(st.a_idx), "n_eval": len(st.s_idx)},
         **{k: s[k] for k in ("irregularity", "language", "embedding", "text_diversity", "two_sample", "breakdown",
                              "low_resource")},
-        "config": st.cfg.model_dump(mode="json"),
+        # where it ran is not what was judged: a Ray run's report (and fingerprint) is the local one's
+        "config": st.cfg.model_dump(mode="json", exclude={"runner"}),
     }
     report["fingerprint"] = monitor_fingerprint(st.real, st.synthetic, report["config"], st.inputs)
     report["figures"] = flat_figures(report)
