@@ -1,7 +1,7 @@
 """Shared lexicons and patterns for irregular text (slang, contractions, emoticons, casing, placeholders).
 
 One definition, so what the generation stage puts back and what the monitor measures are the same
-things. The patterns mirror collapse/irregularity.py's (the monitor may import them from here;
+things. The monitor (collapse/monitor/irregularity/) imports these patterns from here (
 stages import the core, never each other). Resources with a package behind them (codespell's typo
 list, wordfreq's vocabulary) load lazily and are cached.
 """
