@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from semisynth.backends import Backend, GenerationRequest, SamplingParams
+from semisynth.backends import Backend, Completion, GenerationRequest, SamplingParams
 from semisynth.hashing import content_hash, seed_from
 from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
@@ -101,6 +101,10 @@ class OutputBudget:
         if self.stop is not None:
             return self.stop
         out = [f"</{template.output_tag}>"] if template.output_tag else []
+        if template.output_tag and (reference is None or "</" not in reference):
+            # any closing tag ends the answer: a small model closes the placeholder it began with (`</HANDLE>`)
+            # and then writes another tagged answer; a seed with closing tags of its own (HTML) keeps them
+            out = ["</"]
         one_line = reference is not None and "\n" not in reference.strip()
         return (*out, "\n" if one_line else "\n\n")
 
@@ -182,100 +186,215 @@ def render_prompt(task: GenerationTask) -> str:
                                 variant=task.variant, style=task.style, domain=task.domain)
 
 
+_LEADING_PLACEHOLDERS = re.compile(r"^(?:\s*(?:<[A-Z][A-Z_]*>|@\w+))+")
+
+
+def answer_lead(task: GenerationTask) -> str:
+    """How the model's answer starts, written for it (the assistant turn is prefilled and continued).
+
+    The template's opening output tag, then what the seed opens with that the answer must keep too: the
+    first turn's role for a conversation, the leading @handles/placeholders for a message. A small model
+    given only instructions tends to talk about the task ("The rewritten message:"); one whose answer has
+    already begun writes it. Empty when the template declares no output tag."""
+    tag = task.template.output_tag
+    if tag is None:
+        return ""
+    lead, seed = f"<{tag}>", task.seed
+    if seed is None:
+        return lead
+    if seed.messages:
+        return lead + ("customer:" if seed.messages[0].role == "user" else "agent:")
+    m = _LEADING_PLACEHOLDERS.match(seed.content or "")
+    return lead + (m.group(0).strip() if m else "")
+
+
 def _estimate_tokens(text: str) -> int:
     """For backends without a tokenizer here (http): ~4 bytes a token, deterministic."""
     return math.ceil(len(text.encode("utf-8")) / 4)
 
 
+# Reasons a fresh draw can fix (the model said something unusable this time). A backend error is not
+# redrawn here (the runner retries whole shards), nor is anything a config or the seed decides.
+REDRAW_REASONS = frozenset({"empty", "too_short", "too_long", "truncated", "refusal", "copy_of_seed",
+                            "near_copy_of_seed", "wrong_language", "meaning_drift", "not_a_conversation",
+                            "turns_changed"})
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """One task's outcome on one draw: passed (reason None, with the text to keep) or rejected."""
+
+    reason: str | None
+    detail: str | None = None
+    text: str = ""  # the answer as judged (a conversation: its turns joined)
+    messages: list[Message] | None = None
+    language: str = "und"
+
+
 class GenerationStage:
-    """Runs a batch of tasks on a backend, checks every output, returns records + rejects."""
+    """Runs a batch of tasks on a backend, checks every output, returns records + rejects.
+
+    A task whose output fails a check a new draw can fix is drawn again, up to `attempts` draws in all,
+    each with its own seed derived from the task (so the same shard always gives the same records);
+    the first draw is the one a stage with `attempts=1` makes. A task kept on a later draw says so in
+    `lineage.attempt`; one rejected every time lands in the ledger with every draw's reason."""
 
     def __init__(self, backend: Backend, sampling: SamplingParams, checks: CheckConfig, run_id: str, run_seed: int,
-                 transfer: TransferModel | None = None, budget: OutputBudget | None = None):
+                 transfer: TransferModel | None = None, budget: OutputBudget | None = None,
+                 prefill: bool = False, attempts: int = 1):
         self.backend, self.sampling, self.checks = backend, sampling, checks
         self.budget = budget  # None: every task gets `sampling` as it is (max_tokens, stop)
+        self.prefill = prefill  # start each answer for the model (answer_lead); False: the prompt alone
+        self.attempts = max(1, int(attempts))
         self._count = getattr(backend, "count_tokens", None) or _estimate_tokens
         self.run_id, self.run_seed = run_id, run_seed
         self.transfer = transfer  # irregularity transfer after the checks (None: off)
         self.meaning = MeaningEncoder()  # loads the embedder on the first paraphrase it checks
 
-    def _meaning_drift(self, kept: Sequence[tuple]) -> list[tuple[str | None, str | None]]:
-        """meaning_drift verdicts for the kept outputs: paraphrases vs their seed, one embedding batch."""
-        out: list[tuple[str | None, str | None]] = [(None, None)] * len(kept)
-        idx = [i for i, (task, *_rest) in enumerate(kept) if task.kind == "paraphrase"
-               and meaning_applies(task.seed.language, self.checks)]
-        if idx:
-            sims = self.meaning.similarity([kept[i][3] for i in idx], [kept[i][0].seed.content for i in idx])
-            for i, sim in zip(idx, sims, strict=True):
-                out[i] = meaning_drift(float(sim), self.checks)
-        return out
+    def _by_turn(self, task: GenerationTask) -> bool:
+        """A conversation answer is written one turn per request, its roles written for the model: the
+        seed's turn count and roles hold by construction (small models drop or merge turns)."""
+        return self.prefill and task.seed is not None and bool(task.seed.messages) and bool(task.template.output_tag)
 
-    def _request(self, task: GenerationTask) -> GenerationRequest:
+    def _request(self, task: GenerationTask, attempt: int = 1, turn: int = 0, so_far: str = "") -> GenerationRequest:
+        """The request for one draw of a task (for a conversation written by turn: of its turn `turn`,
+        after the answer `so_far`). Draw 1, turn 0 has the task's own seed; the others derive theirs."""
         seed_text = _seed_text(task.seed) if task.seed is not None else None
         prompt = render_prompt(task)
-        params = replace(self.sampling, seed=seed_from(self.run_seed, task.id))
+        seed = seed_from(self.run_seed, task.id, *([attempt] if attempt > 1 else []), *([turn] if turn else []))
+        params = replace(self.sampling, seed=seed)
+        by_turn = self._by_turn(task)
         if self.budget is not None:
             ref = seed_text if seed_text is not None else task.length_ref
+            if by_turn:  # sized by, and one line like, the seed's own turn
+                ref = task.seed.messages[turn].content.strip().replace("\n", " ")
             params = replace(params, max_tokens=self.budget.max_tokens(self.sampling.max_tokens,
                                                                        self._count(ref) if ref else None),
                              stop=self.budget.stops(task.template, ref))
-        return GenerationRequest(params=params, messages=({"role": "user", "content": prompt},))
+        turns: tuple[dict[str, str], ...] = ({"role": "user", "content": prompt},)
+        lead = answer_lead(task) if self.prefill else ""
+        if by_turn and turn:
+            role = "customer" if task.seed.messages[turn].role == "user" else "agent"
+            lead = f"{so_far.rstrip()}\n{role}:"
+        if lead:
+            turns += ({"role": "assistant", "content": lead},)
+        return GenerationRequest(params=params, messages=turns, meta={"lead": lead})
+
+    def _draw(self, tasks: Sequence[GenerationTask], attempt: int) -> list[tuple[GenerationRequest, Completion]]:
+        """One draw of every task: one batch, then one more batch per further conversation turn. Each
+        completion comes back as the whole answer (lead included), tokens summed over its turns."""
+        requests = [self._request(t, attempt) for t in tasks]
+        completions = self.backend.generate(requests)
+        if len(completions) != len(requests):  # a backend bug must not lose tasks silently
+            raise RuntimeError(f"backend returned {len(completions)} completions for {len(requests)} requests")
+        drawn = [(req, replace(c, text=req.meta["lead"] + c.text)) for req, c in zip(requests, completions, strict=True)]
+        turn = 1
+        while True:
+            going = [j for j, t in enumerate(tasks) if self._by_turn(t) and turn < len(t.seed.messages)
+                     and drawn[j][1].finish_reason == "stop" and drawn[j][1].text.strip()]
+            if not going:
+                return drawn
+            more = [self._request(tasks[j], attempt, turn, drawn[j][1].text) for j in going]
+            outs = self.backend.generate(more)
+            if len(outs) != len(more):
+                raise RuntimeError(f"backend returned {len(outs)} completions for {len(more)} requests")
+            for j, req, c in zip(going, more, outs, strict=True):
+                before = drawn[j][1]
+                drawn[j] = (drawn[j][0], replace(c, text=req.meta["lead"] + c.text,  # lineage: the first turn's
+                                         prompt_tokens=before.prompt_tokens + c.prompt_tokens,
+                                         completion_tokens=before.completion_tokens + c.completion_tokens))
+            turn += 1
+
+    def _judge(self, task: GenerationTask, comp: Completion) -> _Verdict:
+        """Every check but meaning drift (that one is judged for a whole draw in one embedding batch)."""
+        text = clean_output(task.template.unwrap(comp.text))
+        messages = None
+        if task.seed is not None and task.seed.messages and comp.finish_reason == "stop" and text:
+            messages = parse_conversation(text)
+            if messages is None:
+                return _Verdict("not_a_conversation", "output lacks 'customer:'/'agent:' turn lines")
+            if task.kind == "paraphrase" and len(messages) != len(task.seed.messages):
+                return _Verdict("turns_changed", f"{len(messages)} turns, seed has {len(task.seed.messages)}")
+            blank = [n for n, m in enumerate(messages, 1) if not m.content.strip()]
+            if blank:
+                return _Verdict("empty", f"turn {blank[0]} is empty")
+        judged = "\n".join(m.content for m in messages) if messages else text
+        reason, detail, lang = check_output(
+            comp, judged, task.seed.content if task.seed else None, task.seed.language if task.seed else None,
+            self.checks, length_relative_to_seed=task.kind == "paraphrase",
+            require_same_language=task.kind != "pure_synthetic")
+        if reason is not None:
+            return _Verdict(reason, detail)
+        return _Verdict(None, text=text, messages=messages, language=lang)
+
+    def _with_meaning(self, tasks: Sequence[GenerationTask], verdicts: list[_Verdict]) -> list[_Verdict]:
+        """meaning_drift for the paraphrases that passed everything else: vs their seed, one embedding batch.
+        Judged on the model's own output, before any transfer."""
+        idx = [i for i, (t, v) in enumerate(zip(tasks, verdicts, strict=True)) if v.reason is None
+               and t.kind == "paraphrase" and meaning_applies(t.seed.language, self.checks)]
+        if not idx:
+            return verdicts
+        judged = ["\n".join(m.content for m in verdicts[i].messages) if verdicts[i].messages else verdicts[i].text
+                  for i in idx]
+        sims = self.meaning.similarity(judged, [tasks[i].seed.content for i in idx])
+        out = list(verdicts)
+        for i, sim in zip(idx, sims, strict=True):
+            reason, detail = meaning_drift(float(sim), self.checks)
+            if reason is not None:
+                out[i] = _Verdict(reason, detail)
+        return out
 
     def __call__(self, tasks: Sequence[GenerationTask]) -> ShardResult:
-        requests = [self._request(t) for t in tasks]
-        completions = self.backend.generate(requests)
-        if len(completions) != len(tasks):  # a backend bug must not lose tasks silently
-            raise RuntimeError(f"backend returned {len(completions)} completions for {len(tasks)} requests")
+        stats = {"prompt_tokens": 0, "completion_tokens": 0, "kept_completion_tokens": 0, "requests": 0}
+        final: dict[int, tuple[GenerationRequest, Completion, _Verdict]] = {}
+        history: dict[int, list[str]] = {}  # each rejected draw's reason, per task
+        pending = list(range(len(tasks)))
+        for attempt in range(1, self.attempts + 1):
+            drawn = self._draw([tasks[i] for i in pending], attempt)
+            for _, comp in drawn:
+                stats["requests"] += 1
+                stats["prompt_tokens"] += comp.prompt_tokens
+                stats["completion_tokens"] += comp.completion_tokens
+            verdicts = self._with_meaning([tasks[i] for i in pending],
+                                          [self._judge(tasks[i], comp) for i, (_, comp) in zip(pending, drawn,
+                                                                                               strict=True)])
+            retry: list[int] = []
+            for i, (req, comp), verdict in zip(pending, drawn, verdicts, strict=True):
+                final[i] = (req, comp, verdict)
+                if verdict.reason is not None:
+                    history.setdefault(i, []).append(verdict.reason)
+                    if verdict.reason in REDRAW_REASONS and attempt < self.attempts:
+                        stats[f"redrawn.{verdict.reason}"] = stats.get(f"redrawn.{verdict.reason}", 0) + 1
+                        retry.append(i)
+            pending = retry
+            if not pending:
+                break
         records: list[Record] = []
         rejects: list[Reject] = []
-        stats = {"prompt_tokens": 0, "completion_tokens": 0, "kept_completion_tokens": 0, "requests": len(tasks)}
-        kept: list[tuple] = []  # passed the checks; meaning drift is judged for the whole batch at once
-        for task, req, comp in zip(tasks, requests, completions, strict=True):
-            stats["prompt_tokens"] += comp.prompt_tokens
-            stats["completion_tokens"] += comp.completion_tokens
+        for i, task in enumerate(tasks):
+            req, comp, verdict = final[i]
             parents = (task.seed.id,) if task.seed else ()
-            text = clean_output(task.template.unwrap(comp.text))
-            is_conv = bool(task.seed and task.seed.messages)
-            messages = None
-            reason, detail, lang = None, None, "und"
-            if is_conv and comp.finish_reason == "stop" and text:
-                messages = parse_conversation(text)
-                if messages is None:
-                    reason, detail = "not_a_conversation", "output lacks 'customer:'/'agent:' turn lines"
-                elif task.kind == "paraphrase" and len(messages) != len(task.seed.messages):
-                    reason, detail = "turns_changed", f"{len(messages)} turns, seed has {len(task.seed.messages)}"
-            if reason is None:
-                reason, detail, lang = check_output(
-                    comp, "\n".join(m.content for m in messages) if messages else text,
-                    task.seed.content if task.seed else None, task.seed.language if task.seed else None,
-                    self.checks, length_relative_to_seed=task.kind == "paraphrase",
-                    require_same_language=task.kind != "pure_synthetic")
-            if reason is not None:
-                rid = content_hash([task.id, "reject"])
-                rejects.append(Reject(rid, parents, reason, detail=detail, text=comp.text or None, task_id=task.id))
-                continue
-            kept.append((task, req, comp, "\n".join(m.content for m in messages) if messages else text, text, messages,
-                         lang))
-        for (task, req, comp, _, text, messages, lang), (reason, detail) in zip(kept, self._meaning_drift(kept),
-                                                                                strict=True):
-            parents = (task.seed.id,) if task.seed else ()
-            if reason is not None:  # compared on the model's own output, before any transfer
-                rejects.append(Reject(content_hash([task.id, "reject"]), parents, reason, detail=detail,
+            draws = len(history.get(i, ())) + (verdict.reason is None)
+            if verdict.reason is not None:
+                detail = verdict.detail
+                if draws > 1:
+                    detail = f"{detail or verdict.reason} (draw {draws} of {draws}; earlier: {', '.join(history[i][:-1])})"
+                rejects.append(Reject(content_hash([task.id, "reject"]), parents, verdict.reason, detail=detail,
                                       text=comp.text or None, task_id=task.id))
                 continue
-            edits: tuple = ()
+            text, messages, edits = verdict.text, verdict.messages, ()
             if self.transfer is not None and self.transfer.applies(task.generator):
-                text, messages, edits = self.transfer.apply(text, messages, task.seed, lang,
+                text, messages, edits = self.transfer.apply(text, messages, task.seed, verdict.language,
                                                             seed_from(self.run_seed, task.id, "transfer"))
                 stats["transfer_edits"] = stats.get("transfer_edits", 0) + len(edits)
             lineage = Lineage(generator=task.generator, template=task.template.name, template_hash=task.template.hash,
                               model=self.backend.model_name, sampling=req.params.to_dict(), seed=req.params.seed,
                               run_id=self.run_id, taxonomy_leaf=task.leaf.id if task.leaf else None,
                               task_id=task.id, variant=task.variant, style=task.style,
-                              transfer=tuple(e.to_dict() for e in edits))
+                              transfer=tuple(e.to_dict() for e in edits), attempt=draws if draws > 1 else None)
             meta = {"taxonomy_version": task.taxonomy_version} if task.taxonomy_version else {}
             origin = Origin.PARAPHRASE if task.kind == "paraphrase" else Origin.SYNTHETIC
             stats["kept_completion_tokens"] += comp.completion_tokens  # yield: tokens that became records
             records.append(Record.create(origin, text=None if messages else text, messages=messages,
-                                         parents=parents, language=lang, lineage=lineage, meta=meta))
+                                         parents=parents, language=verdict.language, lineage=lineage, meta=meta))
         return ShardResult(records, rejects, stats)

@@ -67,6 +67,12 @@ class SamplingConfig(BaseModel):
     stop: list[str] | None = Field(None, description=(
         "stop strings (cut from the output); null: the template's closing output tag, plus a blank line for "
         "single messages; [] for none"))
+    prefill: bool = Field(True, description=(
+        "begin each answer for the model (the template's output tag, the seed's leading @handle or role) so a "
+        "small model writes the answer instead of talking about it; false: the prompt alone"))
+    attempts: int = Field(1, ge=1, le=10, description=(
+        "draws per task: an output that fails a check a new draw can fix (truncated, meaning_drift, ...) is "
+        "drawn again with its own seed, up to this many draws in all; every draw's tokens are counted"))
     temperature: float = Field(0.8, ge=0.0, le=2.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
 
@@ -200,7 +206,9 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
     # start now, so a model that cannot load fails before anything is written.
     spec = StageSpec(GenerationStage, config.backend, {"sampling": sampling, "checks": config.checks.to_check_config(),
                                                        "run_id": run_id, "run_seed": config.seed,
-                                                       "transfer": transfer, "budget": config.sampling.budget()})
+                                                       "transfer": transfer, "budget": config.sampling.budget(),
+                                                       "prefill": config.sampling.prefill,
+                                                       "attempts": config.sampling.attempts})
     runner = make_runner(config.runner, out, config.shard_size, config.token_budget, progress)
     runner.start(spec)
     fresh = not out.exists()
@@ -244,6 +252,9 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
                      if transfer is not None else {"enabled": False}),
         "tokens": {"in": prog.stats.get("prompt_tokens", 0), "out": prog.stats.get("completion_tokens", 0),
                    "out_kept": prog.stats.get("kept_completion_tokens", 0)},  # out spent on records that were kept
+        "draws": {"max_per_task": config.sampling.attempts, "total": prog.stats.get("requests", 0),
+                  "redrawn_by_reason": {k.split(".", 1)[1]: v for k, v in sorted(prog.stats.items())
+                                        if k.startswith("redrawn.")}},
         "shards": {"total": prog.shards_total, "done": prog.shards_done},
         "wall_time_s": round(time.perf_counter() - started, 3),
         "generation_wall_s": round(prog.wall_s, 3),  # this invocation's shards only (engine start excluded)

@@ -109,10 +109,17 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
     )
 
 
+def continues_answer(request: GenerationRequest) -> bool:
+    """A chat request ending in an assistant turn: the model continues that turn (an answer prefill)."""
+    return bool(request.messages) and request.messages[-1].get("role") == "assistant"
+
+
 def _render_with(tokenizer: Any, request: GenerationRequest) -> str:
     if request.messages is not None:
+        prefill = continues_answer(request)
         return tokenizer.apply_chat_template(
-            [dict(m) for m in request.messages], add_generation_prompt=True, tokenize=False
+            [dict(m) for m in request.messages], add_generation_prompt=not prefill,
+            continue_final_message=prefill, tokenize=False
         )
     if request.prompt is not None:
         return request.prompt
@@ -373,6 +380,8 @@ class OpenAIHTTPBackend:
             body["stop"] = list(p.stop)
         if req.messages is not None:
             body["messages"] = [dict(m) for m in req.messages]
+            if continues_answer(req):  # vLLM's server (and others built on HF chat templates) continue the turn
+                body |= {"continue_final_message": True, "add_generation_prompt": False}
             return "/v1/chat/completions", body
         if req.prompt is not None:
             body["prompt"] = req.prompt

@@ -58,6 +58,7 @@ class Lineage:
     source: str | None = None  # where a real record was read from (file:line)
     # irregularity transfer edits, in the order applied: {kind, position, before, after[, turn, edit_type]}
     transfer: tuple[Mapping[str, Any], ...] = ()
+    attempt: int | None = None  # the draw that was kept, when earlier draws of the task were rejected
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sampling", _frozen_mapping(self.sampling))

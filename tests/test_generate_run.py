@@ -202,8 +202,9 @@ def test_output_budget_floor_cap_ratio_and_default_stops():
     assert b.max_tokens(24, 3) == 24  # a floor above the cap yields to the cap
     assert OutputBudget(ratio=None).max_tokens(96, 10) == 96 and b.max_tokens(96, None) == 96
     keep = load_template("paraphrase_keep_style")
-    assert b.stops(keep, "one line, ends here\n") == ("</rewrite>", "\n")  # a one-line seed: one line back
-    assert b.stops(keep, "customer: hi\nagent: hello") == ("</rewrite>", "\n\n")  # turns/lines: a blank line
+    assert b.stops(keep, "one line, ends here\n") == ("</", "\n")  # a one-line seed: one line back
+    assert b.stops(keep, "customer: hi\nagent: hello") == ("</", "\n\n")  # turns/lines: a blank line
+    assert b.stops(keep, "see <b>this</b>") == ("</rewrite>", "\n")  # the seed's own closing tags survive
     assert OutputBudget(stop=("###",)).stops(keep, "x") == ("###",)
     assert keep.unwrap("Sure! <rewrite>\nhi  there\n</rewrite> bye") == "\nhi  there\n"
     assert keep.unwrap("no tags at all") == "no tags at all"
