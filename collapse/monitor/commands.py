@@ -23,38 +23,31 @@ def _review_arg(value: str) -> int | str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from semisynth.collapse.monitor.config import MonitorConfig
+    from semisynth.flags import add_config_flags
+
     p = sub.add_parser("monitor", help="does the synthetic data keep the real distribution? (report.json + report.html)")
     p.add_argument("--real", required=True, help="real corpus: run dir, JSONL, CSV, Parquet or datasets folder")
     p.add_argument("--synthetic", required=True, help="synthetic corpus (same formats)")
     p.add_argument("--out", default="monitor-report", help="output folder (default: monitor-report)")
-    p.add_argument("--config", help="MonitorConfig YAML")
     p.add_argument("--real-embeddings", help=".npy, one row per real record, same order")
     p.add_argument("--synthetic-embeddings", help=".npy, one row per synthetic record, same order")
-    p.add_argument("--embedder", help="all-MiniLM-L6-v2 (default) | multilingual-e5-small")
-    p.add_argument("--cache-dir", help="embedding cache folder")
-    p.add_argument("--text-field", help="column holding the text in non-semisynth files (default: text)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--review-sample", type=_review_arg, nargs="?", const="auto", metavar="N",
-                   help="write review_sample.jsonl of N records (no N: from the margin of error)")
     p.add_argument("--fail-on-gate", action="store_true", help=f"exit {EXIT_GATE_FAILED} when a gate fails or none could be evaluated")
-    p.add_argument("--no-html", action="store_true", help="skip report.html")
-    p.add_argument("--runner", choices=["local", "ray"], help="where the embedding runs (runner.kind; default local)")
-    p.add_argument("--ray-address", help="runner.address: none starts a local Ray; 'auto' or 'ray://HOST:10001'")
-    p.add_argument("--workers", type=int, help="runner.workers: embedding actors on Ray")
+    # every MonitorConfig field is a flag (--embedder, --cache-dir, --text-field, --seed, --no-html, --runner ...)
+    add_config_flags(p, MonitorConfig, aliases={"--runner": "runner.kind", "--ray-address": "runner.address",
+                                                "--workers": "runner.workers"},
+                     custom={"review_sample": {"type": _review_arg, "nargs": "?", "const": "auto", "metavar": "N",
+                                               "help": "write review_sample.jsonl of N records (no N: from the "
+                                                       "margin of error)"}})
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from semisynth.collapse.monitor.config import MonitorConfig
     from semisynth.collapse.monitor.embeddings import load_embeddings
     from semisynth.collapse.monitor.pipeline import run_monitor
-    from semisynth.config import load_config
     from semisynth.io import ColumnMapping, read_records
 
-    overrides = {"embedder": args.embedder, "cache_dir": args.cache_dir, "text_field": args.text_field,
-                 "seed": args.seed, "review_sample": args.review_sample, "html": False if args.no_html else None,
-                 "runner.kind": args.runner, "runner.address": args.ray_address, "runner.workers": args.workers}
-    cfg = load_config(MonitorConfig, args.config, overrides)
+    cfg = args.config_flags.load(args)
     from semisynth.paths import check_output_dir
 
     check_output_dir(args.out, "--out")  # before reading or embedding anything
