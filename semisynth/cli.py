@@ -82,13 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for ep in sorted(entry_points(group="semisynth.commands"), key=lambda e: e.name):
-        try:
-            register = ep.load()
+        try:  # registering imports the stage's config (its flags come from it)
+            ep.load()(sub)
         except ImportError as e:  # one broken stage must not take the other commands down
-            broken = sub.add_parser(ep.name, help=f"(unavailable: {e})")
-            broken.set_defaults(func=_unavailable(ep.name, e))
-            continue
-        register(sub)
+            if ep.name not in sub.choices:
+                broken = sub.add_parser(ep.name, help=f"(unavailable: {e})")
+                broken.set_defaults(func=_unavailable(ep.name, e))
     return parser
 
 

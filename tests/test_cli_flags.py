@@ -234,3 +234,24 @@ def test_a_bad_flag_value_is_reported_under_the_flag_not_the_yaml(tmp_path):
     with pytest.raises(UserError) as e:
         flags.load(parser.parse_args(["--config", str(cfg_file), "--depth", "2"]))
     assert "not a mapping" in str(e.value)
+
+
+def test_a_stage_whose_config_cannot_be_imported_leaves_the_other_commands_working(monkeypatch, capsys):
+    """Registering imports a stage's config; an ImportError there marks that stage unavailable, as a
+    failed entry point load does (fault injected at the entry point list)."""
+    from semisynth import cli
+
+    real = cli.entry_points
+
+    class BrokenStage:
+        name = "broken"
+
+        def load(self):
+            def register(sub):
+                raise ImportError("cannot import name 'Nowhere'")
+            return register
+
+    monkeypatch.setattr(cli, "entry_points", lambda group: [*real(group=group), BrokenStage()])
+    assert cli.main(["broken"]) == 2
+    assert "could not be loaded (cannot import name 'Nowhere')" in capsys.readouterr().err
+    assert cli.main(["model", "tiny", "--help"]) == 0
