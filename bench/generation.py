@@ -112,7 +112,7 @@ def raw_round(cfg: GenerateConfig, tasks: list, shard: int, *, naive: bool) -> t
         spec = spec.model_copy(update={"enable_prefix_caching": False})
     backend = open_backend(spec)
     assert isinstance(backend, VLLMBackend)
-    stage = GenerationStage(backend, cfg.sampling.params(), cfg.checks.to_check_config(), "bench", cfg.seed,
+    stage = GenerationStage(backend, cfg.sampling.params(), cfg.checks, "bench", cfg.seed,
                             budget=cfg.sampling.budget())
     requests = [stage._request(t) for t in tasks]
     prompts = [backend.render(r) for r in requests]
@@ -135,7 +135,7 @@ def raw_round(cfg: GenerateConfig, tasks: list, shard: int, *, naive: bool) -> t
     backend.close()
     del llm, backend
     gc.collect()
-    judge = GenerationStage(_Replay("bench", comps), cfg.sampling.params(), cfg.checks.to_check_config(), "bench",
+    judge = GenerationStage(_Replay("bench", comps), cfg.sampling.params(), cfg.checks, "bench",
                             cfg.seed, transfer=None, budget=cfg.sampling.budget())
     kept = 0
     for i in range(0, len(tasks), shard):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from semisynth.backends import Completion
 from semisynth.langid import UNDETERMINED, detect_language
@@ -28,22 +28,31 @@ _WS = re.compile(r"\s+")
 MEANING_MIN_SIMILARITY = 0.6
 
 
-@dataclass(frozen=True)
-class CheckConfig:
-    min_chars: int = 3
-    max_chars: int = 2000
-    min_length_ratio: float = 0.25  # output/seed length bounds for anchored generators
-    max_length_ratio: float = 4.0
-    near_copy_similarity: float = 0.92  # SequenceMatcher ratio on normalised text
-    verbatim_min_chars: int = 20  # the seed verbatim inside the output, padded by chatter, is a copy too...
-    verbatim_min_share: float = 0.5  # ...when it is at least this share of the output
-    language_check: bool = True
-    language_min_chars: int = 25  # langdetect is unreliable below this (recipes: ~95% above 25 chars)
-    language_min_confidence: float = 0.8
+class CheckConfig(BaseModel):
+    """The output checks' thresholds: the `checks:` section of a generate config and what the stage uses."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_chars: int = Field(3, ge=0, description="a shorter output is `too_short`")
+    max_chars: int = Field(2000, ge=1, description="a longer output is `too_long`")
+    min_length_ratio: float = Field(0.25, ge=0, description="paraphrases: output/seed length below this is "
+                                                            "`too_short`")
+    max_length_ratio: float = Field(4.0, gt=0, description="paraphrases: output/seed length above this is `too_long`")
+    near_copy_similarity: float = Field(0.92, gt=0, le=1, description="SequenceMatcher ratio to the seed "
+                                                                      "(normalised text) at or above this: a near copy")
+    verbatim_min_chars: int = Field(20, ge=1, description="the seed verbatim inside the output, padded by chatter, "
+                                                          "is a copy too when it is this long...")
+    verbatim_min_share: float = Field(0.5, gt=0, le=1, description="...and at least this share of the output")
+    language_check: bool = Field(True, description="reject an output whose language is not its seed's")
+    language_min_chars: int = Field(25, ge=1, description="language is judged only on outputs this long "
+                                                          "(langdetect is unreliable below)")
+    language_min_confidence: float = Field(0.8, gt=0, le=1, description="...and only when the detector is this sure")
     # A paraphrase whose embedding cosine to its seed is below this said something else: `meaning_drift`.
-    # 0 turns the check off. Calibration (README, scripts/calibrate_meaning.py): all-MiniLM-L6-v2 cosine.
-    meaning_min_similarity: float = MEANING_MIN_SIMILARITY
-    meaning_languages: tuple[str, ...] = ("en",)  # the embedder's languages; other seeds are not checked
+    meaning_min_similarity: float = Field(
+        MEANING_MIN_SIMILARITY, ge=0, le=1,
+        description="paraphrase vs seed embedding cosine (all-MiniLM-L6-v2) below this: rejected as meaning_drift; "
+                    "0 turns the check off (README: calibration)")
+    meaning_languages: tuple[str, ...] = Field(("en",), description="seed languages the meaning check applies to "
+                                                                    "(the embedder is English)")
 
 
 def clean_output(text: str) -> str:

@@ -32,7 +32,7 @@ from semisynth.runner import RunnerConfig, StageSpec, make_runner, tally_run
 from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
 
-from .checks import MEANING_MIN_SIMILARITY, CheckConfig
+from .checks import CheckConfig
 from .generators import GenerationStage, GeneratorSpec, OutputBudget, plan_tasks
 from .prompts import load_template
 from .transfer import TRANSFER_GENERATORS, TransferModel
@@ -92,28 +92,6 @@ class SamplingConfig(BaseModel):
                             None if self.stop is None else tuple(self.stop))
 
 
-class ChecksConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    min_chars: int = Field(3, ge=0)
-    max_chars: int = Field(2000, ge=1)
-    min_length_ratio: float = Field(0.25, ge=0)
-    max_length_ratio: float = Field(4.0, gt=0)
-    near_copy_similarity: float = Field(0.92, gt=0, le=1)
-    verbatim_min_chars: int = Field(20, ge=1, description="seed inside the output verbatim: a copy if long enough...")
-    verbatim_min_share: float = Field(0.5, gt=0, le=1, description="...and at least this share of the output")
-    language_check: bool = True
-    meaning_min_similarity: float = Field(
-        MEANING_MIN_SIMILARITY, ge=0, le=1,
-        description="paraphrase vs seed embedding cosine (all-MiniLM-L6-v2) below this: rejected as meaning_drift; "
-                    "0 turns the check off (README: calibration)")
-    meaning_languages: list[str] = Field(["en"], description="seed languages the meaning check applies to "
-                                                             "(the embedder is English)")
-
-    def to_check_config(self) -> CheckConfig:
-        d = self.model_dump()
-        return CheckConfig(**d | {"meaning_languages": tuple(d["meaning_languages"])})
-
-
 class TransferConfig(BaseModel):
     """Irregularity transfer (generation/transfer.py): after the checks, put back the parent's mess."""
 
@@ -141,7 +119,7 @@ class GenerateConfig(CommandConfig):
     generators: list[GeneratorSpec] = Field(
         default_factory=lambda: [GeneratorSpec(kind="paraphrase", variants=2, style="keep_irregularities")])
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-    checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    checks: CheckConfig = Field(default_factory=CheckConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     out: str = Field(description="run directory (created; rerun the same command to resume)")
     seed: int = Field(0, description="run seed: same config + seed -> same records")
@@ -204,7 +182,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
     transfer = TransferModel(seeds.records, config.transfer.generators) if config.transfer.enabled else None
     # The stage is built where it runs (here, or inside each Ray worker) from a picklable spec; engines
     # start now, so a model that cannot load fails before anything is written.
-    spec = StageSpec(GenerationStage, config.backend, {"sampling": sampling, "checks": config.checks.to_check_config(),
+    spec = StageSpec(GenerationStage, config.backend, {"sampling": sampling, "checks": config.checks,
                                                        "run_id": run_id, "run_seed": config.seed,
                                                        "transfer": transfer, "budget": config.sampling.budget(),
                                                        "prefill": config.sampling.prefill,

@@ -88,3 +88,21 @@ def test_templates_are_hashed_and_unknown_ones_fail(tmp_path):
     bad.write_text("{% if %}")
     with pytest.raises(UserError, match="template syntax error"):
         load_template(str(bad))
+
+
+def test_one_checks_config_from_yaml_to_the_stage():
+    """The generate config's `checks:` IS the stage's CheckConfig: every threshold, the language ones
+    included, is settable from YAML, with the same defaults, and a typo is an error, not ignored."""
+    import pydantic
+
+    from semisynth.generation.run import GenerateConfig
+
+    base = {"input": {"path": "x.jsonl"}, "backend": {"kind": "vllm", "model": "m"}, "out": "o"}
+    cfg = GenerateConfig.model_validate(base | {"checks": {"language_min_chars": 40, "language_min_confidence": 0.9,
+                                                           "meaning_languages": ["en", "de"]}})
+    assert isinstance(cfg.checks, CheckConfig)
+    assert (cfg.checks.language_min_chars, cfg.checks.language_min_confidence) == (40, 0.9)
+    assert cfg.checks.meaning_languages == ("en", "de")
+    assert GenerateConfig.model_validate(base).checks == CheckConfig()
+    with pytest.raises(pydantic.ValidationError, match="language_min_char"):
+        GenerateConfig.model_validate(base | {"checks": {"language_min_char": 40}})

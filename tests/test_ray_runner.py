@@ -150,7 +150,7 @@ def test_shard_that_keeps_killing_its_worker_becomes_backend_error_rejects(local
     templates = {g.template_name(): load_template(g.template_name()) for g in cfg.generators}
     tasks = plan_tasks(seeds.records, cfg.generators[:1], templates, {}, cfg.sampling.params(), 3)
     spec = StageSpec(_crashing_stage, TransformersSpec(model=str(tiny_model_dir)),
-                     {"sampling": cfg.sampling.params(), "checks": cfg.checks.to_check_config(), "run_id": "r",
+                     {"sampling": cfg.sampling.params(), "checks": cfg.checks, "run_id": "r",
                       "run_seed": 3})
     runner = RayRunner(tmp / "crash", shard_size=4, progress=False,
                        config=RunnerConfig(kind="ray", workers=1, max_attempts=2, shard_timeout_s=120))
