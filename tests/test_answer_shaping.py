@@ -49,13 +49,13 @@ def test_answer_lead_is_the_output_tag_then_what_the_seed_opens_with():
 def test_a_prefilled_chat_prompt_continues_the_answer_turn(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from semisynth.backends import GenerationRequest, SamplingParams, _render_with
+    from semisynth.backends import GenerationRequest, SamplingParams, render_with
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     params = SamplingParams(max_tokens=8)
     user = {"role": "user", "content": "Rewrite <seed>x</seed>"}
-    plain = _render_with(tok, GenerationRequest(params, messages=(user,)))
-    led = _render_with(tok, GenerationRequest(params, messages=(user, {"role": "assistant", "content": "<rewrite><HANDLE>"})))
+    plain = render_with(tok, GenerationRequest(params, messages=(user,)))
+    led = render_with(tok, GenerationRequest(params, messages=(user, {"role": "assistant", "content": "<rewrite><HANDLE>"})))
     assert led == plain + "<rewrite><HANDLE>"  # the open assistant turn, then the lead: no end-of-turn after it
 
 

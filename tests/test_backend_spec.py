@@ -9,7 +9,6 @@ import pickle
 import pytest
 from pydantic import ValidationError
 
-from semisynth import backends
 from semisynth.backends import (
     CPU_ENGINE_DEFAULTS,
     HTTPSpec,
@@ -20,6 +19,7 @@ from semisynth.backends import (
     detect_device,
     resolve_engine_args,
 )
+from semisynth.backends import device as devices
 from semisynth.config import load_config
 from semisynth.errors import UserError
 from semisynth.generation.run import GenerateConfig
@@ -131,25 +131,25 @@ def test_a_portable_config_keeps_gpu_memory_share_off_the_cpu():
 
 def test_device_detection(monkeypatch):
     assert detect_device("cpu") == "cpu"
-    monkeypatch.setattr(backends, "_vllm_build", lambda: "cpu")
-    monkeypatch.setattr(backends, "_cuda_visible", lambda: True)
+    monkeypatch.setattr(devices, "vllm_build", lambda: "cpu")
+    monkeypatch.setattr(devices, "cuda_visible", lambda: True)
     assert detect_device("auto") == "cpu"  # the CPU build never gets a GPU's settings
     with pytest.raises(UserError, match="CPU build"):
         detect_device("cuda")
-    monkeypatch.setattr(backends, "_vllm_build", lambda: "cuda")
+    monkeypatch.setattr(devices, "vllm_build", lambda: "cuda")
     assert detect_device("auto") == "cuda" and detect_device("cuda") == "cuda"
-    monkeypatch.setattr(backends, "_cuda_visible", lambda: False)
+    monkeypatch.setattr(devices, "cuda_visible", lambda: False)
     assert detect_device("auto") == "cpu"
     with pytest.raises(UserError, match="no CUDA GPU"):
         detect_device("cuda")
 
 
 def test_the_manifest_records_the_device_and_the_resolved_arguments(monkeypatch):
-    monkeypatch.setattr(backends, "_vllm_build", lambda: "cpu")
+    monkeypatch.setattr(devices, "vllm_build", lambda: "cpu")
     assert describe_engine(backend_spec(model="m")) == {"kind": "vllm", "device": "cpu", "vllm_build": "cpu",
                                                         "engine_args": TODAY_ON_CPU}
-    monkeypatch.setattr(backends, "_vllm_build", lambda: "cuda")
-    monkeypatch.setattr(backends, "_cuda_visible", lambda: True)
+    monkeypatch.setattr(devices, "vllm_build", lambda: "cuda")
+    monkeypatch.setattr(devices, "cuda_visible", lambda: True)
     assert describe_engine(backend_spec(model="m"))["engine_args"]["dtype"] == "auto"
     assert describe_engine(backend_spec(kind="transformers", model="m")) == {
         "kind": "transformers", "seed": 0, "batch_size": 16, "device": "cpu"}

