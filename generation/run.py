@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semisynth.atomic import write_json, write_jsonl
-from semisynth.backends import BackendSpec, SamplingParams, describe_engine
+from semisynth.backends import BackendSpec, SamplingParams, describe_engine, spec_device
 from semisynth.config import CommandConfig
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
@@ -147,8 +147,13 @@ def _versions() -> dict[str, str]:
 
 
 def run_id_for(config: GenerateConfig) -> str:
-    """Deterministic: the config minus where it is written, plus the seed."""
-    return content_hash(config.model_dump(mode="json", exclude={"out", "token_budget", "shard_size", "runner"}), 12)
+    """Deterministic: the config minus where it is written, plus the seed, with the backend's device as it
+    resolves here (auto -> cpu or cuda): a run resumed on another device cannot mix CPU and GPU shards."""
+    material = config.model_dump(mode="json", exclude={"out", "token_budget", "shard_size", "runner"})
+    device = spec_device(config.backend)
+    if device is not None:  # a server owns its engine: nothing to resolve here
+        material["backend"]["device"] = device
+    return content_hash(material, 12)
 
 
 def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, Any]:

@@ -12,17 +12,19 @@ from pydantic import ValidationError
 from semisynth.backends import (
     CPU_ENGINE_DEFAULTS,
     HTTPSpec,
+    TransformersBackend,
     TransformersSpec,
     VLLMSpec,
     backend_spec,
     describe_engine,
     detect_device,
     resolve_engine_args,
+    spec_device,
 )
 from semisynth.backends import device as devices
 from semisynth.config import load_config
 from semisynth.errors import UserError
-from semisynth.generation.run import GenerateConfig
+from semisynth.generation.run import GenerateConfig, run_id_for
 
 # What the CPU engine is started with (../shared/recipes.md, with a 512 MiB KV cache): moves only on purpose.
 TODAY_ON_CPU = {"seed": 0, "dtype": "float32", "max_model_len": 512, "kv_cache_memory_bytes": 512 << 20,
@@ -153,3 +155,49 @@ def test_the_manifest_records_the_device_and_the_resolved_arguments(monkeypatch)
     assert describe_engine(backend_spec(model="m"))["engine_args"]["dtype"] == "auto"
     assert describe_engine(backend_spec(kind="transformers", model="m")) == {
         "kind": "transformers", "seed": 0, "batch_size": 16, "device": "cpu"}
+    assert describe_engine(backend_spec(kind="transformers", model="m", device="auto"))["device"] == "cuda"
+
+
+# -- the transformers backend's device: the same choices and the same one-line error --------------
+def test_transformers_device_takes_vllms_choices_and_refuses_a_free_string(tmp_path):
+    assert TransformersSpec(model="m").device == "cpu"
+    assert TransformersSpec.model_fields["device"].annotation == VLLMSpec.model_fields["device"].annotation
+    msg = refused("{kind: transformers, model: m, device: 'cuda:1'}", tmp_path)
+    assert "field 'backend.device'" in msg and "auto" in msg and "cuda" in msg
+
+
+def test_transformers_auto_follows_torch_not_the_vllm_build_and_an_impossible_cuda_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(devices, "vllm_build", lambda: "cpu")
+    monkeypatch.setattr(devices, "cuda_visible", lambda: True)
+    assert spec_device(TransformersSpec(model="m", device="auto")) == "cuda"  # torch sees the GPU
+    assert spec_device(VLLMSpec(model="m", device="auto")) == "cpu"  # the CPU build of vLLM does not
+    monkeypatch.setattr(devices, "cuda_visible", lambda: False)
+    assert spec_device(TransformersSpec(model="m", device="auto")) == "cpu"
+    with pytest.raises(UserError) as e:  # before the model loads: the folder is never read
+        TransformersBackend(tiny_folder(tmp_path), device="cuda")
+    assert "\n" not in str(e.value) and "no CUDA GPU" in str(e.value) and "device: auto" in str(e.value)
+    assert spec_device(HTTPSpec(model="m", base_url="http://h:1")) is None
+
+
+def tiny_folder(tmp_path) -> str:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}", encoding="utf-8")  # resolve_model_dir's test; never loaded
+    return str(tmp_path / "m")
+
+
+# -- the run id carries the device the engine resolves to ------------------------------------------
+def _generate_config(tmp_path, device: str, kind: str = "vllm") -> GenerateConfig:
+    cfg = tmp_path / f"g-{kind}-{device}.yaml"
+    cfg.write_text(f"input: {{path: s.jsonl}}\nout: {tmp_path / 'r'}\n"
+                   f"backend: {{kind: {kind}, model: m, device: {device}}}\n", encoding="utf-8")
+    return load_config(GenerateConfig, cfg, {})
+
+
+@pytest.mark.parametrize("kind", ["vllm", "transformers"])
+def test_the_same_config_on_cpu_and_on_cuda_gets_different_run_ids(monkeypatch, tmp_path, kind):
+    on_cpu = run_id_for(_generate_config(tmp_path, "cpu", kind))
+    assert run_id_for(_generate_config(tmp_path, "auto", kind)) == on_cpu  # this machine: auto is cpu
+    monkeypatch.setattr(devices, "vllm_build", lambda: "cuda")
+    monkeypatch.setattr(devices, "cuda_visible", lambda: True)
+    on_gpu = run_id_for(_generate_config(tmp_path, "auto", kind))
+    assert on_gpu != on_cpu and run_id_for(_generate_config(tmp_path, "cuda", kind)) == on_gpu

@@ -16,6 +16,7 @@ from semisynth.backends.device import (
     cuda_visible,
     detect_device,
     resolve_engine_args,
+    spec_device,
     vllm_build,
 )
 from semisynth.backends.factory import describe_engine, open_backend
@@ -42,5 +43,5 @@ __all__ = [
     "GenerationRequest", "HTTPSpec", "OpenAIHTTPBackend", "SamplingParams", "TransformersBackend", "TransformersSpec",
     "VLLMBackend", "VLLMSpec", "apply_stop", "backend_spec", "continues_answer", "cuda_visible", "describe_engine",
     "detect_device", "error_completion", "one_per_request", "open_backend", "render_with", "resolve_engine_args",
-    "resolve_model_dir", "vllm_build",
+    "resolve_model_dir", "spec_device", "vllm_build",
 ]

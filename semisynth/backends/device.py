@@ -48,19 +48,27 @@ def cuda_visible() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def detect_device(requested: str = "auto") -> Device:
-    """auto -> cuda when a GPU is visible and the installed vLLM is not the CPU build, else cpu.
+def detect_device(requested: str = "auto", *, engine: Literal["vllm", "transformers"] = "vllm") -> Device:
+    """auto -> cuda when a GPU is visible (and, for vLLM, the installed vLLM is not the CPU build), else cpu.
     An explicit cuda that cannot run is the user's to fix, before any engine starts."""
     if requested == "cpu":
         return "cpu"
-    usable = vllm_build() != "cpu" and cuda_visible()
+    cpu_build = engine == "vllm" and vllm_build() == "cpu"
+    usable = not cpu_build and cuda_visible()
     if requested == "cuda" and not usable:
-        why = "the installed vLLM is the CPU build" if vllm_build() == "cpu" else "no CUDA GPU is visible"
+        why = "the installed vLLM is the CPU build" if cpu_build else "no CUDA GPU is visible"
         raise UserError("backend.device", f"is cuda but {why}",
                         "set device: auto (or cpu), or use a GPU machine with `make venv FLAVOUR=gpu`")
     if requested not in ("auto", "cuda"):
         raise UserError("backend.device", f"unknown device {requested!r}", "use one of: auto, cpu, cuda")
     return "cuda" if usable else "cpu"
+
+
+def spec_device(spec: Any) -> Device | None:
+    """The device a spec's engine runs on, resolved on this machine; None for a server (it owns its engine)."""
+    if spec.kind == "http":
+        return None
+    return detect_device(spec.device, engine=spec.kind)
 
 
 def resolve_engine_args(spec: VLLMSpec, device: Device) -> dict[str, Any]:

@@ -13,11 +13,14 @@ from semisynth.backends.vllm_backend import VLLMBackend
 
 
 def describe_engine(spec: VLLMSpec | HTTPSpec | TransformersSpec) -> dict[str, Any]:
-    """What a run manifest records about the engine: for vLLM the device and the resolved arguments."""
+    """What a run manifest records about the engine: the device it runs on (resolved), and for vLLM the
+    resolved engine arguments."""
     if isinstance(spec, VLLMSpec):
         device = devices.detect_device(spec.device)
         return {"kind": "vllm", "device": device, "vllm_build": devices.vllm_build(),
                 "engine_args": devices.resolve_engine_args(spec, device)}
+    if isinstance(spec, TransformersSpec):
+        return {**spec.model_dump(mode="json", exclude={"model"}), "device": devices.spec_device(spec)}
     return spec.model_dump(mode="json", exclude={"model"})
 
 

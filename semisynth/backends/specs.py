@@ -60,7 +60,8 @@ class TransformersSpec(_SpecBase):
     kind: Literal["transformers"] = "transformers"
     seed: int = Field(0, description="engine seed (requests carry their own seeds)")
     batch_size: int = Field(16, ge=1, description="prompts per generate call")
-    device: str = Field("cpu", description="torch device")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "cpu", description="auto: cuda when torch sees a GPU, else cpu; an impossible cuda fails before loading")
 
 
 _SPECS: dict[str, type[_SpecBase]] = {"vllm": VLLMSpec, "http": HTTPSpec, "transformers": TransformersSpec}

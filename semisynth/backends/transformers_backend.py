@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from semisynth.backends.device import detect_device
 from semisynth.backends.protocol import (
     Completion,
     GenerationRequest,
@@ -60,20 +61,21 @@ class TransformersBackend:
     Determinism over speed: each request samples from its own generator seeded by its seed.
     """
 
-    def __init__(self, model_dir: str | os.PathLike, *, seed: int = 0, batch_size: int = 16, device: str = "cpu"):
+    def __init__(self, model_dir: str | os.PathLike, *, seed: int = 0, batch_size: int = 16,
+                 device: Literal["auto", "cpu", "cuda"] = "cpu"):
         self._model_dir = resolve_model_dir(model_dir)  # a bad path fails before the slow import
+        self.device = detect_device(device, engine="transformers")  # an impossible device: before it too
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self._name = str(model_dir)
         self.seed = seed
         self.batch_size = max(1, int(batch_size))
-        self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(self._model_dir)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(self._model_dir, dtype=torch.float32).to(device).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(self._model_dir, dtype=torch.float32).to(self.device).eval()
         gen_eos = self.model.generation_config.eos_token_id
         eos = gen_eos if gen_eos is not None else self.tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
