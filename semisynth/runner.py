@@ -223,6 +223,17 @@ class LocalRunner(Generic[T]):
             raise RuntimeError("runner not started: call start(spec) or pass a stage to run()")
         return _InlineSource(self._built, pending)
 
+    def results(self, batches: Sequence[Sequence[Any]]) -> Iterator[Any]:
+        """The stage's result for each batch, yielded in batch order whatever order they are computed in;
+        nothing is written: for callers whose commit is their own (collapse chains). Stop iterating to
+        cancel what is still in flight."""
+        source = self._source(dict(enumerate(batches)))
+        try:
+            for idx in range(len(batches)):
+                yield source.result(idx)
+        finally:
+            source.cancel()
+
     # -- the shared driver-side commit -------------------------------------------------------------
     def _shards(self, items: Sequence[T]) -> Iterator[tuple[int, Sequence[T]]]:
         for start in range(0, len(items), self.shard_size):

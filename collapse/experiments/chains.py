@@ -97,7 +97,7 @@ def _check_experiment(out: Path, cfg: ExperimentConfig, write: bool = True) -> s
         raise UserError(str(out), "exists and is not a collapse experiment folder (no experiment.json)",
                         "use a new --out folder")
     if write:
-        write_json(path, {"run_id": run_id, "identity": ident, "config": cfg.model_dump()})
+        write_json(path, {"run_id": run_id, "identity": ident, "config": cfg.model_dump(exclude={"runner"})})
     return run_id
 
 
@@ -119,75 +119,163 @@ class _Progress:
             self.bar.close()
 
 
-def run_chain(cfg: ExperimentConfig, family: ModelFamily, cond: Condition, seed: int, out: Path, run_id: str,
-              embedder: Any, progress: _Progress, timings: list[dict[str, Any]], tail: set[str]) -> None:
-    """Generations 0..G of one (condition, seed) chain; done generations are skipped."""
-    pool, heldout = family.real_pool()
-    n = cfg.sample_size
-    if n > len(pool):
-        raise UserError("sample_size", f"{n} is more than the {len(pool)} real records available",
-                        "lower sample_size or give a larger real_data corpus")
-    k_real = round(cond.real_fraction * n) if cond.mode == "mix" else 0
-    history: list[list[Record]] = []  # data.jsonl of each generation (accumulate trains on all)
-    prev_samples: list[Record] = []
-    metrics_fn: TextMetrics | None = None
-    for g in range(cfg.generations + 1):
-        gdir = _gen_dir(out, cond, seed, g)
-        done = (gdir / "DONE").exists()
-        task = f"{cond.tag}/seed{seed}/gen{g}"
+@dataclass(frozen=True)
+class ChainStep:
+    """One work item: generation `g` of the chain (cond, seed), with what it needs of the earlier generations
+    (read from their committed files, so a step runs the same in this process or in a Ray worker)."""
+
+    cond: Condition
+    seed: int
+    g: int
+    gen0: list[Record]  # the chain's generation-0 data: the text metrics' reference ([] for g == 0)
+    earlier: list[Record]  # accumulate: every earlier generation's data in order ([] otherwise)
+    prev_samples: list[Record]  # generation g-1's samples ([] for g == 0)
+
+    @property
+    def task(self) -> str:
+        return f"{self.cond.tag}/seed{self.seed}/gen{self.g}"
+
+
+@dataclass
+class StepOutput:
+    """What a step made; the driver writes it (data.jsonl, samples.jsonl, model.json, metrics.json, DONE)."""
+
+    data: list[Record]
+    samples: list[Record]
+    model: dict[str, Any]
+    metrics: dict[str, float]
+    timing: dict[str, float]
+    model_id: str
+
+
+class ChainStage:
+    """A runner stage (built from a picklable StageSpec where the work runs): fits, samples and scores one
+    chain generation per item. Writes nothing of the results; a family's fit may keep its own artefacts in
+    the generation's folder (the causal LM's weights), which the driver's DONE marker does not depend on."""
+
+    def __init__(self, cfg: ExperimentConfig, out: str, run_id: str):
+        self.cfg, self.out, self.run_id = cfg, Path(out), run_id
+        self.family = build_family(cfg, self.out)
+        self.embedder = make_embedder(cfg.embedder, self.out / "embeddings") if self.family.is_text else None
+        self.tail = pool_tail(self.family.real_pool()[0], cfg.tail_rank) if self.family.is_text else set()
+        self._metrics: dict[tuple[str, int], TextMetrics] = {}  # per chain, as long as this worker lives
+
+    def __call__(self, items: Iterable[ChainStep]) -> list[StepOutput]:
+        return [self.step(it) for it in items]
+
+    def _text_metrics(self, step: ChainStep, gen0: list[Record], heldout: list[Record]) -> TextMetrics:
+        key = (step.cond.tag, step.seed)
+        if key not in self._metrics:
+            self._metrics[key] = TextMetrics([r.content for r in gen0], [r.content for r in heldout], self.embedder,
+                                             self.cfg.metric_sample, self.tail, step.seed)
+        return self._metrics[key]
+
+    def step(self, step: ChainStep) -> StepOutput:
+        cfg, family, cond, seed, g = self.cfg, self.family, step.cond, step.seed, step.g
+        pool, heldout = family.real_pool()
+        n = cfg.sample_size
+        if n > len(pool):
+            raise UserError("sample_size", f"{n} is more than the {len(pool)} real records available",
+                            "lower sample_size or give a larger real_data corpus")
         meta = {"generation": g, "mode": cond.mode, "real_fraction": cond.real_fraction, "seed": seed}
-        if done:
-            data = read_records(gdir / "data.jsonl")
-            history.append(data)
-            prev_samples = read_records(gdir / "samples.jsonl")
-            progress.step(f"{task} (done)")
-            continue
         t0 = time.perf_counter()
         if g == 0:
             rng = np.random.default_rng(seed_from("gen0", family.name, seed, n))
             data = [pool[i] for i in np.sort(rng.choice(len(pool), size=n, replace=False))]
         elif cond.mode == "mix":
+            k_real = round(cond.real_fraction * n)
             rng = np.random.default_rng(seed_from("real", cond.tag, seed, g))
             fresh = [pool[i] for i in np.sort(rng.choice(len(pool), size=k_real, replace=False))]
-            data = prev_samples[: n - k_real] + fresh
+            data = step.prev_samples[: n - k_real] + fresh
         else:
-            data = list(prev_samples)
-        data = _tag_records(data, run_id, task, meta)
-        history.append(data)
-        train = [r for h in history for r in h] if cond.mode == "accumulate" else data
+            data = list(step.prev_samples)
+        data = _tag_records(data, self.run_id, step.task, meta)
+        train = step.earlier + data if cond.mode == "accumulate" else data
         fit_seed = seed_from("fit", "gen0" if g == 0 else cond.tag, seed, g)
+        gdir = _gen_dir(self.out, cond, seed, g)
         t_fit = time.perf_counter()
         gdir.mkdir(parents=True, exist_ok=True)
         model: FittedModel = family.fit(train, fit_seed, workdir=gdir)
         t_sample = time.perf_counter()
         sample_seed = seed_from("sample", "gen0" if g == 0 else cond.tag, seed, g)
-        samples = _tag_records(model.sample(n, sample_seed), run_id, task, meta)
+        samples = _tag_records(model.sample(n, sample_seed), self.run_id, step.task, meta)
         t_eval = time.perf_counter()
         metrics = dict(model.evaluate(heldout))
         if family.is_text:
-            if metrics_fn is None:
-                gen0 = history[0]
-                metrics_fn = TextMetrics([r.content for r in gen0], [r.content for r in heldout], embedder,
-                                         cfg.metric_sample, tail, seed)
+            metrics_fn = self._text_metrics(step, data if g == 0 else step.gen0, heldout)
             metrics.update(metrics_fn([r.content for r in samples]))
             if g == 0:
                 metrics.update(metrics_fn.baselines())
         metrics["train_size"] = float(len(train))
         metrics["train_real_share"] = sum(r.origin == Origin.REAL for r in train) / len(train)
         t_end = time.perf_counter()
-        write_jsonl(gdir / "data.jsonl", (r.to_dict() for r in data))
-        write_jsonl(gdir / "samples.jsonl", (r.to_dict() for r in samples))
-        write_json(gdir / "model.json", {"model_id": model.model_id, "generation": g, "mode": cond.mode,
-                                         "seed": seed, "fit_seed": fit_seed, "sample_seed": sample_seed,
-                                         "train_size": len(train), "train_ids": [r.id for r in train]})
+        info = {"model_id": model.model_id, "generation": g, "mode": cond.mode, "seed": seed, "fit_seed": fit_seed,
+                "sample_seed": sample_seed, "train_size": len(train), "train_ids": [r.id for r in train]}
         timing = {"fit_s": t_sample - t_fit, "sample_s": t_eval - t_sample, "metrics_s": t_end - t_eval,
                   "total_s": t_end - t0}
-        write_json(gdir / "metrics.json", {"metrics": metrics, "timing": timing})
+        return StepOutput(data, samples, info, metrics, timing, model.model_id)
+
+
+class _Chain:
+    """The driver's view of one (condition, seed) chain: its committed generations, read back on resume."""
+
+    def __init__(self, cond: Condition, seed: int, out: Path, generations: int, progress: _Progress):
+        self.cond, self.seed = cond, seed
+        self.history: list[list[Record]] = []  # data.jsonl of each committed generation
+        self.prev_samples: list[Record] = []
+        self.next = 0
+        while self.next <= generations:  # DONE markers are written in generation order: the done ones are a prefix
+            gdir = _gen_dir(out, cond, seed, self.next)
+            if not (gdir / "DONE").exists():
+                break
+            self.history.append(read_records(gdir / "data.jsonl"))
+            self.prev_samples = read_records(gdir / "samples.jsonl")
+            progress.step(f"{cond.tag}/seed{seed}/gen{self.next} (done)")
+            self.next += 1
+
+    def step(self) -> ChainStep:
+        earlier = [r for h in self.history for r in h] if self.cond.mode == "accumulate" else []
+        return ChainStep(self.cond, self.seed, self.next, self.history[0] if self.history else [], earlier,
+                         self.prev_samples)
+
+    def commit(self, out: Path, res: StepOutput, timings: list[dict[str, Any]]) -> None:
+        """Write one generation file by file atomically, DONE last (a kill before it redoes the generation)."""
+        gdir = _gen_dir(out, self.cond, self.seed, self.next)
+        gdir.mkdir(parents=True, exist_ok=True)
+        write_jsonl(gdir / "data.jsonl", (r.to_dict() for r in res.data))
+        write_jsonl(gdir / "samples.jsonl", (r.to_dict() for r in res.samples))
+        write_json(gdir / "model.json", res.model)
+        write_json(gdir / "metrics.json", {"metrics": res.metrics, "timing": res.timing})
         with atomic_open(gdir / "DONE") as f:
-            f.write(model.model_id + "\n")
-        timings.append({"condition": cond.tag, "seed": seed, "generation": g, **timing})
-        prev_samples = samples
-        progress.step(task)
+            f.write(res.model_id + "\n")
+        timings.append({"condition": self.cond.tag, "seed": self.seed, "generation": self.next, **res.timing})
+        self.history.append(res.data)
+        self.prev_samples = res.samples
+        self.next += 1
+
+
+def run_chains(cfg: ExperimentConfig, out: Path, run_id: str, progress: _Progress) -> list[dict[str, Any]]:
+    """Every chain through the configured runner, one generation of every unfinished chain per round (each
+    (condition, seed, generation) a work item; a chain's next generation needs its previous one). The
+    driver commits each round's generations in chain order, so a Ray run writes a local run's bytes, and a
+    killed run resumes from the last committed generation of each chain."""
+    from semisynth.runner import StageSpec, make_runner
+
+    chains = [_Chain(c, s, out, cfg.generations, progress) for c in conditions(cfg) for s in cfg.seeds]
+    timings: list[dict[str, Any]] = []
+    if all(c.next > cfg.generations for c in chains):
+        return timings
+    runner = make_runner(cfg.runner, out, shard_size=1, progress=False, desc="collapse")
+    try:
+        runner.start(StageSpec(ChainStage, None, {"cfg": cfg, "out": str(out), "run_id": run_id}))
+        while pending := [c for c in chains if c.next <= cfg.generations]:
+            steps = [c.step() for c in pending]
+            for chain, step, res in zip(pending, steps, runner.results([[s] for s in steps]), strict=True):
+                chain.commit(out, res[0], timings)
+                progress.step(step.task)
+    finally:
+        runner.close()
+    return timings
 
 
 @dataclass
@@ -228,15 +316,9 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     _check_experiment(out, cfg, write=False)
     out.mkdir(parents=True, exist_ok=True)
     run_id = _check_experiment(out, cfg)
-    embedder = make_embedder(cfg.embedder, out / "embeddings") if family.is_text else None
-    tail = pool_tail(family.real_pool()[0], cfg.tail_rank) if family.is_text else set()
-    conds = conditions(cfg)
-    progress = _Progress(len(conds) * len(cfg.seeds) * (cfg.generations + 1), cfg.progress)
-    timings: list[dict[str, Any]] = []
+    progress = _Progress(len(conditions(cfg)) * len(cfg.seeds) * (cfg.generations + 1), cfg.progress)
     try:
-        for cond in conds:
-            for seed in cfg.seeds:
-                run_chain(cfg, family, cond, seed, out, run_id, embedder, progress, timings, tail)
+        timings = run_chains(cfg, out, run_id, progress)
     finally:
         progress.close()
     rows = collect_results(out)

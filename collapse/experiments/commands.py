@@ -10,6 +10,9 @@ import sys
 
 from semisynth.flags import add_config_flags
 
+# Flag names shared with the other commands that take a runner (generate, preference candidates).
+RUNNER_ALIASES = {"--runner": "runner.kind", "--ray-address": "runner.address", "--workers": "runner.workers"}
+
 
 def _collapse_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """`collapse` may already be registered by another collapse command module: attach to it then."""
@@ -31,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     inner = _collapse_subparsers(sub)
     p = inner.add_parser("run", help="train, generate, retrain on the output; watch the distribution degrade",
                          description="Every ExperimentConfig field is a flag; flags override the YAML config.")
-    add_config_flags(p, ExperimentConfig)
+    add_config_flags(p, ExperimentConfig, aliases=RUNNER_ALIASES)
     p.set_defaults(func=_run)
 
 

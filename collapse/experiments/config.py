@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from semisynth.config import CommandConfig
+from semisynth.runner import RunnerConfig
 
 Mode = Literal["replace", "accumulate", "mix"]
 RESULT_COLUMNS = ("generation", "mode", "real_fraction", "seed", "metric", "value")
@@ -57,6 +58,9 @@ class ExperimentConfig(CommandConfig):
     lm_temperature: float = Field(1.0, gt=0)
     backend: Literal["vllm", "transformers"] = "vllm"
     progress: bool = True
+    runner: RunnerConfig = Field(default_factory=RunnerConfig,
+                                 description="where chain generations run: local (default) or ray; never changes "
+                                 "the results")
 
     @field_validator("mode", "real_fraction", "seeds", mode="before")
     @classmethod
