@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 
 from semisynth.config import CommandConfig
-from semisynth.flags import add_config_flags
+from semisynth.flags import RUNNER_ALIASES, add_config_flags
 
 DEMO_MODEL = "smollm2-135m-instruct"
 
@@ -21,8 +21,7 @@ GENERATE_ALIASES = {
     "--input": "input.path", "--text-field": "input.text_field", "--messages-field": "input.messages_field",
     "--limit": "input.limit", "--no-pii-mask": "input.mask_pii", "--backend": "backend.kind",
     "--model": "backend.model", "--base-url": "backend.base_url", "--max-tokens": "sampling.max_tokens",
-    "--temperature": "sampling.temperature", "--runner": "runner.kind", "--ray-address": "runner.address",
-    "--workers": "runner.workers", "--no-transfer": "transfer.enabled",
+    "--temperature": "sampling.temperature", "--no-transfer": "transfer.enabled", **RUNNER_ALIASES,
 }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from semisynth.errors import UserError
-from semisynth.flags import add_config_flags
+from semisynth.flags import RUNNER_ALIASES, add_config_flags
 from semisynth.preference.configs import (
     CandidatesConfig,
     EscalateConfig,
@@ -122,7 +122,6 @@ def cmd_raters(args: argparse.Namespace) -> int:
 
 # Flag names users already type, beside the generated ones (`--argilla-url`, ...).
 ARGILLA_ALIASES = {"--url": "argilla.url", "--state-dir": "argilla.state_dir"}
-RUNNER_ALIASES = {"--runner": "runner.kind", "--ray-address": "runner.address", "--workers": "runner.workers"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -27,6 +27,8 @@ from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from semisynth.config import _pattern_choices, _type_word, _unwrap, load_config
 
+# Flag names every command with a `runner:` section keeps beside the generated --runner-kind, ...
+RUNNER_ALIASES = {"--runner": "runner.kind", "--ray-address": "runner.address", "--workers": "runner.workers"}
 FLAGS_DEFAULT = "config_flags"  # the parser default that carries a command's ConfigFlags
 _DEST = "cfg:"  # config flags' argparse dests: "cfg:" + dotted path, apart from a command's own flags
 _SCALARS = (int, float, str, Path)

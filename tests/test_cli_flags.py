@@ -255,3 +255,16 @@ def test_a_stage_whose_config_cannot_be_imported_leaves_the_other_commands_worki
     assert cli.main(["broken"]) == 2
     assert "could not be loaded (cannot import name 'Nowhere')" in capsys.readouterr().err
     assert cli.main(["model", "tiny", "--help"]) == 0
+
+
+def test_every_command_with_a_runner_takes_the_same_runner_flags():
+    from semisynth.flags import RUNNER_ALIASES
+
+    with_runner = []
+    for prog, parser in _leaf_parsers(build_parser()).items():
+        flags: ConfigFlags = parser._defaults[FLAGS_DEFAULT]
+        if "runner.kind" in flags.paths:
+            with_runner.append(prog)
+            for alias, path in RUNNER_ALIASES.items():
+                assert alias in flags.paths[path], f"{prog}: {alias} missing"
+    assert {"semisynth generate", "semisynth monitor", "semisynth preference candidates"} <= set(with_runner)

@@ -8,10 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from semisynth.flags import add_config_flags
-
-# Flag names shared with the other commands that take a runner (generate, preference candidates).
-RUNNER_ALIASES = {"--runner": "runner.kind", "--ray-address": "runner.address", "--workers": "runner.workers"}
+from semisynth.flags import RUNNER_ALIASES, add_config_flags
 
 
 def _collapse_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:

@@ -24,7 +24,7 @@ def _review_arg(value: str) -> int | str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from semisynth.collapse.monitor.config import MonitorConfig
-    from semisynth.flags import add_config_flags
+    from semisynth.flags import RUNNER_ALIASES, add_config_flags
 
     p = sub.add_parser("monitor", help="does the synthetic data keep the real distribution? (report.json + report.html)")
     p.add_argument("--real", required=True, help="real corpus: run dir, JSONL, CSV, Parquet or datasets folder")
@@ -34,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--synthetic-embeddings", help=".npy, one row per synthetic record, same order")
     p.add_argument("--fail-on-gate", action="store_true", help=f"exit {EXIT_GATE_FAILED} when a gate fails or none could be evaluated")
     # every MonitorConfig field is a flag (--embedder, --cache-dir, --text-field, --seed, --no-html, --runner ...)
-    add_config_flags(p, MonitorConfig, aliases={"--runner": "runner.kind", "--ray-address": "runner.address",
-                                                "--workers": "runner.workers"},
+    add_config_flags(p, MonitorConfig, aliases=RUNNER_ALIASES,
                      custom={"review_sample": {"type": _review_arg, "nargs": "?", "const": "auto", "metavar": "N",
                                                "help": "write review_sample.jsonl of N records (no N: from the "
                                                        "margin of error)"}})
