@@ -19,8 +19,8 @@ from generation.transfer import (
     Edit,
     TransferModel,
     TypoModel,
-    _draw,
     classify_typo,
+    draw_count,
     profile_text,
     undo_edits,
     undo_transfer,
@@ -170,9 +170,9 @@ def test_the_clean_style_is_never_transferred(seeds):
 def test_stochastic_rounding_is_unbiased():
     rng = random.Random(0)
     for x in (0.0, 0.2, 0.5, 1.7, 3.25):
-        mean = sum(_draw(x, rng) for _ in range(20_000)) / 20_000
+        mean = sum(draw_count(x, rng) for _ in range(20_000)) / 20_000
         assert abs(mean - x) < 0.03, (x, mean)
-    assert _draw(-1.0, rng) == 0
+    assert draw_count(-1.0, rng) == 0
 
 
 def test_transferred_rates_match_the_parents_rates_on_average(model, seeds):
