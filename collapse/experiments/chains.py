@@ -14,7 +14,9 @@ Run directory:
   report.html                           curves, mean and spread over seeds
 
 Each generation is written file by file atomically and closed by a DONE marker; a rerun skips done
-generations and continues from the last one. Every (condition, seed, generation) draws from its own RNG
+generations and continues from the last one. Generations run through the runner protocol (semisynth/runner.py):
+each (condition, seed, generation) is a `ChainStep` for `ChainStage`, one generation of every unfinished chain
+per round, here or on Ray (`runner:`); only the driver writes these files, in chain order. Every (condition, seed, generation) draws from its own RNG
 seeded by semisynth.hashing.seed_from, so reruns and resumed runs give identical records.
 """
 
