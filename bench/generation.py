@@ -114,7 +114,7 @@ def raw_round(cfg: GenerateConfig, tasks: list, shard: int, *, naive: bool) -> t
     assert isinstance(backend, VLLMBackend)
     stage = GenerationStage(backend, cfg.sampling.params(), cfg.checks, "bench", cfg.seed,
                             budget=cfg.sampling.budget())
-    requests = [stage._request(t) for t in tasks]
+    requests = [stage.request(t) for t in tasks]
     prompts = [backend.render(r) for r in requests]
     params = [backend.sampling_params(r.params) for r in requests]
     llm = backend.llm

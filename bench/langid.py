@@ -72,10 +72,9 @@ def main() -> None:
     from semisynth import langid as L
 
     data = chatterbot_labelled(1)
-    fast = L._fast()
     methods = {
         "langdetect": lambda t: L.langdetect_language(L.clean_for_langid(t)),
-        "py3langid": lambda t: fast.classify(L.clean_for_langid(t)),
+        "py3langid": lambda t: L.py3langid_language(L.clean_for_langid(t)),
         "hybrid": lambda t: (lambda g: (g.lang, g.confidence))(L.identify(t)),
     }
     print(f"chatterbot-corpus, held-out half: {len(data):,} texts, {len({c for c, _ in data})} languages")

@@ -256,7 +256,7 @@ class GenerationStage:
         seed's turn count and roles hold by construction (small models drop or merge turns)."""
         return self.prefill and task.seed is not None and bool(task.seed.messages) and bool(task.template.output_tag)
 
-    def _request(self, task: GenerationTask, attempt: int = 1, turn: int = 0, so_far: str = "") -> GenerationRequest:
+    def request(self, task: GenerationTask, attempt: int = 1, turn: int = 0, so_far: str = "") -> GenerationRequest:
         """The request for one draw of a task (for a conversation written by turn: of its turn `turn`,
         after the answer `so_far`). Draw 1, turn 0 has the task's own seed; the others derive theirs."""
         seed_text = _seed_text(task.seed) if task.seed is not None else None
@@ -283,7 +283,7 @@ class GenerationStage:
     def _draw(self, tasks: Sequence[GenerationTask], attempt: int) -> list[tuple[GenerationRequest, Completion]]:
         """One draw of every task: one batch, then one more batch per further conversation turn. Each
         completion comes back as the whole answer (lead included), tokens summed over its turns."""
-        requests = [self._request(t, attempt) for t in tasks]
+        requests = [self.request(t, attempt) for t in tasks]
         completions = self.backend.generate(requests)
         if len(completions) != len(requests):  # a backend bug must not lose tasks silently
             raise RuntimeError(f"backend returned {len(completions)} completions for {len(requests)} requests")
@@ -294,7 +294,7 @@ class GenerationStage:
                      and drawn[j][1].finish_reason == "stop" and drawn[j][1].text.strip()]
             if not going:
                 return drawn
-            more = [self._request(tasks[j], attempt, turn, drawn[j][1].text) for j in going]
+            more = [self.request(tasks[j], attempt, turn, drawn[j][1].text) for j in going]
             outs = self.backend.generate(more)
             if len(outs) != len(more):
                 raise RuntimeError(f"backend returned {len(outs)} completions for {len(more)} requests")

@@ -94,6 +94,12 @@ def langdetect_probabilities(text: str) -> dict[str, float]:
     return out
 
 
+def py3langid_language(text: str) -> tuple[str, float]:
+    """py3langid's best language and its probability, alone (the fast half of `identify`)."""
+    lang, p = _fast().classify(text)
+    return lang, float(p)
+
+
 def langdetect_language(text: str) -> tuple[str, float]:
     """langdetect alone (the detector before py3langid; kept for comparison in bench/langid.py)."""
     probs = langdetect_probabilities(text)
