@@ -9,7 +9,7 @@ Schema (documented in README):
   language  ISO 639-1 code from langdetect ("und" when undetectable)
   lineage   how it was made: template + hash, model, sampling params, seed, run id, taxonomy leaf, task;
             for real records the source (file:line); `transfer`: the irregularity edits applied after the
-            model wrote the text (generation/transfer.py undoes them)
+            model wrote the text (generation/transfer/ undoes them)
   meta      free-form source metadata (source, kept source columns, language confidence, taxonomy version)
 """
 
