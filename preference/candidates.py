@@ -11,13 +11,12 @@ same prompt gets the same candidates whatever else is in the file or where --lim
 
 `run_candidates` answers through the runner protocol (semisynth/runner.py): each (prompt, arm) pair is a
 task, `AnswerStage` is built from a picklable StageSpec wherever the work runs (here, or in each Ray
-worker), and the driver-side commit keeps shard order; the items are then assembled in the driver from the
-committed answers, so `--runner ray` writes the same bytes as `--runner local`.
+worker), and the runner hands the shards' answers back in shard order (`Runner.results`); the items are then
+assembled in the driver, so `--runner ray` writes the same bytes as `--runner local`.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +31,7 @@ from semisynth.paths import check_output_file
 from semisynth.preference.configs import CandidatesConfig
 from semisynth.preference.curation import Item, preference_item, prompt_turns
 from semisynth.records import Record, Reject
-from semisynth.runner import ShardResult, StageSpec, make_runner, read_run_rows
+from semisynth.runner import ShardResult, StageSpec, make_runner
 
 # answers to open prompts: no length ratio to a seed, no language check (an answer may switch language)
 ANSWER_CHECKS = CheckConfig(language_check=False)
@@ -205,15 +204,12 @@ class AnswerStage:
                                          "completion_tokens": sum(c.completion_tokens for c in comps)})
 
 
-def _answers_from(run_dir: Path) -> dict[str, tuple[Completion, str]]:
-    if any(True for _ in read_run_rows(run_dir, "rejects")):  # AnswerStage rejects nothing; ids never repeat
-        raise RuntimeError(f"unexpected rejects in the candidates work folder {run_dir}")
-    out = {}
-    for row in read_run_rows(run_dir, "records"):
-        m = row["meta"]
-        out[row["id"]] = (Completion(row["text"], m["finish_reason"], m["prompt_tokens"], m["completion_tokens"],
-                                     m.get("error")), m["model"])
-    return out
+def _answers_from(result: ShardResult) -> dict[str, tuple[Completion, str]]:
+    if result.rejects:  # AnswerStage rejects nothing: every answer, an error too, comes back as a record
+        raise RuntimeError(f"unexpected rejects from AnswerStage: {[r.reason for r in result.rejects]}")
+    return {r.id: (Completion(r.text or "", r.meta["finish_reason"], r.meta["prompt_tokens"],
+                              r.meta["completion_tokens"], r.meta.get("error")), r.meta["model"])
+            for r in result.records}
 
 
 def run_candidates(cfg: CandidatesConfig, progress: bool | None = False) -> dict[str, Any]:
@@ -233,20 +229,20 @@ def run_candidates(cfg: CandidatesConfig, progress: bool | None = False) -> dict
     for a, opt in zip(cfg.arms, options, strict=True):
         groups.setdefault(a.backend.model_dump_json(), (a.backend, []))[1].append(opt)
     answers: dict[str, tuple[Completion, str]] = {}
-    with tempfile.TemporaryDirectory(prefix="semisynth-candidates-") as work:
-        for n, (backend, arms) in enumerate(groups.values()):
-            run_dir = Path(work) / f"engine-{n}"
-            # arm by arm, as one generate call per arm was: batches hold one arm's sampling
-            tasks = [AnswerTask(p, arm) for arm in arms for p in unique]
-            runner = make_runner(cfg.runner, run_dir, cfg.shard_size, None, progress, desc="candidates")
-            try:
-                runner.start(StageSpec(AnswerStage, backend, {"seed": cfg.seed}))
-                runner.run(tasks, item_key=lambda t: t.id)
-            finally:
-                runner.close()
-            answers.update(_answers_from(run_dir))
-    run = assemble_items(prompts, unique, run, options, answers, cfg.seed)
     out = Path(cfg.out)
+    for backend, arms in groups.values():
+        # arm by arm, as one generate call per arm was: batches hold one arm's sampling
+        tasks = [AnswerTask(p, arm) for arm in arms for p in unique]
+        batches = [tasks[i:i + cfg.shard_size] for i in range(0, len(tasks), cfg.shard_size)]
+        # results() writes nothing (the run dir is unused): items and ledger are written once, below
+        runner = make_runner(cfg.runner, out.parent, cfg.shard_size, None, progress, desc="candidates")
+        try:
+            runner.start(StageSpec(AnswerStage, backend, {"seed": cfg.seed}))
+            for result in runner.results(batches):
+                answers.update(_answers_from(result))
+        finally:
+            runner.close()
+    run = assemble_items(prompts, unique, run, options, answers, cfg.seed)
     rejects_path = out.with_name(out.stem + ".rejects.jsonl")
     write_jsonl(rejects_path, (r.to_dict() for r in run.rejects))
     write_jsonl(out, (it.to_dict() for it in run.items))
