@@ -10,7 +10,7 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
-from ray_processes import stop_ray_session  # noqa: E402
+from ray_processes import ray_session_processes, stop_ray_session  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +63,11 @@ def ray_cluster():
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--num-gpus", "0", "--node-ip-address", "127.0.0.1", "--disable-usage-stats",
               "--object-store-memory", str(200 << 20)]
+    # One auth mode for every process of the cluster, whatever the machine has in ~/.ray: `ray start --head`
+    # turns token auth on when it finds a token there, and a joining node (or driver) without the mode set
+    # then fails with InvalidAuthToken. The cluster is on loopback and lives for this module only.
+    saved_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     try:
         subprocess.run([ray_bin, "start", "--head", "--port", str(port), "--include-dashboard=false",
@@ -72,5 +77,12 @@ def ray_cluster():
         yield address
     finally:
         for d in (node_dir, head_dir):
-            stop_ray_session(d)
+            stop_ray_session(d, gcs_port=port)
+        left = [p.pid for d in (node_dir, head_dir) for p in ray_session_processes(d, port)]
+        for d in (node_dir, head_dir):
             shutil.rmtree(d, ignore_errors=True)
+        if saved_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_mode
+        assert not left, f"Ray processes outlived the cluster: {left}"

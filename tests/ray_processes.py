@@ -6,14 +6,20 @@ A plain module, not conftest: several conftest.py files exist, so `from conftest
 from __future__ import annotations
 
 
-def ray_session_processes(temp_dir: str) -> list:
-    """Every process of the Ray session(s) rooted at temp_dir (daemons name it; workers are their children)."""
+def ray_session_processes(temp_dir: str, gcs_port: int | None = None) -> list:
+    """Every process of the Ray session(s) rooted at temp_dir (daemons name it; workers are their children).
+    `gcs_port`: a `ray start --head` node's port; its client server names only that (`--address=IP:port`),
+    not the temp dir, and `ray start` leaves it orphaned, so it is found by the port."""
     import psutil
+
+    def ours(cmdline: list[str]) -> bool:
+        return any(temp_dir in arg or (gcs_port is not None and arg.startswith("--address=")
+                                       and arg.endswith(f":{gcs_port}")) for arg in cmdline)
 
     roots = []
     for p in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if any(temp_dir in arg for arg in (p.info["cmdline"] or ())):
+            if ours(p.info["cmdline"] or []):
                 roots.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -26,11 +32,11 @@ def ray_session_processes(temp_dir: str) -> list:
     return list(found.values())
 
 
-def stop_ray_session(temp_dir: str, timeout: float = 20.0) -> list[int]:
+def stop_ray_session(temp_dir: str, timeout: float = 20.0, gcs_port: int | None = None) -> list[int]:
     """Kill (by pid) what is left of the session under temp_dir; returns the pids that were still alive."""
     import psutil
 
-    procs = ray_session_processes(temp_dir)
+    procs = ray_session_processes(temp_dir, gcs_port)
     for p in procs:
         try:
             p.kill()
