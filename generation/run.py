@@ -70,7 +70,7 @@ class SamplingConfig(BaseModel):
     prefill: bool = Field(True, description=(
         "begin each answer for the model (the template's output tag, the seed's leading @handle or role) so a "
         "small model writes the answer instead of talking about it; false: the prompt alone"))
-    attempts: int = Field(1, ge=1, le=10, description=(
+    attempts: int = Field(3, ge=1, le=10, description=(
         "draws per task: an output that fails a check a new draw can fix (truncated, meaning_drift, ...) is "
         "drawn again with its own seed, up to this many draws in all; every draw's tokens are counted"))
     temperature: float = Field(0.8, ge=0.0, le=2.0)
