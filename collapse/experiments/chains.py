@@ -27,7 +27,7 @@ import logging
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -256,6 +256,24 @@ class _Chain:
         self.next += 1
 
 
+def _in_order(runner: Any, steps: list[ChainStep], cfg: ExperimentConfig) -> Iterator[list[StepOutput]]:
+    """The runner's results in step order; a step that failed on every Ray attempt (a chain has no rejects
+    ledger to land in) is one line, and the rerun resumes from the committed generations."""
+    results = runner.results([[s] for s in steps])
+    while True:
+        try:
+            res = next(results)
+        except StopIteration:
+            return
+        except RuntimeError as e:
+            if cfg.runner.kind != "ray":
+                raise
+            raise UserError("runner", f"a chain generation failed on every Ray attempt ({e})",
+                            "fix the cause (see the worker logs), then rerun the same command: committed "
+                            "generations are kept") from None
+        yield res
+
+
 def run_chains(cfg: ExperimentConfig, out: Path, run_id: str, progress: _Progress) -> list[dict[str, Any]]:
     """Every chain through the configured runner, one generation of every unfinished chain per round (each
     (condition, seed, generation) a work item; a chain's next generation needs its previous one). The
@@ -272,7 +290,7 @@ def run_chains(cfg: ExperimentConfig, out: Path, run_id: str, progress: _Progres
         runner.start(StageSpec(ChainStage, None, {"cfg": cfg, "out": str(out), "run_id": run_id}))
         while pending := [c for c in chains if c.next <= cfg.generations]:
             steps = [c.step() for c in pending]
-            for chain, step, res in zip(pending, steps, runner.results([[s] for s in steps]), strict=True):
+            for chain, step, res in zip(pending, steps, _in_order(runner, steps, cfg), strict=True):
                 chain.commit(out, res[0], timings)
                 progress.step(step.task)
     finally:
