@@ -221,6 +221,8 @@ class ChainStage:
 class _Chain:
     """The driver's view of one (condition, seed) chain: its committed generations, read back on resume."""
 
+    FILES = ("data.jsonl", "samples.jsonl", "model.json", "metrics.json", "DONE")
+
     def __init__(self, cond: Condition, seed: int, out: Path, generations: int, progress: _Progress):
         self.cond, self.seed = cond, seed
         self.history: list[list[Record]] = []  # data.jsonl of each committed generation
@@ -244,6 +246,9 @@ class _Chain:
         """Write one generation file by file atomically, DONE last (a kill before it redoes the generation)."""
         gdir = _gen_dir(out, self.cond, self.seed, self.next)
         gdir.mkdir(parents=True, exist_ok=True)
+        for name in self.FILES:  # a driver killed mid-write leaves its temp file: gone when the generation is redone
+            for tmp in gdir.glob(f".{name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
         write_jsonl(gdir / "data.jsonl", (r.to_dict() for r in res.data))
         write_jsonl(gdir / "samples.jsonl", (r.to_dict() for r in res.samples))
         write_json(gdir / "model.json", res.model)
