@@ -14,7 +14,8 @@ replayed through the same stage, untimed), so "kept" means the same thing everyw
 
     .venv/bin/python bench/generation.py [--model smollm2-135m-instruct|DIR|tiny] [--seeds 48] [--rounds 2]
 
-Rounds alternate A B C A B C ... so machine drift hits all sides alike; medians are reported.
+Rounds alternate A B C A B C ... so machine drift hits all sides alike; medians are reported. Each side
+and round runs in a fresh process (in one process a second vLLM engine runs slower than the first).
 The default model is the demo's (SmolLM2-135M-Instruct): a tiny random model never stops on its own
 and its outputs are all rejects, so kept tokens/s would be 0/0.
 """
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +47,8 @@ from semisynth.models import build_tiny_model  # noqa: E402
 from semisynth.seeds import load_seeds  # noqa: E402
 from semisynth.taxonomy import load_taxonomy  # noqa: E402
 
+SIDES = ("semisynth", "best raw", "naive raw")
+
 
 class _Replay:
     """Hands back completions already made (by a raw side), so the real stage judges them untimed."""
@@ -59,49 +64,80 @@ class _Replay:
         pass
 
 
+def _config(args: argparse.Namespace, tmp: Path) -> tuple[str, GenerateConfig]:
+    model = str(build_tiny_model(tmp / "tiny")) if args.model == "tiny" else str(resolve_model_dir(args.model))
+    base = demo_config(tmp, model, args.seeds)
+    # One draw per task: this compares what a draw costs (the raw sides make one); redraws are a yield
+    # choice, measured by the demo's manifest. The first seeds of the sample are single messages, so no
+    # side writes a conversation turn by turn.
+    base["sampling"]["attempts"] = 1
+    base.update(shard_size=args.shard_size, out=str(tmp / "run"))
+    return model, GenerateConfig.model_validate(base)
+
+
+def _tasks(cfg: GenerateConfig) -> list:
+    seeds = load_seeds(cfg.input.path, cfg.input.mapping(), mask=cfg.input.mask_pii, limit=cfg.input.limit,
+                       max_record_bytes=cfg.input.max_record_bytes)
+    templates = {g.template_name(): load_template(g.template_name()) for g in cfg.generators}
+    taxonomies = {g.taxonomy: load_taxonomy(g.taxonomy) for g in cfg.generators if g.taxonomy}
+    return plan_tasks(seeds.records, cfg.generators, templates, taxonomies, cfg.sampling.params(), cfg.seed)
+
+
+def run_side(args: argparse.Namespace) -> int:
+    """One side, one round, in this process alone (a second vLLM engine in one process runs slower than
+    the first, which would bias whichever side came second); writes its figures to --json."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gen-side-"))
+    model, cfg = _config(args, tmp)
+    if args.side == "semisynth":
+        m = generate(cfg.model_copy(update={"out": str(tmp / "run")}), progress=False)
+        result = {"kept": m["tokens"]["out_kept"], "total": m["tokens"]["out"], "wall": m["generation_wall_s"],
+                  "texts": [], "tasks": m["counts"]["tasks"], "model": model}
+    else:
+        tasks = _tasks(cfg)
+        kept, total, wall, texts = raw_round(cfg, tasks, args.shard_size, naive=args.side == "naive raw")
+        result = {"kept": kept, "total": total, "wall": wall, "texts": texts, "tasks": len(tasks), "model": model}
+    Path(args.json).write_text(json.dumps(result))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m-instruct", help="model folder, packaged name, or 'tiny'")
     ap.add_argument("--seeds", type=int, default=48, help="seeds from the bundled sample (demo generators)")
     ap.add_argument("--shard-size", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # internal: one side in a fresh process
+    ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.side:
+        return run_side(args)
     tmp = Path(tempfile.mkdtemp(prefix="bench-gen-"))
-    model = str(build_tiny_model(tmp / "tiny")) if args.model == "tiny" else str(resolve_model_dir(args.model))
-    base = demo_config(tmp, model, args.seeds)
-    base.update(shard_size=args.shard_size, out=str(tmp / "run"))
-    cfg = GenerateConfig.model_validate(base)
-
-    # --- the tasks and requests exactly as semisynth makes them ------------------------------------
-    seeds = load_seeds(cfg.input.path, cfg.input.mapping(), mask=cfg.input.mask_pii, limit=cfg.input.limit,
-                       max_record_bytes=cfg.input.max_record_bytes)
-    templates = {g.template_name(): load_template(g.template_name()) for g in cfg.generators}
-    taxonomies = {g.taxonomy: load_taxonomy(g.taxonomy) for g in cfg.generators if g.taxonomy}
-    tasks = plan_tasks(seeds.records, cfg.generators, templates, taxonomies, cfg.sampling.params(), cfg.seed)
-
-    sides: dict[str, list[tuple[int, int, float]]] = {"semisynth": [], "best raw": [], "naive raw": []}
+    sides: dict[str, list[tuple[int, int, float]]] = {side: [] for side in SIDES}
     texts: dict[str, list[str]] = {}
+    info: dict = {}
     for r in range(args.rounds):
-        for side in sides:
-            if side == "semisynth":
-                m = generate(cfg.model_copy(update={"out": str(tmp / f"run{r}")}), progress=False)
-                sides[side].append((m["tokens"]["out_kept"], m["tokens"]["out"], m["generation_wall_s"]))
-            else:
-                kept, total, wall, out = raw_round(cfg, tasks, args.shard_size, naive=side == "naive raw")
-                sides[side].append((kept, total, wall))
-                texts.setdefault(side, out)
+        for side in SIDES:
+            out = tmp / f"{side.replace(' ', '_')}-{r}.json"
+            cmd = [sys.executable, __file__, "--side", side, "--json", str(out), "--model", args.model,
+                   "--seeds", str(args.seeds), "--shard-size", str(args.shard_size)]
+            subprocess.run(cmd, check=True)
+            res = json.loads(out.read_text())
+            info = res
+            sides[side].append((res["kept"], res["total"], res["wall"]))
+            if res["texts"]:
+                texts.setdefault(side, res["texts"])
             k, t, s = sides[side][-1]
             print(f"round {r} {side:10s}: kept {k / s:7.1f} tok/s  all {t / s:7.1f} tok/s  ({k}/{t} tokens kept, "
                   f"{s:.1f} s)", flush=True)
     med = {side: statistics.median(k / s for k, _, s in rows) for side, rows in sides.items()}
-    print(f"model: {model}  tasks: {len(tasks)}  shard: {args.shard_size}  rounds: {args.rounds}  "
-          f"sampling: {cfg.sampling.model_dump()}")
+    print(f"model: {info['model']}  tasks: {info['tasks']}  shard: {args.shard_size}  rounds: {args.rounds}  "
+          "(each side and round in its own process; one draw per task)")
     for side, v in med.items():
         print(f"{side:10s}: median {v:8.1f} kept-output tok/s")
     print(f"ratio semisynth / best raw : {med['semisynth'] / med['best raw']:.3f}  (goal >= 0.95)")
     print(f"ratio semisynth / naive raw: {med['semisynth'] / med['naive raw']:.3f}  (goal >= 1.3)")
     same = sum(a == b for a, b in zip(texts["best raw"], texts["naive raw"], strict=True))
-    print(f"best raw and naive raw gave the same text for {same}/{len(tasks)} requests")
+    print(f"best raw and naive raw gave the same text for {same}/{len(texts['best raw'])} requests")
     return 0
 
 
@@ -113,7 +149,7 @@ def raw_round(cfg: GenerateConfig, tasks: list, shard: int, *, naive: bool) -> t
     backend = open_backend(spec)
     assert isinstance(backend, VLLMBackend)
     stage = GenerationStage(backend, cfg.sampling.params(), cfg.checks, "bench", cfg.seed,
-                            budget=cfg.sampling.budget())
+                            budget=cfg.sampling.budget(), prefill=cfg.sampling.prefill)
     requests = [stage.request(t) for t in tasks]
     prompts = [backend.render(r) for r in requests]
     params = [backend.sampling_params(r.params) for r in requests]
@@ -136,7 +172,7 @@ def raw_round(cfg: GenerateConfig, tasks: list, shard: int, *, naive: bool) -> t
     del llm, backend
     gc.collect()
     judge = GenerationStage(_Replay("bench", comps), cfg.sampling.params(), cfg.checks, "bench",
-                            cfg.seed, transfer=None, budget=cfg.sampling.budget())
+                            cfg.seed, transfer=None, budget=cfg.sampling.budget(), prefill=cfg.sampling.prefill)
     kept = 0
     for i in range(0, len(tasks), shard):
         kept += judge(tasks[i:i + shard]).stats["kept_completion_tokens"]

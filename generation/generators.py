@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -344,11 +345,11 @@ class GenerationStage:
                 out[i] = _Verdict(reason, detail)
         return out
 
-    def __call__(self, tasks: Sequence[GenerationTask]) -> ShardResult:
-        stats = {"prompt_tokens": 0, "completion_tokens": 0, "kept_completion_tokens": 0, "requests": 0}
-        final: dict[int, tuple[GenerationRequest, Completion, _Verdict]] = {}
-        history: dict[int, list[str]] = {}  # each rejected draw's reason, per task
-        pending = list(range(len(tasks)))
+    def _draw_until_kept(self, tasks: Sequence[GenerationTask], pending: list[int],
+                         final: dict[int, tuple[GenerationRequest, Completion, _Verdict]],
+                         history: dict[int, list[str]], stats: dict[str, int]) -> None:
+        """Draw the pending tasks, judge them, draw again those a new draw can fix, up to `attempts` draws:
+        fills `final` (each task's last draw and verdict), `history` (rejected draws' reasons) and `stats`."""
         for attempt in range(1, self.attempts + 1):
             drawn = self._draw([tasks[i] for i in pending], attempt)
             for _, comp in drawn:
@@ -369,6 +370,17 @@ class GenerationStage:
             pending = retry
             if not pending:
                 break
+
+    def __call__(self, tasks: Sequence[GenerationTask]) -> ShardResult:
+        stats = {"prompt_tokens": 0, "completion_tokens": 0, "kept_completion_tokens": 0, "requests": 0}
+        final: dict[int, tuple[GenerationRequest, Completion, _Verdict]] = {}
+        history: dict[int, list[str]] = {}  # each rejected draw's reason, per task
+        pending = list(range(len(tasks)))
+        session = getattr(self.backend, "cache_session", None)  # a backend with a prefix cache shares it
+        cached_before = getattr(self.backend, "cached_prompt_tokens", 0)
+        with session() if session is not None else nullcontext():  # across this batch's rounds
+            self._draw_until_kept(tasks, pending, final, history, stats)
+        stats["cached_prompt_tokens"] = getattr(self.backend, "cached_prompt_tokens", 0) - cached_before
         records: list[Record] = []
         rejects: list[Reject] = []
         for i, task in enumerate(tasks):

@@ -93,7 +93,7 @@ class SamplingConfig(BaseModel):
 
 
 class TransferConfig(BaseModel):
-    """Irregularity transfer (generation/transfer.py): after the checks, put back the parent's mess."""
+    """Irregularity transfer (generation/transfer/): after the checks, put back the parent's mess."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = Field(True, description="false (or --no-transfer): records are the model's output as written")
@@ -233,7 +233,8 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         "pii_masked": {"enabled": config.input.mask_pii, "counts": seeds.pii_masked},
         "transfer": ({"enabled": True, "edits": prog.stats.get("transfer_edits", 0), **transfer.summary()}
                      if transfer is not None else {"enabled": False}),
-        "tokens": {"in": prog.stats.get("prompt_tokens", 0), "out": prog.stats.get("completion_tokens", 0),
+        "tokens": {"in": prog.stats.get("prompt_tokens", 0), "in_cached": prog.stats.get("cached_prompt_tokens", 0),
+                   "out": prog.stats.get("completion_tokens", 0),
                    "out_kept": prog.stats.get("kept_completion_tokens", 0)},  # out spent on records that were kept
         "draws": {"max_per_task": config.sampling.attempts, "total": prog.stats.get("requests", 0),
                   "redrawn_by_reason": {k.split(".", 1)[1]: v for k, v in sorted(prog.stats.items())

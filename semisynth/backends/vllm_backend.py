@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from semisynth.backends.device import detect_device, resolve_engine_args
@@ -51,6 +52,7 @@ class VLLMBackend:
         self.start_seconds = time.perf_counter() - t0
         self.tokenizer = self.llm.get_tokenizer()
         self.prefix_caching = bool(self.llm.llm_engine.vllm_config.cache_config.enable_prefix_caching)
+        self._in_session = False  # inside cache_session(): generate() keeps the cache between calls
         self.cached_prompt_tokens = 0  # prompt tokens served from the prefix cache (benchmarks report it)
 
     @property
@@ -72,6 +74,19 @@ class VLLMBackend:
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` alone (no special tokens): what length-aware max_tokens is measured in."""
         return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    @contextmanager
+    def cache_session(self) -> Iterator[None]:
+        """Several `generate` calls that share one prefix cache, emptied once on entry: the later rounds of a
+        batch (redraws of the same prompts, a conversation's next turn after its earlier ones) reuse the
+        blocks the first round computed. The calls' outputs still depend on the session's requests alone."""
+        if self.prefix_caching:
+            self.llm.reset_prefix_cache()
+        self._in_session = True
+        try:
+            yield
+        finally:
+            self._in_session = False
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)
@@ -98,7 +113,7 @@ class VLLMBackend:
             # function of the batch alone, and so is the cache: it is emptied first, so a resumed
             # shard computes exactly what it did in the first run. Results go back by request index.
             ready.sort(key=lambda t: (-requests[t[0]].params.max_tokens, t[1]))
-            if self.prefix_caching:
+            if self.prefix_caching and not self._in_session:
                 self.llm.reset_prefix_cache()
             outputs = self.llm.generate([t for _, t in ready],
                                         [self.sampling_params(requests[i].params) for i, _ in ready], use_tqdm=False)
