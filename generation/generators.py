@@ -252,6 +252,12 @@ class GenerationStage:
         self.transfer = transfer  # irregularity transfer after the checks (None: off)
         self.meaning = MeaningEncoder()  # loads the embedder on the first paraphrase it checks
 
+    def warm_up(self) -> None:
+        """Load the meaning-drift embedder now (the runner calls this where the stage is built), so the first
+        shard does not pay for it and a missing model fails before any work."""
+        if self.checks.meaning_min_similarity > 0:
+            self.meaning.encode(["warm up"])
+
     def _by_turn(self, task: GenerationTask) -> bool:
         """A conversation answer is written one turn per request, its roles written for the model: the
         seed's turn count and roles hold by construction (small models drop or merge turns)."""

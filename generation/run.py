@@ -123,7 +123,9 @@ class GenerateConfig(CommandConfig):
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     out: str = Field(description="run directory (created; rerun the same command to resume)")
     seed: int = Field(0, description="run seed: same config + seed -> same records")
-    shard_size: int = Field(64, ge=1, le=100_000, description="tasks per shard (one backend batch, one resume unit)")
+    shard_size: int = Field(256, ge=1, le=100_000, description=(
+        "tasks per shard (one backend batch with its redraw and turn rounds, one resume unit); bigger batches keep "
+        "the engine fuller in the later rounds"))
     token_budget: int | None = Field(None, ge=1, description="stop cleanly after this many tokens; rerun to resume")
     runner: RunnerConfig = Field(default_factory=RunnerConfig,
                                  description="where shards run: local (default) or ray; never changes the output")

@@ -79,6 +79,9 @@ class StageSpec:
         backend = open_backend(self.backend) if self.backend is not None else None
         try:
             stage = self.factory(backend, **self.options) if backend is not None else self.factory(**self.options)
+            warm_up = getattr(stage, "warm_up", None)  # one-time loads belong with the engine's start, not a shard
+            if warm_up is not None:
+                warm_up()
         except BaseException:
             if backend is not None:
                 backend.close()

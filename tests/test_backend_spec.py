@@ -26,8 +26,8 @@ from semisynth.config import load_config
 from semisynth.errors import UserError
 from semisynth.generation.run import GenerateConfig, run_id_for
 
-# What the CPU engine is started with (../shared/recipes.md, with a 512 MiB KV cache): moves only on purpose.
-TODAY_ON_CPU = {"seed": 0, "dtype": "float32", "max_model_len": 512, "kv_cache_memory_bytes": 512 << 20,
+# What the CPU engine is started with (../shared/recipes.md, with a 2 GiB KV cache): moves only on purpose.
+TODAY_ON_CPU = {"seed": 0, "dtype": "float32", "max_model_len": 512, "kv_cache_memory_bytes": 2 << 30,
                 "enforce_eager": True, "enable_chunked_prefill": False}
 
 

@@ -13,10 +13,11 @@ from semisynth.errors import UserError
 Device = Literal["cpu", "cuda"]
 
 # What works on 2 CPU cores (../shared/recipes.md): float32, eager, a short context, a fixed KV cache, and
-# no chunked prefill (per-request seeds crash the CPU engine when a batch spans steps). The cache is 512 MiB:
+# no chunked prefill (per-request seeds crash the CPU engine when a batch spans steps). The cache is 2 GiB:
 # 64 MiB held ~11 blocks of 128 tokens, so only 3-5 requests ran at once (SmolLM2, 48 requests: 519 s vs
-# 1,692 s with 64 MiB, same output tokens).
-CPU_ENGINE_DEFAULTS: dict[str, Any] = {"dtype": "float32", "max_model_len": 512, "kv_cache_memory_bytes": 512 << 20,
+# 1,692 s with 64 MiB, same output tokens); 512 MiB held ~30 SmolLM2 requests of ~400 tokens, fewer than a
+# shard's batch (with 256-task shards: 263 tasks 133 s vs 180 s at 512 MiB and 64-task shards, same output).
+CPU_ENGINE_DEFAULTS: dict[str, Any] = {"dtype": "float32", "max_model_len": 512, "kv_cache_memory_bytes": 2 << 30,
                                        "enforce_eager": True, "enable_chunked_prefill": False}
 # A GPU gets vLLM's own serving defaults: the model's dtype and context, memory as a share of the GPU,
 # CUDA graphs and prefix caching on. None of the CPU values above may reach a GPU.
