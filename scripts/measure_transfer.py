@@ -129,13 +129,18 @@ def measure_run(args: argparse.Namespace) -> None:
               "real_vs_model_output": _summarise(corpus_profile(real, undone, seed=args.seed)),
               "real_vs_transferred": _summarise(corpus_profile(real, written, seed=args.seed))}
     _table(result, ("real_half_vs_real_half", "real_vs_model_output", "real_vs_transferred"))
+    _write(args, result, {"transferred": written, "model_output": undone})
+
+
+def _write(args: argparse.Namespace, result: dict, texts: dict[str, list[str]]) -> None:
+    """--json: the figures; --out: one JSONL of {"text"} per named text list (to run `semisynth monitor` on)."""
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, rows in (("transferred", written), ("model_output", undone)):
+        for name, rows in texts.items():
             with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
                 for t in rows:
                     f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
@@ -183,16 +188,7 @@ def main() -> None:
         result[name] = _summarise(corpus_profile(a, synth, seed=args.seed))
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("real_vs")}))
     _table(result, ("real_vs_real", "real_vs_smoothed", "real_vs_transferred"))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, rows in (("real", a), ("real_b", b), ("smoothed", smoothed), ("transferred", transferred)):
-            with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
-                for t in rows:
-                    f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+    _write(args, result, {"real": a, "real_b": b, "smoothed": smoothed, "transferred": transferred})
 
 
 if __name__ == "__main__":

@@ -44,3 +44,16 @@ def stop_ray_session(temp_dir: str, timeout: float = 20.0, gcs_port: int | None 
             pass
     psutil.wait_procs(procs, timeout=timeout)
     return [p.pid for p in procs]
+
+
+def live_ray_processes(temp_dir: str) -> list[int]:
+    """Pids of the session's processes that are still running (zombies awaiting their parent do not count)."""
+    import psutil
+
+    def running(p) -> bool:
+        try:
+            return p.status() != psutil.STATUS_ZOMBIE
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return False
+
+    return [p.pid for p in ray_session_processes(temp_dir) if running(p)]

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ray_processes import ray_session_processes, stop_ray_session
+from ray_processes import live_ray_processes, ray_session_processes, stop_ray_session
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -132,13 +132,4 @@ def test_no_ray_process_outlives_the_module(local_ray):
 
     ray.shutdown()
     stop_ray_session(local_ray)
-    assert [p.pid for p in ray_session_processes(local_ray) if _running(p)] == []
-
-
-def _running(p) -> bool:
-    import psutil
-
-    try:
-        return p.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return False
+    assert live_ray_processes(local_ray) == []
