@@ -46,7 +46,8 @@ class VLLMBackend:
 
         self._name = str(model_dir)
         t0 = time.perf_counter()
-        self.llm = LLM(model=str(self._model_dir), **self.engine_args)
+        # no "Loading safetensors" bar of vLLM's own: the commands show one progress line (or none with --quiet)
+        self.llm = LLM(model=str(self._model_dir), **{"use_tqdm_on_load": False, **self.engine_args})
         # None on a GPU means the model's own context: read what the engine settled on.
         self.max_model_len = int(self.llm.llm_engine.vllm_config.model_config.max_model_len)
         self.start_seconds = time.perf_counter() - t0
