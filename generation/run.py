@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semisynth.atomic import write_json, write_jsonl
-from semisynth.backends import BackendSpec, SamplingParams, describe_engine, spec_device
-from semisynth.config import CommandConfig
+from semisynth.backends import BackendSpec, describe_engine, spec_device
+from semisynth.config import CommandConfig, Sampling
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.io import ColumnMapping
@@ -54,10 +54,9 @@ class InputConfig(BaseModel):
                              keep=tuple(self.keep_fields))
 
 
-class SamplingConfig(BaseModel):
+class SamplingConfig(Sampling):
     """Sampling, and per-task decoding limits: a task's max_tokens follows its seed's length (README: Generate)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     max_tokens: int = Field(192, ge=1, le=8192, description="cap: no task gets more (with max_tokens_ratio null, "
                                                              "every task gets exactly this)")
     max_tokens_ratio: float | None = Field(2.0, gt=0, le=100, description=(
@@ -73,8 +72,6 @@ class SamplingConfig(BaseModel):
     attempts: int = Field(3, ge=1, le=10, description=(
         "draws per task: an output that fails a check a new draw can fix (truncated, meaning_drift, ...) is "
         "drawn again with its own seed, up to this many draws in all; every draw's tokens are counted"))
-    temperature: float = Field(0.8, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
 
     @field_validator("stop")
     @classmethod
@@ -82,10 +79,6 @@ class SamplingConfig(BaseModel):
         if v is not None and any(not s for s in v):
             raise ValueError("an empty stop string would end every output at once; remove it")
         return v
-
-    def params(self) -> SamplingParams:
-        """The base params (max_tokens is the cap); `budget()` turns them into each task's own."""
-        return SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p)
 
     def budget(self) -> OutputBudget:
         return OutputBudget(self.max_tokens_ratio, self.max_tokens_floor,

@@ -224,7 +224,7 @@ def run_candidates(cfg: CandidatesConfig, progress: bool | None = False) -> dict
     prompts = read_records(cfg.prompts)[: cfg.limit]  # never empty: read_records raises on an empty corpus
     run = CandidateRun()
     unique = _unique_prompts(prompts, run)
-    options = [ArmOptions(a.name, SamplingParams(a.max_tokens, a.temperature, a.top_p), a.system) for a in cfg.arms]
+    options = [ArmOptions(a.name, a.params(), a.system) for a in cfg.arms]
     groups: dict[str, tuple[Any, list[ArmOptions]]] = {}
     for a, opt in zip(cfg.arms, options, strict=True):
         groups.setdefault(a.backend.model_dump_json(), (a.backend, []))[1].append(opt)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from semisynth.backends import BackendSpec
-from semisynth.config import CommandConfig
+from semisynth.config import CommandConfig, Sampling
 from semisynth.runner import RunnerConfig
 
 
@@ -64,15 +64,12 @@ class PushConfig(CommandConfig):
                                         "creates (default <state_dir>/raters/credentials-<time>.json)")
 
 
-class ArmConfig(BaseModel):
-    """One way of answering a prompt: a backend plus its sampling and an optional system prompt."""
+class ArmConfig(Sampling):
+    """One way of answering a prompt: a backend plus its sampling (max_tokens, temperature, top_p: the shared
+    `Sampling`) and an optional system prompt."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(..., min_length=1)
     backend: BackendSpec = Field(..., description="engine: kind, model, base_url, ...")
-    max_tokens: int = Field(128, ge=1, description="most tokens per answer (reaching it: the truncated reject)")
-    temperature: float = Field(0.8, ge=0, le=2.0, description="sampling temperature")  # generate's bounds
-    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling mass")
     system: str | None = Field(None, description="system prompt for this arm (a template difference)")
 
 

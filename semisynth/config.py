@@ -13,12 +13,27 @@ from types import UnionType
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
+from semisynth.backends.protocol import SamplingParams
 from semisynth.errors import UserError
 
 C = TypeVar("C", bound="CommandConfig")
+
+
+class Sampling(BaseModel):
+    """How one model call samples, as every config declares it (generate's `sampling:`, a preference arm);
+    `params()` is the backend's SamplingParams. One type at the config seam, one set of bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_tokens: int = Field(128, ge=1, le=8192, description="most tokens per answer (reaching it: the truncated "
+                                                            "reject)")
+    temperature: float = Field(0.8, ge=0.0, le=2.0, description="sampling temperature")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="nucleus sampling mass")
+
+    def params(self) -> SamplingParams:
+        return SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p)
 
 
 class CommandConfig(BaseModel):

@@ -97,7 +97,7 @@ CANDIDATES: list[Case] = [
     case("max-tokens-zero", lambda e: cand(e, "--max-tokens", "-5"), "max_tokens", ">= 1"),
     case("config-nested-unknown-key", lambda e: ["preference", "candidates", "--config", e.yaml("c.yaml", (
         f"prompts: {e.seeds()}\nout: o.jsonl\narms:\n  - {{name: a, backend: {{model: m}}, temprature: 1}}\n"
-        "  - {name: b, backend: {model: m}}\n"))], "arms.0.temprature", "keys of 'arms.0': name, backend"),
+        "  - {name: b, backend: {model: m}}\n"))], "arms.0.temprature", "keys of 'arms.0': max_tokens, temperature, top_p, name, backend"),
     case("model-missing", lambda e: cand(e), "no-model"),
     case("out-is-a-folder", lambda e: cand(e, out=e.dir("outdir")), "outdir", "folder"),
     case("out-parent-is-a-file", lambda e: cand(e, out=e.write("f", "x") + "/items.jsonl"), "is a file"),
