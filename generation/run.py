@@ -33,8 +33,9 @@ from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
 
 from .checks import CheckConfig
-from .generators import GenerationStage, GeneratorSpec, OutputBudget, plan_tasks
+from .generators import GenerationStage, OutputBudget
 from .prompts import load_template
+from .tasks import GeneratorSpec, plan_tasks
 from .transfer import TRANSFER_GENERATORS, TransferModel
 
 
