@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from semisynth.backends import Backend, Completion, GenerationRequest, SamplingParams
 from semisynth.hashing import content_hash, seed_from
+from semisynth.lexicon import PLACEHOLDER
 from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
 
@@ -78,7 +79,7 @@ def render_prompt(task: GenerationTask) -> str:
                                 variant=task.variant, style=task.style, domain=task.domain)
 
 
-_LEADING_PLACEHOLDERS = re.compile(r"^(?:\s*(?:<[A-Z][A-Z_]*>|@\w+))+")
+_LEADING_PLACEHOLDERS = re.compile(rf"^(?:\s*(?:{PLACEHOLDER.pattern}|@\w+))+")  # the seed's opening handles
 
 
 def answer_lead(task: GenerationTask) -> str:
