@@ -46,14 +46,25 @@ def stop_ray_session(temp_dir: str, timeout: float = 20.0, gcs_port: int | None 
     return [p.pid for p in procs]
 
 
-def live_ray_processes(temp_dir: str) -> list[int]:
-    """Pids of the session's processes that are still running (zombies awaiting their parent do not count)."""
+def live_ray_processes(temp_dir: str, named: str | None = None) -> list[int]:
+    """Pids of the session's processes that are still running (zombies awaiting their parent do not count),
+    only those whose command line contains `named` when given (e.g. "StageWorker")."""
     import psutil
 
     def running(p) -> bool:
         try:
-            return p.status() != psutil.STATUS_ZOMBIE
-        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return p.status() != psutil.STATUS_ZOMBIE and (named is None or named in " ".join(p.cmdline()))
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             return False
 
     return [p.pid for p in ray_session_processes(temp_dir) if running(p)]
+
+
+def wait_for_no_stage_workers(temp_dir: str, timeout: float = 30.0) -> list[int]:
+    """The StageWorker pids still alive after up to `timeout` s (ray.kill is asynchronous); [] when all ended."""
+    import time
+
+    deadline = time.time() + timeout
+    while live_ray_processes(temp_dir, "StageWorker") and time.time() < deadline:
+        time.sleep(0.5)
+    return live_ray_processes(temp_dir, "StageWorker")

@@ -5,11 +5,10 @@ and several arms per engine; no Ray process outlives the module."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
-from ray_processes import live_ray_processes, ray_session_processes, stop_ray_session
+from ray_processes import live_ray_processes, stop_ray_session, wait_for_no_stage_workers
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -39,20 +38,6 @@ def _cfg(model: Path, prompts: Path, out: Path, runner: dict):
         ]})
 
 
-def _stage_workers(temp_dir: str) -> list:
-    """Live StageWorker processes of the session (a zombie has exited: not counted)."""
-    import psutil
-
-    alive = []
-    for p in ray_session_processes(temp_dir):
-        try:
-            if p.status() != psutil.STATUS_ZOMBIE and "StageWorker" in " ".join(p.cmdline()):
-                alive.append(p)
-        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-            continue
-    return alive
-
-
 def test_ray_candidates_are_byte_identical_to_the_local_runner(local_ray, tiny_model_dir, tmp_path):
     from semisynth.preference.candidates import run_candidates
 
@@ -73,10 +58,7 @@ def test_ray_candidates_are_byte_identical_to_the_local_runner(local_ray, tiny_m
         {r["task_id"] for r in rejects if "task_id" in r}
     assert answered == {"cold", "hot", "terse", "other"}
     # the runner closed its pool: no worker process is left (ray.kill is asynchronous)
-    deadline = time.time() + 30
-    while _stage_workers(local_ray) and time.time() < deadline:
-        time.sleep(0.5)
-    assert _stage_workers(local_ray) == []
+    assert wait_for_no_stage_workers(local_ray) == []
 
 
 def test_no_ray_process_outlives_the_module(local_ray):

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ray_processes import live_ray_processes, ray_session_processes, stop_ray_session
+from ray_processes import live_ray_processes, stop_ray_session, wait_for_no_stage_workers
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -50,26 +50,6 @@ def assert_same_run(a: Path, b: Path) -> None:
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
-def _stage_workers(temp_dir: str) -> list:
-    import psutil
-
-    alive = []
-    for p in ray_session_processes(temp_dir):
-        try:
-            if p.status() != psutil.STATUS_ZOMBIE and "StageWorker" in " ".join(p.cmdline()):
-                alive.append(p)
-        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-            continue
-    return alive
-
-
-def _no_stage_workers_left(temp_dir: str) -> None:
-    deadline = time.time() + 30  # ray.kill is asynchronous
-    while _stage_workers(temp_dir) and time.time() < deadline:
-        time.sleep(0.5)
-    assert _stage_workers(temp_dir) == []
-
-
 def test_ray_collapse_run_is_byte_identical_to_the_local_runner(local_ray, tmp_path, capsys):
     from semisynth.cli import main
 
@@ -89,7 +69,7 @@ def test_ray_collapse_run_is_byte_identical_to_the_local_runner(local_ray, tmp_p
                  "--runner", "ray", "--workers", "2"]) == 0
     capsys.readouterr()
     assert_same_run(tmp_path / "local", tmp_path / "cli")
-    _no_stage_workers_left(local_ray)
+    assert wait_for_no_stage_workers(local_ray) == []
 
 
 def test_a_killed_ray_driver_resumes_from_its_committed_generations(local_ray, tmp_path):
@@ -124,7 +104,7 @@ def test_a_killed_ray_driver_resumes_from_its_committed_generations(local_ray, t
     assert {p: p.stat().st_mtime_ns for p in done} == done
     _run(tmp_path / "fresh", **NGRAM)
     assert_same_run(tmp_path / "fresh", out)
-    _no_stage_workers_left(local_ray)
+    assert wait_for_no_stage_workers(local_ray) == []
 
 
 def test_no_ray_process_outlives_the_module(local_ray):
