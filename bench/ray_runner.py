@@ -9,8 +9,11 @@ byte for byte against the local one. Prints the ratio Ray/local (goal >= 0.85 on
         [--workers 2 --cpus-per-worker 1] [--rounds 2]
 
 `--workers 1 --cpus-per-worker 2` measures the price of Ray alone (one engine, like local);
-the default 2 x 1 is what Ray buys on the same two cores (vLLM's CPU engine serves with one torch
-thread, so one local engine leaves a core idle). Default model: a tiny Llama built on the spot.
+the default 2 x 1 is two engines of one torch thread each against one local engine of torch's default
+(one thread per core). Each actor's torch threads are its CPUs (OMP_NUM_THREADS in its environment: see
+`semisynth.ray_runner.worker_env`, issue 13). `--local-threads N` pins the local engine's torch threads
+(e.g. 1 on a loaded machine, where an engine with a thread per core spin-waits on the one a neighbour's
+process holds). Default model: a tiny Llama built on the spot.
 """
 
 from __future__ import annotations
@@ -82,7 +85,14 @@ def main() -> int:
     ap.add_argument("--kv-cache-mib", type=int, default=64, help="vllm KV cache per engine (GPU: e.g. 16384)")
     ap.add_argument("--max-model-len", type=int, default=512)
     ap.add_argument("--cuda-graphs", action="store_true", help="vllm: capture CUDA graphs (enforce_eager off; GPU only)")
+    ap.add_argument("--local-threads", type=int, default=None, help="torch threads of the local engine (default: torch's)")
     args = ap.parse_args()
+    import torch
+
+    if args.local_threads:  # before any engine starts: vLLM's CPU worker locks the count afterwards
+        torch.set_num_threads(args.local_threads)
+    local_threads = torch.get_num_threads()
+    print(f"load average at start : {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     model = str(resolve_model_dir(args.model)) if args.model else str(build_tiny_model(tmp / "tiny"))
     base = {
@@ -110,7 +120,7 @@ def main() -> int:
     ray_tps = statistics.median(t / s for t, s, _ in ray)
     print(f"model: {model}  backend: {args.backend}  tasks: {args.seeds * args.variants}  max_tokens: {args.max_tokens}  "
           f"shard: {args.shard_size}  rounds: {args.rounds}  cpus: {os.cpu_count()}")
-    print(f"local runner          : {local[0][0]:7d} tokens/round, median {local_tps:8.1f} tok/s "
+    print(f"local runner ({local_threads} thr)  : {local[0][0]:7d} tokens/round, median {local_tps:8.1f} tok/s "
           f"(end to end incl. engine start: {statistics.median(e for *_, e in local):.1f} s)")
     print(f"ray runner {args.workers} x {args.cpus_per_worker:g} CPU : {ray[0][0]:7d} tokens/round, median {ray_tps:8.1f} tok/s "
           f"({ray_tps / args.workers:.1f} per worker; end to end incl. Ray + engine starts: "
@@ -118,6 +128,8 @@ def main() -> int:
     print(f"ratio ray/local       : {ray_tps / local_tps:.3f}  (goal >= 0.85)")
     print(f"same bytes on disk    : {identical}")
     print(f"driver commit alone   : {commit_rate():,.0f} tasks/s (records built, deduped, written, marked)")
+    print(f"load average at end   : {' '.join(f'{x:.2f}' for x in os.getloadavg())} (over {os.cpu_count()} cores: "
+          "ratios in one run compare; absolute tok/s only on an idle machine)")
     return 0 if identical else 1
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,17 @@ log = logging.getLogger(__name__)
 # (its multiprocess mode would fork a second engine process per actor), offline hub.
 WORKER_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
               "TOKENIZERS_PARALLELISM": "false"}
+
+
+def worker_env(config: RunnerConfig) -> dict[str, str]:
+    """The stage actors' environment: WORKER_ENV, OpenMP threads = the actor's CPUs, then the user's env_vars.
+
+    OMP_NUM_THREADS must be in the process environment at exec time. Ray sets it to the actor's CPUs only
+    from Python, after start-up; an OpenMP runtime in LD_PRELOAD (vLLM's CPU platform puts torch's libgomp
+    there in the driver's environment when it is imported, and vLLM's CPU guide tells users to preload
+    libiomp/libgomp) has read the environment before that, so torch ran with one thread per core of the
+    node in every actor: 2 actors x 2 threads on 2 cores spin-waiting on each other (issue 13: 0.21x)."""
+    return {**WORKER_ENV, "OMP_NUM_THREADS": str(max(1, int(config.cpus_per_worker))), **config.env_vars}
 
 
 def _describe(e: BaseException) -> dict[str, str]:
@@ -61,7 +73,9 @@ class StageWorker:
             self.error = _describe(e)
 
     def ready(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "error": self.error}
+        torch = sys.modules.get("torch")  # reported when the stage uses it (the bench prints it)
+        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "error": self.error,
+                "torch_threads": torch.get_num_threads() if torch is not None else None}
 
     def run(self, items: Sequence[Any]) -> ShardResult:
         if self.stage is None:
@@ -132,7 +146,7 @@ class RayRunner(LocalRunner):
                             f"{have.get('GPU', 0):g}", "lower runner.workers or the per-worker resources, or add nodes")
         actor_cls = ray.remote(StageWorker).options(
             num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker, max_restarts=-1, max_task_retries=0,
-            runtime_env={"env_vars": {**WORKER_ENV, **cfg.env_vars}})
+            runtime_env={"env_vars": worker_env(cfg)})
         name, namespace = f"semisynth-spec-{uuid.uuid4().hex}", ray.get_runtime_context().namespace
         self._holder = ray.remote(SpecHolder).options(num_cpus=0, name=name, namespace=namespace).remote(spec)
         self.actors = [actor_cls.remote(name, namespace) for _ in range(cfg.workers)]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ray_processes import ray_session_processes, stop_ray_session
+from ray_processes import live_ray_processes, ray_session_processes, stop_ray_session
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -243,3 +243,42 @@ def test_ray_embedding_equals_the_local_embedder_bit_for_bit(local_ray, tmp_path
     assert cached.encoded_last == len(set(texts))
     again = Embedder("all-MiniLM-L6-v2", batch_size=16, cache_dir=tmp_path)  # the cache is shared with local runs
     assert np.array_equal(again.encode(texts), local) and again.encoded_last == 0  # all from the cache
+
+
+_THREADS_DRIVER = """
+import json, sys
+from semisynth.ray_runner import RayRunner
+from semisynth.runner import RunnerConfig, StageSpec
+
+def torch_stage():  # defined in __main__: Ray pickles it by value
+    import torch  # noqa: F401  (the actor reports torch's thread count once torch is loaded)
+    return lambda items: None
+
+runner = RayRunner(sys.argv[1], progress=False, config=RunnerConfig(kind="ray", workers=2, cpus_per_worker=1))
+runner.start(StageSpec(torch_stage))
+try:
+    print(json.dumps([w["torch_threads"] for w in runner.workers_info]))
+finally:
+    runner.close()
+"""
+
+
+def test_workers_run_torch_at_their_cpus_even_with_openmp_preloaded(tmp_path):
+    """vLLM's CPU platform puts torch's libgomp in the driver's LD_PRELOAD (and its guide tells users to
+    preload an OpenMP runtime): a preloaded runtime reads OMP_NUM_THREADS before Ray sets it, so 1-CPU
+    actors ran torch with one thread per core of the node and two engines fought over two cores (0.21x)."""
+    import torch
+
+    gomp = sorted(Path(torch.__file__).parent.joinpath("lib").glob("libgomp*.so*"))
+    if not gomp:
+        pytest.skip("this torch build has no bundled libgomp to preload")
+    ray_tmp = tempfile.mkdtemp(prefix="rp", dir="/tmp")
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "LD_PRELOAD": str(gomp[0])}
+    try:
+        res = subprocess.run([sys.executable, "-c", _THREADS_DRIVER, str(tmp_path / "run")], capture_output=True,
+                             text=True, timeout=300, env=env)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert json.loads(res.stdout.strip().splitlines()[-1]) == [1, 1]
+    finally:
+        stop_ray_session(ray_tmp)  # by pid, whatever the outcome
+    assert not live_ray_processes(ray_tmp)
