@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
@@ -101,6 +101,26 @@ def answer_lead(task: GenerationTask) -> str:
     return lead + (m.group(0).strip() if m else "")
 
 
+_KEPT_WORD = re.compile(rf"^(?:{PLACEHOLDER.pattern}|@\w+|#\w+|[\d.,:/$%-]+)$")  # words every version keeps
+
+
+def seed_ngrams(text: str, n: int, count_tokens: Callable[[str], int], limit: int = 60,
+                max_tokens: int = 480) -> tuple[str, ...]:
+    """The seed's runs of `n` words, for decoding to avoid (SamplingParams.avoid): a draw can keep any word
+    of its seed but never `n` in a row, so it cannot be a copy. Runs made only of words every version
+    keeps (placeholders, handles, numbers) are left out. vLLM takes at most 128 token sequences (each
+    phrase counts up to twice) of 1,024 tokens in all: past `limit` runs or `max_tokens` tokens, every
+    k-th run, which still blocks any copy of n + k - 1 words."""
+    words = text.split()
+    runs = list(dict.fromkeys(" ".join(words[i:i + n]) for i in range(len(words) - n + 1)
+                              if not all(_KEPT_WORD.match(w) for w in words[i:i + n])))
+    costs = [count_tokens(r) + 1 for r in runs]  # +1: the leading-space form may tokenize one longer
+    step = 1
+    while step < len(runs) and (len(runs[::step]) > limit or sum(costs[::step]) > max_tokens):
+        step += 1
+    return tuple(r for r, c in zip(runs[::step], costs[::step], strict=True) if c <= max_tokens // 4)
+
+
 def _estimate_tokens(text: str) -> int:
     """For backends without a tokenizer here (http): ~4 bytes a token, deterministic."""
     return math.ceil(len(text.encode("utf-8")) / 4)
@@ -134,11 +154,12 @@ class GenerationStage:
 
     def __init__(self, backend: Backend, sampling: SamplingParams, checks: CheckConfig, run_id: str, run_seed: int,
                  transfer: TransferModel | None = None, budget: OutputBudget | None = None,
-                 prefill: bool = False, attempts: int = 1):
+                 prefill: bool = False, attempts: int = 1, avoid_ngrams: int | None = None):
         self.backend, self.sampling, self.checks = backend, sampling, checks
         self.budget = budget  # None: every task gets `sampling` as it is (max_tokens, stop)
         self.prefill = prefill  # start each answer for the model (answer_lead); False: the prompt alone
         self.attempts = max(1, int(attempts))
+        self.avoid_ngrams = avoid_ngrams  # a draw may not repeat this many seed words in a row (None: off)
         self._count = getattr(backend, "count_tokens", None) or _estimate_tokens
         self.run_id, self.run_seed = run_id, run_seed
         self.transfer = transfer  # irregularity transfer after the checks (None: off)
@@ -170,6 +191,9 @@ class GenerationStage:
             params = replace(params, max_tokens=self.budget.max_tokens(self.sampling.max_tokens,
                                                                        self._count(ref) if ref else None),
                              stop=self.budget.stops(task.template, ref))
+        if self.avoid_ngrams and task.seed is not None and task.kind in ("paraphrase", "seeded_synthetic"):
+            own = task.seed.messages[turn].content if by_turn else seed_text
+            params = replace(params, avoid=seed_ngrams(own, self.avoid_ngrams, self._count))
         turns: tuple[dict[str, str], ...] = ({"role": "user", "content": prompt},)
         lead = answer_lead(task) if self.prefill else ""
         if by_turn and turn:

@@ -74,6 +74,10 @@ class SamplingConfig(Sampling):
         "draws per task: an output that fails a check a new draw can fix (truncated, meaning_drift, ...) is "
         "drawn again with its own seed, up to this many draws in all; every draw's tokens are counted"))
 
+    avoid_seed_ngrams: int | None = Field(4, ge=2, le=8, description=(
+        "a paraphrase or seeded message may not repeat any N consecutive words of its seed: decoding forbids the "
+        "word that would complete one, so a draw cannot be a copy (the most common reject); null: off"))
+
     @field_validator("stop")
     @classmethod
     def _no_empty_stop(cls, v: list[str] | None) -> list[str] | None:
@@ -187,7 +191,8 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
                                                        "run_id": run_id, "run_seed": config.seed,
                                                        "transfer": transfer, "budget": config.sampling.budget(),
                                                        "prefill": config.sampling.prefill,
-                                                       "attempts": config.sampling.attempts})
+                                                       "attempts": config.sampling.attempts,
+                                                       "avoid_ngrams": config.sampling.avoid_seed_ngrams})
     runner = make_runner(config.runner, out, config.shard_size, config.token_budget, progress)
     runner.start(spec)
     fresh = not out.exists()

@@ -152,3 +152,24 @@ def test_a_conversation_is_written_turn_by_turn_with_the_seeds_roles(tmp_path, t
 
 def _rows_file(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_seed_ngrams_block_every_copy_and_stay_within_what_vllm_takes():
+    from semisynth.generation.generators import seed_ngrams
+
+    def words(s: str) -> int:
+        return len(s.split())
+
+    assert seed_ngrams("<HANDLE> my bag is lost", 3, words) == ("<HANDLE> my bag", "my bag is", "bag is lost")
+    # runs of words every version keeps (placeholders, handles, numbers) are not avoided
+    assert seed_ngrams("<HANDLE> <HANDLE> 12:30 ok now", 3, words) == ("<HANDLE> 12:30 ok", "12:30 ok now")
+    assert seed_ngrams("too short", 3, words) == ()
+    long = " ".join(f"w{i}" for i in range(400))
+    runs = seed_ngrams(long, 3, words)
+    assert len(runs) <= 60 and sum(words(r) + 1 for r in runs) <= 480
+    starts = [int(r.split()[0][1:]) for r in runs]
+    step = starts[1] - starts[0]
+    assert step > 1 and all(b - a == step for a, b in zip(starts, starts[1:], strict=False))
+    for i in range(starts[0], 400 - (3 + step - 1)):  # any copy of 3 + step - 1 words holds an avoided run
+        assert any(i <= s0 and s0 + 3 <= i + 3 + step - 1 for s0 in starts)
+    assert seed_ngrams("x" * 3000 + " a b", 3, len) == ()  # a run too long to pass as one phrase is left out

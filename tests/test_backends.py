@@ -164,6 +164,44 @@ def test_greedy_text_agrees_between_vllm_and_transformers(vllm_backend, hf_backe
     assert [c.text for c in vllm_backend.generate(reqs)] == [c.text for c in hf_backend.generate(reqs)]
 
 
+def test_forbidden_next_blocks_only_the_token_that_completes_a_phrase():
+    from semisynth.backends.protocol import forbidden_next
+
+    avoided = [[5, 6, 7], [9], [6, 8]]
+    assert forbidden_next(avoided, []) == {9}  # a one-token phrase is never allowed
+    assert forbidden_next(avoided, [1, 5]) == {9}  # [5, 6] so far does not end the history
+    assert forbidden_next(avoided, [1, 5, 6]) == {7, 8, 9}  # after 5 6: not 7; after 6: not 8
+    assert forbidden_next(avoided, [6]) == {8, 9}
+    assert forbidden_next([[1, 2, 3]], [2]) == set()  # the history is shorter than the phrase's prefix
+
+
+def _avoid_phrase(tokenizer, text: str) -> str:
+    """Two tokens of an answer, as text that `avoid` reads back as exactly those tokens."""
+    from semisynth.backends.protocol import avoided_token_ids
+
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    for i in range(len(ids) - 1):
+        phrase = tokenizer.decode(ids[i:i + 2]).strip()
+        if "\ufffd" not in phrase and phrase and ids[i:i + 2] in avoided_token_ids(tokenizer, [phrase]):
+            return phrase
+    raise AssertionError(f"no two-token run to avoid in {text!r}")
+
+
+@pytest.mark.slow
+def test_avoided_phrases_are_never_written_and_backends_agree(vllm_backend, hf_backend):
+    """SamplingParams.avoid: vLLM's bad_words is the reference; transformers must decode the same text."""
+    prompts = ("My bag is lost", "Where is my refund?", "Hi")
+    free = [c.text for c in vllm_backend.generate([raw(p, max_tokens=16, temperature=0.0) for p in prompts])]
+    phrases = [_avoid_phrase(hf_backend.tokenizer, t) for t in free]
+    reqs = [raw(p, max_tokens=16, temperature=0.0, avoid=(ph,)) for p, ph in zip(prompts, phrases, strict=True)]
+    steered = [c.text for c in vllm_backend.generate(reqs)]
+    for before, after, ph in zip(free, steered, phrases, strict=True):
+        assert ph in before and ph not in after and after != before
+    assert [c.text for c in hf_backend.generate(reqs)] == steered
+    assert raw("x", avoid=("a b",)).params.to_dict()["avoid"] == ["a b"]  # lineage says what was avoided
+    assert "avoid" not in raw("x").params.to_dict()
+
+
 # -- HTTP against a real vLLM OpenAI server -----------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:

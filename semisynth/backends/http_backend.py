@@ -147,6 +147,8 @@ class OpenAIHTTPBackend:
             body["seed"] = p.seed
         if p.stop:
             body["stop"] = list(p.stop)
+        if p.avoid:  # vLLM's server takes `bad_words` (an OpenAI server refuses it: unknown field)
+            body["bad_words"] = list(p.avoid)
         if req.messages is not None:
             body["messages"] = [dict(m) for m in req.messages]
             if continues_answer(req):  # vLLM's server (and others built on HF chat templates) continue the turn

@@ -23,10 +23,16 @@ class SamplingParams:
     top_p: float = 0.95
     seed: int | None = None  # per-request seed: the same request gives the same text
     stop: tuple[str, ...] = ()
+    # phrases the answer may not contain: decoding forbids the token that would complete one (vLLM's
+    # `bad_words`); how a paraphrase is kept from copying its seed's wording (generation: avoid_seed_ngrams)
+    avoid: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
-                "seed": self.seed, "stop": list(self.stop)}
+        d = {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
+             "seed": self.seed, "stop": list(self.stop)}
+        if self.avoid:
+            d["avoid"] = list(self.avoid)
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,29 @@ def render_with(tokenizer: Any, request: GenerationRequest) -> str:
     if request.prompt is not None:
         return request.prompt
     raise ValueError("request has neither messages nor prompt")
+
+
+def avoided_token_ids(tokenizer: Any, phrases: Sequence[str]) -> list[list[int]]:
+    """Each avoided phrase as token ids, read as vLLM reads `bad_words` (its SamplingParams.update_from_tokenizer):
+    the phrase as written, plus with a leading space when that starts with another token and is as long."""
+    out: list[list[int]] = []
+    for phrase in phrases:
+        bare = tokenizer.encode(phrase.lstrip(), add_special_tokens=False)
+        spaced = tokenizer.encode(" " + phrase.lstrip(), add_special_tokens=False)
+        out += [bare] if bare else []
+        if bare and spaced and spaced[0] != bare[0] and len(spaced) == len(bare):
+            out.append(spaced)
+    return out
+
+
+def forbidden_next(avoided: Sequence[Sequence[int]], past: Sequence[int]) -> set[int]:
+    """Tokens that would complete an avoided phrase after the generated tokens `past`."""
+    out = set()
+    for ids in avoided:
+        k = len(ids) - 1
+        if k <= len(past) and list(past[len(past) - k:] if k else []) == list(ids[:k]):
+            out.add(ids[-1])
+    return out
 
 
 def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

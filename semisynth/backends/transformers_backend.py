@@ -12,7 +12,9 @@ from semisynth.backends.protocol import (
     GenerationRequest,
     SamplingParams,
     apply_stop,
+    avoided_token_ids,
     error_completion,
+    forbidden_next,
     one_per_request,
     render_with,
     resolve_model_dir,
@@ -26,18 +28,28 @@ class _PerRowSampler:
     not on the batch it happened to share (HF's sampler draws from one global RNG for the batch).
     """
 
-    def __init__(self, params: Sequence[SamplingParams], seeds: Sequence[int]):
+    def __init__(self, params: Sequence[SamplingParams], seeds: Sequence[int],
+                 avoided: Sequence[list[list[int]]] | None = None):
         import torch
 
         self.params = list(params)
         self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.avoided = list(avoided) if avoided is not None else [[] for _ in self.params]
+        self.start: int | None = None  # the prompt width: what follows it is the answer so far
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
+        if self.start is None:
+            self.start = input_ids.shape[1]
         chosen = torch.empty(scores.shape[0], dtype=torch.long)
         for i, p in enumerate(self.params):
             logits = scores[i].float()
+            if self.avoided[i]:  # SamplingParams.avoid, as vLLM's bad_words: no token completes a phrase
+                blocked = forbidden_next(self.avoided[i], input_ids[i, self.start:].tolist())
+                if blocked:
+                    logits = logits.clone()
+                    logits[sorted(blocked)] = float("-inf")
             if p.temperature <= 0:
                 chosen[i] = int(torch.argmax(logits))
                 continue
@@ -133,7 +145,9 @@ class TransformersBackend:
                 input_ids=enc["input_ids"].to(self.device),
                 attention_mask=enc["attention_mask"].to(self.device),
                 generation_config=gc,
-                logits_processor=LogitsProcessorList([_PerRowSampler([r.params for r in reqs], seeds)]),
+                logits_processor=LogitsProcessorList([_PerRowSampler(
+                    [r.params for r in reqs], seeds,
+                    [avoided_token_ids(self.tokenizer, r.params.avoid) for r in reqs])]),
             )
         new = out[:, width:].tolist()
         comps = []

@@ -69,7 +69,8 @@ class VLLMBackend:
         from vllm import SamplingParams as VSamplingParams
 
         return VSamplingParams(
-            max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p, seed=p.seed, stop=list(p.stop) or None
+            max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p, seed=p.seed, stop=list(p.stop) or None,
+            bad_words=list(p.avoid) or None,
         )
 
     def count_tokens(self, text: str) -> int:
