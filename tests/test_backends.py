@@ -309,6 +309,18 @@ def test_http_matches_in_process_vllm_for_the_same_seed(vllm_server, vllm_backen
 
 
 @pytest.mark.slow
+def test_http_sends_avoided_phrases_as_vllm_bad_words(vllm_server, vllm_backend, hf_backend):
+    free = vllm_backend.generate([raw("My bag is lost", max_tokens=16, temperature=0.0)])[0].text
+    req = raw("My bag is lost", max_tokens=16, temperature=0.0, avoid=(_avoid_phrase(hf_backend.tokenizer, free),))
+    backend = OpenAIHTTPBackend(vllm_server, "tiny")
+    try:
+        over_http = backend.generate([req])[0].text
+    finally:
+        backend.close()
+    assert over_http == vllm_backend.generate([req])[0].text != free
+
+
+@pytest.mark.slow
 def test_http_retries_503_then_succeeds(vllm_server):
     def fault(request, n):
         if request.url.path == "/v1/chat/completions" and fault.left > 0:
