@@ -387,11 +387,24 @@ def embed_texts(texts: Sequence[str], model: str = "all-MiniLM-L6-v2", batch_siz
 def ray_embedder(model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache_dir: str | os.PathLike | None = None,
                  config: RunnerConfig | None = None, device: str = "cpu") -> Any:
     """The monitor's `Embedder` (same content-hash cache, read and written by the driver) whose new
-    texts are encoded on Ray by `embed_texts`."""
+    texts are encoded on Ray by `embed_texts`. Without a running Ray it starts one private Ray at its
+    first encode and keeps it for the next (the monitor encodes real, then synthetic texts) until
+    `close()`."""
     from semisynth.collapse.monitor.embeddings import Embedder
 
+    cfg = config or RunnerConfig(kind="ray")
+
     class RayEmbedder(Embedder):
+        owns_ray = False  # True while this embedder holds the Ray it started
+
         def _encode_raw(self, texts: list[str]) -> Any:
-            return embed_texts(texts, self.model_name, self.batch_size, config, self.device)
+            if not ray.is_initialized():
+                self.owns_ray = connect(cfg)
+            return embed_texts(texts, self.model_name, self.batch_size, cfg, self.device)
+
+        def close(self) -> None:
+            if self.owns_ray and ray.is_initialized():
+                ray.shutdown()
+            self.owns_ray = False
 
     return RayEmbedder(model, batch_size, cache_dir=cache_dir, device=device)

@@ -75,3 +75,43 @@ def test_the_embed_step_encodes_on_ray_when_the_config_says_so(local_ray):
     embed(state)
     assert type(state.embedder).__name__ == "RayEmbedder" and state.embedder.encoded_last == 6
     assert state.R.shape == (12, 384) and state.S.shape == (6, 384)
+
+
+_EMBED_ONCE = """
+import json, sys
+import ray
+import semisynth.ray_runner as rr
+from semisynth.collapse.monitor.config import MonitorConfig
+from semisynth.collapse.monitor.pipeline import MonitorState, embed
+from semisynth.records import Record
+
+starts, connect = [], rr.connect
+def counted(config):  # the real connect, counted: True where it started a Ray
+    starts.append(connect(config))
+    return starts[-1]
+rr.connect = counted
+texts = [json.loads(line)["text"] for line in open(sys.argv[1]).read().splitlines()[:12]]
+records = [Record.create("real", text=t) for t in texts]
+state = MonitorState(records, records[:6], MonitorConfig(cache_dir=None, batch_size=4, runner={"kind": "ray"}))
+embed(state)
+print(json.dumps({"starts": starts, "still_up": ray.is_initialized(), "shapes": [state.R.shape, state.S.shape]}))
+"""
+
+
+def test_monitor_without_an_address_starts_one_private_ray_for_both_encodes(tmp_path):
+    import os
+    import tempfile
+
+    from ray_processes import live_ray_processes, stop_ray_session
+
+    ray_tmp = tempfile.mkdtemp(prefix="rm", dir="/tmp")
+    try:
+        res = subprocess.run([sys.executable, "-c", _EMBED_ONCE, str(SAMPLE)], capture_output=True, text=True,
+                             timeout=600, env={**os.environ, "RAY_TMPDIR": ray_tmp})
+        assert res.returncode == 0, res.stderr[-3000:]
+        got = json.loads(res.stdout.strip().splitlines()[-1])
+        # one Ray started (by the embedder), reused by both encodes, stopped by the embed step
+        assert got == {"starts": [True, False, False], "still_up": False, "shapes": [[12, 384], [6, 384]]}
+    finally:
+        stop_ray_session(ray_tmp)
+    assert not live_ray_processes(ray_tmp)

@@ -135,8 +135,11 @@ def embed(st: MonitorState) -> None:
         if st.embedder is None:
             st.embedder = configured_embedder(cfg)
         st.embedder_name = cfg.embedder
-    st.R = _embed_rows(st.real, st.real_embeddings, st.embedder, "real embeddings")
-    st.S = _embed_rows(st.synthetic, st.synthetic_embeddings, st.embedder, "synthetic embeddings")
+    try:
+        st.R = _embed_rows(st.real, st.real_embeddings, st.embedder, "real embeddings")
+        st.S = _embed_rows(st.synthetic, st.synthetic_embeddings, st.embedder, "synthetic embeddings")
+    finally:  # a Ray embedder's private Ray: started once for both encodes, stopped here
+        getattr(st.embedder, "close", lambda: None)()
     check_same_dims(st.R, st.S)
 
 
