@@ -9,7 +9,11 @@ SERVER_VENV := .venv-argilla
 REQS := requirements/common.txt requirements/$(FLAVOUR).txt requirements/dev.txt requirements/nodeps.txt pyproject.toml
 STAMP := $(VENV)/.installed-$(FLAVOUR)-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-12)
 SERVER_STAMP := $(SERVER_VENV)/.installed-$(shell sha256sum requirements/argilla-server.txt | cut -c1-12)
-APT_PACKAGES := redis-server chromium chromium-driver
+APT_PACKAGES := redis-server chromium chromium-driver libtcmalloc-minimal4
+# vLLM's CPU docs advise preloading tcmalloc: measured ~14 % less engine time (SmolLM2, 64 requests, idle 2 cores);
+# Intel OpenMP (libiomp5) on top gave nothing measurable. Only the commands that run engines get it.
+TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4))
+PRELOAD := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC))
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export VLLM_ENABLE_V1_MULTIPROCESSING := 0
@@ -19,7 +23,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: demo test test-fast system venv lint bench clean
 
 demo: venv
-	$(VENV)/bin/semisynth demo --out runs/demo $(DEMO_ARGS)
+	$(PRELOAD) $(VENV)/bin/semisynth demo --out runs/demo $(DEMO_ARGS)
 
 test: venv server-venv system
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --timeout=900 $(PYTEST_ARGS)
@@ -31,7 +35,7 @@ lint: venv
 	$(VENV)/bin/ruff check semisynth generation collapse preference tests bench scripts
 
 bench: venv server-venv system
-	$(VENV)/bin/python bench/generation.py
+	$(PRELOAD) $(VENV)/bin/python bench/generation.py
 	$(VENV)/bin/python bench/monitor.py
 	$(VENV)/bin/python bench/collapse.py
 	$(VENV)/bin/python bench/argilla.py
@@ -39,7 +43,7 @@ bench: venv server-venv system
 venv: $(STAMP)
 
 # Debian packages the tests need: redis-server (Argilla's queue), chromium (the HTML report test) and
-# chromium-driver (Selenium drives the Argilla UI as a rater).
+# chromium-driver (Selenium drives the Argilla UI as a rater); libtcmalloc-minimal4 (vLLM's allocator, above).
 system:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from semisynth.backends import Backend, Completion, GenerationRequest, SamplingParams
 from semisynth.hashing import content_hash, seed_from
+from semisynth.langid import detect_language
 from semisynth.lexicon import PLACEHOLDER
 from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
@@ -166,10 +167,11 @@ class GenerationStage:
         self.meaning = MeaningEncoder()  # loads the embedder on the first paraphrase it checks
 
     def warm_up(self) -> None:
-        """Load the meaning-drift embedder now (the runner calls this where the stage is built), so the first
+        """Load the meaning-drift embedder and the language identifier now (the runner calls this where the stage is built), so the first
         shard does not pay for it and a missing model fails before any work."""
         if self.checks.meaning_min_similarity > 0:
             self.meaning.encode(["warm up"])
+        detect_language("warm up the language identifier")  # its profiles load on first use (~2.5 s)
 
     def _by_turn(self, task: GenerationTask) -> bool:
         """A conversation answer is written one turn per request, its roles written for the model: the

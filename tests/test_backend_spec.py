@@ -22,12 +22,13 @@ from semisynth.backends import (
     spec_device,
 )
 from semisynth.backends import device as devices
+from semisynth.backends.device import cpu_has_bf16
 from semisynth.config import load_config
 from semisynth.errors import UserError
 from semisynth.generation.run import GenerateConfig, run_id_for
 
 # What the CPU engine is started with (../shared/recipes.md, with a 2 GiB KV cache): moves only on purpose.
-TODAY_ON_CPU = {"seed": 0, "dtype": "float32", "max_model_len": 512, "kv_cache_memory_bytes": 2 << 30,
+TODAY_ON_CPU = {"seed": 0, "dtype": "bfloat16" if cpu_has_bf16() else "float32", "max_model_len": 512, "kv_cache_memory_bytes": 2 << 30,
                 "enforce_eager": True, "enable_chunked_prefill": False}
 
 
@@ -39,6 +40,14 @@ def refused(yaml_backend: str, tmp_path, **overrides) -> str:
     msg = str(e.value)
     assert "\n" not in msg and "fix:" in msg
     return msg
+
+
+def test_cpu_dtype_is_bf16_only_where_the_cpu_computes_it(tmp_path):
+    for flags, want in (("avx2 avx512f", False), ("avx512f avx512_bf16", True), ("amx_bf16 amx_tile", True)):
+        info = tmp_path / "cpuinfo"
+        info.write_text(f"processor\t: 0\nflags\t\t: fpu {flags}\n", encoding="utf-8")
+        assert cpu_has_bf16(str(info)) is want
+    assert cpu_has_bf16(str(tmp_path / "missing")) is False
 
 
 # -- one model per kind -----------------------------------------------------------------------------

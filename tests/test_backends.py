@@ -73,7 +73,7 @@ def test_unreachable_server_is_a_user_error_on_the_first_probe():
 def vllm_backend(tiny_model_dir):
     from semisynth.backends import VLLMBackend
 
-    backend = VLLMBackend(tiny_model_dir, seed=0)
+    backend = VLLMBackend(tiny_model_dir, seed=0, dtype="float32")  # the numerics of the transformers backend
     yield backend
     backend.close()
 

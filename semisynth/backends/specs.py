@@ -22,7 +22,7 @@ class VLLMSpec(_SpecBase):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: cuda when a GPU is visible and the installed vLLM is not the CPU build, else cpu")
     max_model_len: int | None = Field(None, ge=16, description="context length (cpu: 512; cuda: the model's)")
-    dtype: str | None = Field(None, description="weights dtype (cpu: float32; cuda: auto, the model's)")
+    dtype: str | None = Field(None, description="weights dtype (cpu: bfloat16 where the CPU has AVX512-BF16/AMX, else float32; cuda: auto, the model's)")
     kv_cache_memory_bytes: int | None = Field(
         None, ge=1 << 20, description="KV cache size in bytes (cpu: 64 MiB; cuda: from gpu_memory_utilization)")
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="cuda: share of GPU memory (0.9)")
