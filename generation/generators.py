@@ -161,6 +161,7 @@ class GenerationStage:
         self.prefill = prefill  # start each answer for the model (answer_lead); False: the prompt alone
         self.attempts = max(1, int(attempts))
         self.avoid_ngrams = avoid_ngrams  # a draw may not repeat this many seed words in a row (None: off)
+        self._avoided: dict[str, tuple[str, ...]] = {}  # seed text -> its runs to avoid (this batch)
         self._count = getattr(backend, "count_tokens", None) or _estimate_tokens
         self.run_id, self.run_seed = run_id, run_seed
         self.transfer = transfer  # irregularity transfer after the checks (None: off)
@@ -195,7 +196,9 @@ class GenerationStage:
                              stop=self.budget.stops(task.template, ref))
         if self.avoid_ngrams and task.seed is not None and task.kind in ("paraphrase", "seeded_synthetic"):
             own = task.seed.messages[turn].content if by_turn else seed_text
-            params = replace(params, avoid=seed_ngrams(own, self.avoid_ngrams, self._count))
+            if own not in self._avoided:  # a seed's variants and redraws avoid the same runs: tokenized once
+                self._avoided[own] = seed_ngrams(own, self.avoid_ngrams, self._count)
+            params = replace(params, avoid=self._avoided[own])
         turns: tuple[dict[str, str], ...] = ({"role": "user", "content": prompt},)
         lead = answer_lead(task) if self.prefill else ""
         if by_turn and turn:
@@ -297,6 +300,7 @@ class GenerationStage:
 
     def __call__(self, tasks: Sequence[GenerationTask]) -> ShardResult:
         stats = {"prompt_tokens": 0, "completion_tokens": 0, "kept_completion_tokens": 0, "requests": 0}
+        self._avoided.clear()  # bounded by one batch: its tasks' variants and redraws share their seeds' runs
         final: dict[int, tuple[GenerationRequest, Completion, _Verdict]] = {}
         history: dict[int, list[str]] = {}  # each rejected draw's reason, per task
         pending = list(range(len(tasks)))

@@ -133,7 +133,7 @@ def forbidden_next(avoided: Sequence[Sequence[int]], past: Sequence[int]) -> set
     out = set()
     for ids in avoided:
         k = len(ids) - 1
-        if k <= len(past) and list(past[len(past) - k:] if k else []) == list(ids[:k]):
+        if k <= len(past) and list(past[len(past) - k:]) == list(ids[:k]):
             out.add(ids[-1])
     return out
 
