@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
@@ -18,7 +19,9 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _LABEL_PREFIX = re.compile(r"^\s*(?:here(?:'s| is) (?:the |a |my )?(?:rewritten|new|paraphrased)?\s*(?:message|version|text)?\s*:|"
-                           r"(?:rewritten|paraphrased?|new) message\s*:|paraphrase\s*:)\s*", re.IGNORECASE)
+                           r"(?:rewritten|paraphrased?|new) message\s*:|paraphrase\s*:|"
+                           r"(?:the |my )?(?:re-?write|rewritten)(?: message| version| text)?(?: is| was)?\s*:)\s*",
+                           re.IGNORECASE)
 _LABEL_LINE = re.compile(r"^\s*(?:the |a |my |your )?(?:rewritten |paraphrased |new |edited |final |original )?"
                          r"(?:message|version|text|tweet|output|rewrite|paraphrase|seed)\s*:[ \t]*\n", re.IGNORECASE)
 _SEED_TAG = re.compile(r"</?\s*seed\s*>", re.IGNORECASE)
@@ -51,6 +54,11 @@ class CheckConfig(BaseModel):
         MEANING_MIN_SIMILARITY, ge=0, le=1,
         description="paraphrase vs seed embedding cosine (all-MiniLM-L6-v2) below this: rejected as meaning_drift; "
                     "0 turns the check off (README: calibration)")
+    echo_min_words: int = Field(3, ge=0, description=(
+        "an answer that repeats this many words in a row of its template's own instructions (and not of its seed) "
+        "talks about the task (\"The rewritten message: ...\"): `echoes_prompt`; 0 turns the check off. Runs of 3 "
+        "words of the built-in templates occur in 0.08 % of 38,478 real tweets; their rare words (wordfreq Zipf < 4: "
+        "'rewritten', 'placeholders') count too, in 0.17 %"))
     meaning_languages: tuple[str, ...] = Field(("en",), description="seed languages the meaning check applies to "
                                                                     "(the embedder is English)")
 
@@ -64,6 +72,51 @@ def clean_output(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”":
         text = text[1:-1].strip()
     return text
+
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_HYPHEN_IN_WORD = re.compile(r"(?<=[^\W_])-(?=[^\W_])")  # "re-write" is "rewrite"
+COMMON_ZIPF = 4.0  # wordfreq Zipf frequency: below, a word is rare in real text
+
+
+def words_of(text: str) -> list[str]:
+    return _WORD.findall(_HYPHEN_IN_WORD.sub("", text.lower()))
+
+
+def word_runs(text: str, n: int) -> frozenset[tuple[str, ...]]:
+    """Lower-cased runs of `n` words; a NUL ends a run (where a template's Jinja parts were taken out)."""
+    runs: set[tuple[str, ...]] = set()
+    for part in text.split("\x00"):
+        words = words_of(part)
+        runs.update(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    return frozenset(runs)
+
+
+@dataclass(frozen=True)
+class InstructionEcho:
+    """What of a template's own instructions an answer should not repeat: its runs of `n` words, and its rare
+    words ("rewritten", "placeholders"). Both are rare in real text (see CheckConfig.echo_min_words)."""
+
+    runs: frozenset[tuple[str, ...]]
+    rare_words: frozenset[str]
+
+    @classmethod
+    def of(cls, instructions: str, n: int) -> InstructionEcho:
+        from wordfreq import zipf_frequency
+
+        rare = {w for w in words_of(instructions) if w.isalpha() and zipf_frequency(w, "en") < COMMON_ZIPF}
+        return cls(word_runs(instructions, n), frozenset(rare))
+
+    def find(self, text: str, seed_text: str | None, n: int) -> str | None:
+        """The first run of `n` words or rare word the answer shares with the instructions and not with its seed
+        (the model is talking about the task, or copying the format's example answer), or None."""
+        shared = word_runs(text, n) & self.runs
+        words = set(words_of(text)) & self.rare_words
+        if (shared or words) and seed_text:
+            shared -= word_runs(seed_text, n)
+            words -= set(words_of(seed_text))
+        found = sorted(" ".join(r) for r in shared) + sorted(words)
+        return found[0] if found else None
 
 
 def _norm(s: str) -> str:

@@ -20,7 +20,16 @@ from semisynth.lexicon import PLACEHOLDER
 from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
 
-from .checks import CheckConfig, MeaningEncoder, check_output, clean_output, meaning_applies, meaning_drift
+from .checks import (
+    COMMON_ZIPF,
+    CheckConfig,
+    InstructionEcho,
+    MeaningEncoder,
+    check_output,
+    clean_output,
+    meaning_applies,
+    meaning_drift,
+)
 from .prompts import PromptTemplate, neutralise_seed
 from .tasks import (  # noqa: F401  (planning lived here: its names stay importable from this module)
     DEFAULT_TEMPLATES,
@@ -122,6 +131,28 @@ def seed_ngrams(text: str, n: int, count_tokens: Callable[[str], int], limit: in
     return tuple(r for r, c in zip(runs[::step], costs[::step], strict=True) if c <= max_tokens // 4)
 
 
+def example_avoid(template: PromptTemplate) -> tuple[str, ...]:
+    """What decoding must not write of the template's example answer ("the rewritten message"), which small
+    models copy when the seed's own wording is forbidden: its last two words, its rare words and the output
+    tag's name (task words: "rewritten", "rewrite") alone and after the example's first word, each as written,
+    Capitalised and in capitals. The pairs matter: vLLM reads a bad word without its leading space, so
+    "rewritten" alone does not block " rewritten" (one token), while "the rewritten" does after "the".
+    Real text rarely needs them: "rewrit" is in 6 of 38,158 real tweets, "new message" in none."""
+    from wordfreq import zipf_frequency
+
+    out: list[str] = []
+    for example in template.example_answers:
+        words = example.split()
+        rare = [w for w in dict.fromkeys([*words, template.output_tag or ""])
+                if w.isalpha() and zipf_frequency(w, "en") < COMMON_ZIPF]
+        pairs = [" ".join(words[i:i + 2]) for i in range(len(words) - 1)
+                 if words[i] in rare or words[i + 1] in rare or i == len(words) - 2]
+        for phrase in [*pairs, *rare, *(f"{words[0]} {w}" for w in rare if len(words) > 1 and w not in words)]:
+            first = phrase.split()[0]
+            out += [phrase, phrase[:1].upper() + phrase[1:], first.upper() + phrase[len(first):]]
+    return tuple(dict.fromkeys(out))
+
+
 def _estimate_tokens(text: str) -> int:
     """For backends without a tokenizer here (http): ~4 bytes a token, deterministic."""
     return math.ceil(len(text.encode("utf-8")) / 4)
@@ -131,7 +162,7 @@ def _estimate_tokens(text: str) -> int:
 # redrawn here (the runner retries whole shards), nor is anything a config or the seed decides.
 REDRAW_REASONS = frozenset({"empty", "too_short", "too_long", "truncated", "refusal", "copy_of_seed",
                             "near_copy_of_seed", "wrong_language", "meaning_drift", "not_a_conversation",
-                            "turns_changed"})
+                            "turns_changed", "echoes_prompt"})
 
 
 @dataclass(frozen=True)
@@ -155,13 +186,16 @@ class GenerationStage:
 
     def __init__(self, backend: Backend, sampling: SamplingParams, checks: CheckConfig, run_id: str, run_seed: int,
                  transfer: TransferModel | None = None, budget: OutputBudget | None = None,
-                 prefill: bool = False, attempts: int = 1, avoid_ngrams: int | None = None):
+                 prefill: bool = False, attempts: int = 1, avoid_ngrams: int | None = None,
+                 avoid_examples: bool = False):
         self.backend, self.sampling, self.checks = backend, sampling, checks
         self.budget = budget  # None: every task gets `sampling` as it is (max_tokens, stop)
         self.prefill = prefill  # start each answer for the model (answer_lead); False: the prompt alone
         self.attempts = max(1, int(attempts))
         self.avoid_ngrams = avoid_ngrams  # a draw may not repeat this many seed words in a row (None: off)
+        self.avoid_examples = avoid_examples  # nor write its template's example answer
         self._avoided: dict[str, tuple[str, ...]] = {}  # seed text -> its runs to avoid (this batch)
+        self._echo: dict[str, InstructionEcho] = {}  # template hash -> what of it an answer must not repeat
         self._count = getattr(backend, "count_tokens", None) or _estimate_tokens
         self.run_id, self.run_seed = run_id, run_seed
         self.transfer = transfer  # irregularity transfer after the checks (None: off)
@@ -199,6 +233,8 @@ class GenerationStage:
             if own not in self._avoided:  # a seed's variants and redraws avoid the same runs: tokenized once
                 self._avoided[own] = seed_ngrams(own, self.avoid_ngrams, self._count)
             params = replace(params, avoid=self._avoided[own])
+        if self.avoid_examples and task.template.example_answers:
+            params = replace(params, avoid=tuple(dict.fromkeys(params.avoid + example_avoid(task.template))))
         turns: tuple[dict[str, str], ...] = ({"role": "user", "content": prompt},)
         lead = answer_lead(task) if self.prefill else ""
         if by_turn and turn:
@@ -253,6 +289,14 @@ class GenerationStage:
             require_same_language=task.kind != "pure_synthetic")
         if reason is not None:
             return _Verdict(reason, detail)
+        n = self.checks.echo_min_words
+        if n:
+            tpl = task.template
+            if tpl.hash not in self._echo:
+                self._echo[tpl.hash] = InstructionEcho.of(tpl.instructions, n)
+            echo = self._echo[tpl.hash].find(judged, task.seed.content if task.seed else None, n)
+            if echo is not None:
+                return _Verdict("echoes_prompt", f"repeats the instructions' '{echo}'")
         return _Verdict(None, text=text, messages=messages, language=lang)
 
     def _with_meaning(self, tasks: Sequence[GenerationTask], verdicts: list[_Verdict]) -> list[_Verdict]:

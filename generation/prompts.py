@@ -24,6 +24,7 @@ ALLOWED_VARIABLES = frozenset({"seed", "is_conversation", "language", "leaf", "v
 SEED_DELIMITERS = ("<seed>", "</seed>")
 # A template may declare the tag its answer comes in (`output: <rewrite>...</rewrite>` in its header comment):
 # small models copy a shown delimiter, so the closing tag is a reliable stop string.
+_JINJA = re.compile(r"\{#.*?#\}|\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _OUTPUT_DECL = re.compile(r"^\s*output:\s*<([A-Za-z][\w-]*)>\s*\.\.\.\s*</\1>\s*(?:-?#\})?\s*$", re.MULTILINE)
 
 
@@ -43,6 +44,22 @@ class PromptTemplate:
         """The declared output tag's name, or None (then only the configured stop strings apply)."""
         m = _OUTPUT_DECL.search(self.source)
         return m.group(1) if m else None
+
+    @property
+    def instructions(self) -> str:
+        """The template's own words: its source without Jinja comments, expressions and tags (so no seed,
+        no taxonomy text). An answer that repeats them talks about the task (checks: `echoes_prompt`)."""
+        return _JINJA.sub("\x00", self.source)  # NUL: no run of words spans a removed part
+
+    @property
+    def example_answers(self) -> tuple[str, ...]:
+        """The literal answers the instructions show inside the output tags ("<rewrite>the rewritten
+        message</rewrite>"): the format a small model needs to see, and the words it is likeliest to copy."""
+        tag = self.output_tag
+        if tag is None:
+            return ()
+        shown = re.findall(rf"<{re.escape(tag)}>([^<>{{}}\x00]+)</{re.escape(tag)}>", self.instructions, re.IGNORECASE)
+        return tuple(dict.fromkeys(s.strip() for s in shown if s.strip()))
 
     def unwrap(self, text: str) -> str:
         """The answer inside the output tags: chatter before the opening tag and anything from the

@@ -70,13 +70,18 @@ class SamplingConfig(Sampling):
     prefill: bool = Field(True, description=(
         "begin each answer for the model (the template's output tag, the seed's leading @handle or role) so a "
         "small model writes the answer instead of talking about it; false: the prompt alone"))
-    attempts: int = Field(3, ge=1, le=10, description=(
+    attempts: int = Field(4, ge=1, le=10, description=(
         "draws per task: an output that fails a check a new draw can fix (truncated, meaning_drift, ...) is "
         "drawn again with its own seed, up to this many draws in all; every draw's tokens are counted"))
 
     avoid_seed_ngrams: int | None = Field(4, ge=2, le=8, description=(
         "a paraphrase or seeded message may not repeat any N consecutive words of its seed: decoding forbids the "
         "word that would complete one, so a draw cannot be a copy (the most common reject); null: off"))
+
+    avoid_example_answer: bool = Field(True, description=(
+        "decoding may not write the template's example answer (its last two words, its rare words and the "
+        "output tag's name: \"the rewritten message\"), which small models copy instead of answering; "
+        "false: off"))
 
     @field_validator("stop")
     @classmethod
@@ -192,7 +197,8 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
                                                        "transfer": transfer, "budget": config.sampling.budget(),
                                                        "prefill": config.sampling.prefill,
                                                        "attempts": config.sampling.attempts,
-                                                       "avoid_ngrams": config.sampling.avoid_seed_ngrams})
+                                                       "avoid_ngrams": config.sampling.avoid_seed_ngrams,
+                                                       "avoid_examples": config.sampling.avoid_example_answer})
     runner = make_runner(config.runner, out, config.shard_size, config.token_budget, progress)
     runner.start(spec)
     fresh = not out.exists()
