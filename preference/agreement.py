@@ -175,6 +175,9 @@ def rater_vs_rest(matrix: np.ndarray, n_values: int, n_boot: int = 200, seed: in
         own = m[:, r]
         has = own != MISSING
         rest[np.where(has)[0], own[has]] -= 1
-        majority = np.where(rest.sum(axis=1) > 0, rest.argmax(axis=1), MISSING)
+        if not rest.shape[1]:  # no judgment coded yet (e.g. only gold items answered): no majority anywhere
+            majority = np.full(m.shape[0], MISSING)
+        else:
+            majority = np.where(rest.sum(axis=1) > 0, rest.argmax(axis=1), MISSING)
         out.append(cohen_kappa(own, majority, n_values, n_boot=n_boot, seed=seed + r))
     return out

@@ -61,4 +61,20 @@ def test_perfect_agreement_is_one_and_noisy_rater_scores_lowest():
     assert min(range(4), key=lambda r: per_rater[r].value) == 3
     assert per_rater[0].value > 0.8 > per_rater[3].value
 
+
+def test_a_report_with_no_coded_judgment_yet_has_no_per_rater_kappa_instead_of_failing():
+    """A rater whose only answer so far is a gold item leaves the agreement matrix empty of categories."""
+    from semisynth.preference.curation import Annotation, Item
+    from semisynth.preference.report import build_report
+
+    fields = {"prompt": "p", "response_1": "a", "response_2": "b"}
+    items = {f"i{k}": Item(f"i{k}", "preference", fields) for k in range(3)}
+    items["gold"] = Item("gold", "preference", fields, gold="response_2")
+    ranked = {"verdict": "ranked", "ranking": [{"value": "response_2", "rank": 1}, {"value": "response_1", "rank": 2}]}
+    rep = build_report("preference", items, [Annotation("gold", "ann", ranked)], {}, n_boot=10)
+    assert rep["responses"] == 1 and rep["overall"]["per_rater_kappa_vs_rest"] == {}
+    m = np.full((7, 1), ag.MISSING)
+    assert [e.n_items for e in ag.rater_vs_rest(m, 0, n_boot=10)] == [0]
+    assert ag.rater_vs_rest(np.full((3, 2), ag.MISSING), 0, n_boot=10)[1].n_items == 0
+
 # Speed on 100k responses is measured in bench/argilla.py (bench_offline), never asserted in a test.
