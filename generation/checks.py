@@ -56,9 +56,9 @@ class CheckConfig(BaseModel):
                     "0 turns the check off (README: calibration)")
     echo_min_words: int = Field(3, ge=0, description=(
         "an answer that repeats this many words in a row of its template's own instructions (and not of its seed) "
-        "talks about the task (\"The rewritten message: ...\"): `echoes_prompt`; 0 turns the check off. Runs of 3 "
-        "words of the built-in templates occur in 0.08 % of 38,478 real tweets; their rare words (wordfreq Zipf < 4: "
-        "'rewritten', 'placeholders') count too, in 0.17 %"))
+        "talks about the task (\"The rewritten message: ...\"): `echoes_prompt`; 0 turns the check off. Its rare "
+        "words (wordfreq Zipf < 4: 'rewritten', 'placeholders') and their families ('rewriting') count too. On "
+        "38,158 real tweets this flags 0.14-0.25 % per built-in template (3-word runs alone: 0.08 % at most)"))
     meaning_languages: tuple[str, ...] = Field(("en",), description="seed languages the meaning check applies to "
                                                                     "(the embedder is English)")
 
@@ -92,29 +92,44 @@ def word_runs(text: str, n: int) -> frozenset[tuple[str, ...]]:
     return frozenset(runs)
 
 
+_STEM = 6  # a rare word's family ("rewritten", "rewriting", "rewrites"): its first 6 letters
+
+
+def _stem(word: str) -> str | None:
+    return word[:_STEM] if len(word) > _STEM else None
+
+
 @dataclass(frozen=True)
 class InstructionEcho:
     """What of a template's own instructions an answer should not repeat: its runs of `n` words, and its rare
-    words ("rewritten", "placeholders"). Both are rare in real text (see CheckConfig.echo_min_words)."""
+    words ("rewritten", "placeholders") with their families ("rewriting"), unless the family's stem is itself
+    a common word ("handles" -> "handle"). All are rare in real text (see CheckConfig.echo_min_words)."""
 
     runs: frozenset[tuple[str, ...]]
     rare_words: frozenset[str]
+    rare_stems: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, instructions: str, n: int) -> InstructionEcho:
         from wordfreq import zipf_frequency
 
         rare = {w for w in words_of(instructions) if w.isalpha() and zipf_frequency(w, "en") < COMMON_ZIPF}
-        return cls(word_runs(instructions, n), frozenset(rare))
+        stems = {st for w in rare if (st := _stem(w)) and zipf_frequency(st, "en") < COMMON_ZIPF}
+        return cls(word_runs(instructions, n), frozenset(rare), frozenset(stems))
+
+    def _rare_in(self, text: str) -> set[str]:
+        return {w for w in words_of(text) if w in self.rare_words or _stem(w) in self.rare_stems}
 
     def find(self, text: str, seed_text: str | None, n: int) -> str | None:
         """The first run of `n` words or rare word the answer shares with the instructions and not with its seed
         (the model is talking about the task, or copying the format's example answer), or None."""
         shared = word_runs(text, n) & self.runs
-        words = set(words_of(text)) & self.rare_words
+        words = self._rare_in(text)
         if (shared or words) and seed_text:
             shared -= word_runs(seed_text, n)
-            words -= set(words_of(seed_text))
+            seed_words = self._rare_in(seed_text)
+            seed_stems = {_stem(w) for w in seed_words}
+            words = {w for w in words if w not in seed_words and (_stem(w) is None or _stem(w) not in seed_stems)}
         found = sorted(" ".join(r) for r in shared) + sorted(words)
         return found[0] if found else None
 

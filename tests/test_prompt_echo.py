@@ -38,6 +38,11 @@ def test_instruction_echo_finds_runs_and_rare_words_of_the_instructions_that_the
     assert echo.find("The rewritten message", "my bag is lost", 3) == "the rewritten message"  # runs first
     assert echo.find("in different words, my bag is lost", "my bag is lost", 3) == "in different words"
     assert echo.find("The re-WRITE: bag lost", "my bag is lost", 3) == "rewrite"  # a hyphen does not hide it
+    assert echo.find("The rewriting of the bag story", "my bag is lost", 3) == "rewriting"  # the word's family
+    assert echo.find("pls rewriting it", "i rewrote it, rewrites welcome", 3) is None  # the seed has the family
+    handles = InstructionEcho.of("keep @handles", 3)
+    assert "handles" in handles.rare_words and not handles.rare_stems  # "handle" is a common word
+    assert handles.find("can you handle it", "x", 3) is None
     assert echo.find("keep placeholders", "x", 3) == "placeholders"
     assert ("different", "words", "keep") not in echo.runs  # the NUL: no run across a cut
     assert echo.find("my bag is lost in the message", "my bag is lost", 3) is None
