@@ -10,6 +10,7 @@ from difflib import SequenceMatcher
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from semisynth import lexicon as lx
 from semisynth.backends import Completion
 from semisynth.langid import UNDETERMINED, detect_language
 
@@ -79,6 +80,11 @@ _HYPHEN_IN_WORD = re.compile(r"(?<=[^\W_])-(?=[^\W_])")  # "re-write" is "rewrit
 COMMON_ZIPF = 4.0  # wordfreq Zipf frequency: below, a word is rare in real text
 
 
+def is_rare_word(word: str) -> bool:
+    """Alphabetic and rare in real English text (wordfreq Zipf below COMMON_ZIPF): a task word like "rewritten"."""
+    return word.isalpha() and lx.zipf(word) < COMMON_ZIPF
+
+
 def words_of(text: str) -> list[str]:
     return _WORD.findall(_HYPHEN_IN_WORD.sub("", text.lower()))
 
@@ -111,10 +117,8 @@ class InstructionEcho:
 
     @classmethod
     def of(cls, instructions: str, n: int) -> InstructionEcho:
-        from wordfreq import zipf_frequency
-
-        rare = {w for w in words_of(instructions) if w.isalpha() and zipf_frequency(w, "en") < COMMON_ZIPF}
-        stems = {st for w in rare if (st := _stem(w)) and zipf_frequency(st, "en") < COMMON_ZIPF}
+        rare = {w for w in words_of(instructions) if is_rare_word(w)}
+        stems = {st for w in rare if (st := _stem(w)) and is_rare_word(st)}
         return cls(word_runs(instructions, n), frozenset(rare), frozenset(stems))
 
     def _rare_in(self, text: str) -> set[str]:

@@ -21,12 +21,12 @@ from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
 
 from .checks import (
-    COMMON_ZIPF,
     CheckConfig,
     InstructionEcho,
     MeaningEncoder,
     check_output,
     clean_output,
+    is_rare_word,
     meaning_applies,
     meaning_drift,
 )
@@ -138,13 +138,10 @@ def example_avoid(template: PromptTemplate) -> tuple[str, ...]:
     Capitalised and in capitals. The pairs matter: vLLM reads a bad word without its leading space, so
     "rewritten" alone does not block " rewritten" (one token), while "the rewritten" does after "the".
     Real text rarely needs them: "rewrit" is in 6 of 38,158 real tweets, "new message" in none."""
-    from wordfreq import zipf_frequency
-
     out: list[str] = []
     for example in template.example_answers:
         words = example.split()
-        rare = [w for w in dict.fromkeys([*words, template.output_tag or ""])
-                if w.isalpha() and zipf_frequency(w, "en") < COMMON_ZIPF]
+        rare = [w for w in dict.fromkeys([*words, template.output_tag or ""]) if is_rare_word(w)]
         pairs = [" ".join(words[i:i + 2]) for i in range(len(words) - 1)
                  if words[i] in rare or words[i + 1] in rare or i == len(words) - 2]
         for phrase in [*pairs, *rare, *(f"{words[0]} {w}" for w in rare if len(words) > 1 and w not in words)]:
@@ -195,7 +192,8 @@ class GenerationStage:
         self.avoid_ngrams = avoid_ngrams  # a draw may not repeat this many seed words in a row (None: off)
         self.avoid_examples = avoid_examples  # nor write its template's example answer
         self._avoided: dict[str, tuple[str, ...]] = {}  # seed text -> its runs to avoid (this batch)
-        self._echo: dict[str, InstructionEcho] = {}  # template hash -> what of it an answer must not repeat
+        # template hash -> what of its instructions an answer must not repeat, and what decoding must not write
+        self._by_template: dict[str, tuple[InstructionEcho | None, tuple[str, ...]]] = {}
         self._count = getattr(backend, "count_tokens", None) or _estimate_tokens
         self.run_id, self.run_seed = run_id, run_seed
         self.transfer = transfer  # irregularity transfer after the checks (None: off)
@@ -207,6 +205,15 @@ class GenerationStage:
         if self.checks.meaning_min_similarity > 0:
             self.meaning.encode(["warm up"])
         detect_language("warm up the language identifier")  # its profiles load on first use (~2.5 s)
+
+    def _template_checks(self, template: PromptTemplate) -> tuple[InstructionEcho | None, tuple[str, ...]]:
+        """A template's echo check (None when off) and its example answer's phrases to avoid, worked out once per
+        template, not per request (every draw and turn of every task would redo the same regexes and lookups)."""
+        if template.hash not in self._by_template:
+            n = self.checks.echo_min_words
+            self._by_template[template.hash] = (InstructionEcho.of(template.instructions, n) if n else None,
+                                                example_avoid(template))
+        return self._by_template[template.hash]
 
     def _by_turn(self, task: GenerationTask) -> bool:
         """A conversation answer is written one turn per request, its roles written for the model: the
@@ -233,8 +240,8 @@ class GenerationStage:
             if own not in self._avoided:  # a seed's variants and redraws avoid the same runs: tokenized once
                 self._avoided[own] = seed_ngrams(own, self.avoid_ngrams, self._count)
             params = replace(params, avoid=self._avoided[own])
-        if self.avoid_examples and task.template.example_answers:
-            params = replace(params, avoid=tuple(dict.fromkeys(params.avoid + example_avoid(task.template))))
+        if self.avoid_examples and (shown := self._template_checks(task.template)[1]):
+            params = replace(params, avoid=tuple(dict.fromkeys(params.avoid + shown)))
         turns: tuple[dict[str, str], ...] = ({"role": "user", "content": prompt},)
         lead = answer_lead(task) if self.prefill else ""
         if by_turn and turn:
@@ -289,12 +296,9 @@ class GenerationStage:
             require_same_language=task.kind != "pure_synthetic")
         if reason is not None:
             return _Verdict(reason, detail)
-        n = self.checks.echo_min_words
-        if n:
-            tpl = task.template
-            if tpl.hash not in self._echo:
-                self._echo[tpl.hash] = InstructionEcho.of(tpl.instructions, n)
-            echo = self._echo[tpl.hash].find(judged, task.seed.content if task.seed else None, n)
+        echo_check = self._template_checks(task.template)[0]
+        if echo_check is not None:
+            echo = echo_check.find(judged, task.seed.content if task.seed else None, self.checks.echo_min_words)
             if echo is not None:
                 return _Verdict("echoes_prompt", f"repeats the instructions' '{echo}'")
         return _Verdict(None, text=text, messages=messages, language=lang)
