@@ -24,7 +24,7 @@ class VLLMSpec(_SpecBase):
     max_model_len: int | None = Field(None, ge=16, description="context length (cpu: 512; cuda: the model's)")
     dtype: str | None = Field(None, description="weights dtype (cpu: bfloat16 where the CPU has AVX512-BF16/AMX, else float32; cuda: auto, the model's)")
     kv_cache_memory_bytes: int | None = Field(
-        None, ge=1 << 20, description="KV cache size in bytes (cpu: 64 MiB; cuda: from gpu_memory_utilization)")
+        None, ge=1 << 20, description="KV cache size in bytes (cpu: 2 GiB; cuda: from gpu_memory_utilization)")
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="cuda: share of GPU memory (0.9)")
     enforce_eager: bool | None = Field(None, description="no graph capture (cpu: true; cuda: false, CUDA graphs)")
     enable_chunked_prefill: bool | None = Field(
