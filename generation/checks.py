@@ -60,6 +60,14 @@ class CheckConfig(BaseModel):
         "talks about the task (\"The rewritten message: ...\"): `echoes_prompt`; 0 turns the check off. Its rare "
         "words (wordfreq Zipf < 4: 'rewritten', 'placeholders') and their families ('rewriting') count too. On "
         "38,158 real tweets this flags 0.14-0.25 % per built-in template (3-word runs alone: 0.08 % at most)"))
+    fact_checks: bool = Field(True, description=(
+        "a paraphrase keeps its seed's numbers, codes, placeholders, question, negation and speaker; a synthetic "
+        "record is neither a reword of its seed nor the prompt's definition or examples (generation/facts.py); "
+        "False keeps only the form checks (placeholders alone, invented tokens, role prefixes, loops)"))
+    languages: tuple[str, ...] = Field(("en",), description=(
+        "seed languages the model writes acceptably: a seed confidently in another language is rejected as "
+        "`unsupported_language` before any request (SmolLM2-135M: 0 of 40 non-English demo records were "
+        "acceptable in a blind reading); empty: every language"))
     meaning_languages: tuple[str, ...] = Field(("en",), description="seed languages the meaning check applies to "
                                                                     "(the embedder is English)")
 

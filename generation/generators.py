@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from semisynth.backends import Backend, Completion, GenerationRequest, SamplingParams
 from semisynth.hashing import content_hash, seed_from
-from semisynth.langid import detect_language
+from semisynth.langid import detect_language, identify
 from semisynth.lexicon import PLACEHOLDER
 from semisynth.records import Lineage, Message, Origin, Record, Reject
 from semisynth.runner import ShardResult
@@ -30,6 +30,7 @@ from .checks import (
     meaning_applies,
     meaning_drift,
 )
+from .facts import closest, fact_change, form_defect
 from .prompts import PromptTemplate, neutralise_seed
 from .tasks import (  # noqa: F401  (planning lived here: its names stay importable from this module)
     DEFAULT_TEMPLATES,
@@ -159,7 +160,24 @@ def _estimate_tokens(text: str) -> int:
 # redrawn here (the runner retries whole shards), nor is anything a config or the seed decides.
 REDRAW_REASONS = frozenset({"empty", "too_short", "too_long", "truncated", "refusal", "copy_of_seed",
                             "near_copy_of_seed", "wrong_language", "meaning_drift", "not_a_conversation",
-                            "turns_changed", "echoes_prompt"})
+                            "turns_changed", "echoes_prompt", "number_changed", "code_changed",
+                            "placeholder_changed", "sentence_type_changed", "negation_changed", "speaker_changed",
+                            "nothing_said", "invented_token", "placeholder_glued", "role_prefix", "narrates",
+                            "repetition_loop", "reword_of_seed", "copies_prompt_example"})
+# A seeded-synthetic record this close to its seed (SequenceMatcher over its words) rewords it; a synthetic record
+# this close to its leaf's definition or one of its examples returns the prompt.
+REWORD_SIMILARITY = 0.6
+EXAMPLE_SIMILARITY = 0.7
+_GLUE_AFTER_LEAD = re.compile(rf"(?:{PLACEHOLDER.pattern}|@\w+)$")
+
+
+def _continue(lead: str, text: str) -> str:
+    """The answer: the prefilled lead, then what the model wrote. A lead that ends in the seed's opening
+    <HANDLE> loses its trailing space (a prefill ending in a space makes BPE models write odd tokens), so the
+    model's first word would touch it: the space is put back (no seed has "<HANDLE>thanks")."""
+    if _GLUE_AFTER_LEAD.search(lead) and text[:1].isalnum():
+        return f"{lead} {text}"
+    return lead + text
 
 
 @dataclass(frozen=True)
@@ -171,6 +189,7 @@ class _Verdict:
     text: str = ""  # the answer as judged (a conversation: its turns joined)
     messages: list[Message] | None = None
     language: str = "und"
+    edits: tuple = ()  # the irregularity transfer's edits, once applied
 
 
 class GenerationStage:
@@ -215,6 +234,14 @@ class GenerationStage:
                                                 example_avoid(template))
         return self._by_template[template.hash]
 
+    def _unsupported_language(self, task: GenerationTask) -> str | None:
+        """The seed's language when the model is not to write it: only a confident guess on enough text counts
+        (a short English tweet can look Romanian to a detector), so a short seed is always tried."""
+        if not self.checks.languages or task.seed is None:
+            return None
+        guess = identify(task.seed.content)
+        return guess.lang if guess.present and guess.lang not in self.checks.languages else None
+
     def _by_turn(self, task: GenerationTask) -> bool:
         """A conversation answer is written one turn per request, its roles written for the model: the
         seed's turn count and roles hold by construction (small models drop or merge turns)."""
@@ -258,7 +285,8 @@ class GenerationStage:
         completions = self.backend.generate(requests)
         if len(completions) != len(requests):  # a backend bug must not lose tasks silently
             raise RuntimeError(f"backend returned {len(completions)} completions for {len(requests)} requests")
-        drawn = [(req, replace(c, text=req.meta["lead"] + c.text)) for req, c in zip(requests, completions, strict=True)]
+        drawn = [(req, replace(c, text=_continue(req.meta["lead"], c.text)))
+                 for req, c in zip(requests, completions, strict=True)]
         turn = 1
         while True:
             going = [j for j, t in enumerate(tasks) if self._by_turn(t) and turn < len(t.seed.messages)
@@ -271,7 +299,7 @@ class GenerationStage:
                 raise RuntimeError(f"backend returned {len(outs)} completions for {len(more)} requests")
             for j, req, c in zip(going, more, outs, strict=True):
                 before = drawn[j][1]
-                drawn[j] = (drawn[j][0], replace(c, text=req.meta["lead"] + c.text,  # lineage: the first turn's
+                drawn[j] = (drawn[j][0], replace(c, text=_continue(req.meta["lead"], c.text),  # lineage: 1st turn's
                                          prompt_tokens=before.prompt_tokens + c.prompt_tokens,
                                          completion_tokens=before.completion_tokens + c.completion_tokens))
             turn += 1
@@ -301,7 +329,48 @@ class GenerationStage:
             echo = echo_check.find(judged, task.seed.content if task.seed else None, self.checks.echo_min_words)
             if echo is not None:
                 return _Verdict("echoes_prompt", f"repeats the instructions' '{echo}'")
+        found = self._reader_checks(task, judged)
+        if found is not None:
+            return _Verdict(*found)
         return _Verdict(None, text=text, messages=messages, language=lang)
+
+    def _reader_checks(self, task: GenerationTask, judged: str) -> tuple[str, str] | None:
+        """What a reader sees next to the seed (generation/facts.py): the text is a message; a paraphrase keeps
+        its seed's facts; a synthetic record says something new, not its seed or the prompt's own words."""
+        seed = task.seed.content if task.seed is not None else None
+        found = form_defect(judged, seed)
+        if found is not None or not self.checks.fact_checks:
+            return found
+        if task.kind == "paraphrase":
+            return fact_change(seed, judged, task.seed.language)
+        if task.kind == "seeded_synthetic" and seed is not None:
+            sim, _ = closest(judged, [seed])
+            if sim >= REWORD_SIMILARITY:
+                return "reword_of_seed", f"similarity {sim:.2f} to its seed"
+        if task.leaf is not None:
+            sim, near = closest(judged, [task.leaf.definition, *task.leaf.examples])
+            if sim >= EXAMPLE_SIMILARITY:
+                return "copies_prompt_example", f"similarity {sim:.2f} to '{near[:60]}'"
+        return None
+
+    def _transferred(self, task: GenerationTask, verdict: _Verdict, attempt: int) -> _Verdict:
+        """A passed verdict with the irregularity transfer applied, judged again on that final text (the copy,
+        form and fact checks; the embedding checks judged the model's own words): a transfer that rebuilds its
+        seed or adds what nobody writes is a reject like any other draw."""
+        if verdict.reason is not None or self.transfer is None or not self.transfer.applies(task.generator):
+            return verdict
+        rng = seed_from(self.run_seed, task.id, "transfer", *([attempt] if attempt > 1 else []))
+        text, messages, edits = self.transfer.apply(verdict.text, verdict.messages, task.seed, verdict.language, rng)
+        if not edits:
+            return verdict
+        judged = "\n".join(m.content for m in messages) if messages else text
+        done = Completion(text=judged, finish_reason="stop", prompt_tokens=0, completion_tokens=0)
+        reason, detail, _ = check_output(done, judged, task.seed.content if task.seed else None, None, self.checks,
+                                         length_relative_to_seed=False, require_same_language=False)
+        found = (reason, detail) if reason is not None else self._reader_checks(task, judged)
+        if found is not None:
+            return _Verdict(found[0], f"after the irregularity transfer: {found[1] or found[0]}")
+        return replace(verdict, text=text, messages=list(messages) if messages else None, edits=edits)
 
     def _with_meaning(self, tasks: Sequence[GenerationTask], verdicts: list[_Verdict]) -> list[_Verdict]:
         """meaning_drift for the paraphrases that passed everything else: vs their seed, one embedding batch.
@@ -334,6 +403,7 @@ class GenerationStage:
             verdicts = self._with_meaning([tasks[i] for i in pending],
                                           [self._judge(tasks[i], comp) for i, (_, comp) in zip(pending, drawn,
                                                                                                strict=True)])
+            verdicts = [self._transferred(tasks[i], v, attempt) for i, v in zip(pending, verdicts, strict=True)]
             retry: list[int] = []
             for i, (req, comp), verdict in zip(pending, drawn, verdicts, strict=True):
                 final[i] = (req, comp, verdict)
@@ -351,7 +421,8 @@ class GenerationStage:
         self._avoided.clear()  # bounded by one batch: its tasks' variants and redraws share their seeds' runs
         final: dict[int, tuple[GenerationRequest, Completion, _Verdict]] = {}
         history: dict[int, list[str]] = {}  # each rejected draw's reason, per task
-        pending = list(range(len(tasks)))
+        unsupported = {i: lang for i, t in enumerate(tasks) if (lang := self._unsupported_language(t))}
+        pending = [i for i in range(len(tasks)) if i not in unsupported]
         session = getattr(self.backend, "cache_session", None)  # a backend with a prefix cache shares it
         cached_before = getattr(self.backend, "cached_prompt_tokens", 0)
         with session() if session is not None else nullcontext():  # across this batch's rounds
@@ -360,8 +431,13 @@ class GenerationStage:
         records: list[Record] = []
         rejects: list[Reject] = []
         for i, task in enumerate(tasks):
-            req, comp, verdict = final[i]
             parents = (task.seed.id,) if task.seed else ()
+            if i in unsupported:  # never sent: the model cannot write this language acceptably
+                rejects.append(Reject(content_hash([task.id, "reject"]), parents, "unsupported_language",
+                                      detail=f"seed is {unsupported[i]}; the checks' languages are "
+                                             f"{', '.join(self.checks.languages)}", task_id=task.id))
+                continue
+            req, comp, verdict = final[i]
             draws = len(history.get(i, ())) + (verdict.reason is None)
             if verdict.reason is not None:
                 detail = verdict.detail
@@ -370,10 +446,8 @@ class GenerationStage:
                 rejects.append(Reject(content_hash([task.id, "reject"]), parents, verdict.reason, detail=detail,
                                       text=comp.text or None, task_id=task.id))
                 continue
-            text, messages, edits = verdict.text, verdict.messages, ()
+            text, messages, edits = verdict.text, verdict.messages, verdict.edits
             if self.transfer is not None and self.transfer.applies(task.generator):
-                text, messages, edits = self.transfer.apply(text, messages, task.seed, verdict.language,
-                                                            seed_from(self.run_seed, task.id, "transfer"))
                 stats["transfer_edits"] = stats.get("transfer_edits", 0) + len(edits)
             lineage = Lineage(generator=task.generator, template=task.template.name, template_hash=task.template.hash,
                               model=self.backend.model_name, sampling=req.params.to_dict(), seed=req.params.seed,

@@ -105,7 +105,8 @@ def test_the_stage_rejects_drift_for_paraphrases_only_and_before_transfer():
     templates = {s.template_name(): load_template(s.template_name()) for s in specs}
     params = SamplingParams(max_tokens=32)
     tasks = plan_tasks(seeds + [spanish], specs, templates, {"intents": load_taxonomy("intents")}, params, 0)
-    stage = GenerationStage(_ScriptedBackend(outputs), params, CheckConfig(), "run", 0)
+    # the reader's fact rules and the language gate off: this pins the embedding check alone
+    stage = GenerationStage(_ScriptedBackend(outputs), params, CheckConfig(fact_checks=False, languages=()), "run", 0)
     result = stage(tasks)
     assert len(result.records) + len(result.rejects) == len(tasks)
     drifted = {(r.parents[0], next(t.generator for t in tasks if t.id == r.task_id))
@@ -116,5 +117,6 @@ def test_the_stage_rejects_drift_for_paraphrases_only_and_before_transfer():
     kept = {(r.parents[0], r.lineage.generator) for r in result.records}
     assert (ids[0], "paraphrase:keep_irregularities") in kept and (spanish.id, "paraphrase:clean") in kept
     assert all((i, "seeded_synthetic") in kept for i in ids)
-    off = GenerationStage(_ScriptedBackend(outputs), params, CheckConfig(meaning_min_similarity=0), "run", 0)(tasks)
+    off = GenerationStage(_ScriptedBackend(outputs), params, CheckConfig(meaning_min_similarity=0, fact_checks=False,
+                                                                           languages=()), "run", 0)(tasks)
     assert not [r for r in off.rejects if r.reason == "meaning_drift"]

@@ -1,0 +1,171 @@
+"""What a reader checks first when a record sits next to its seed: the facts survived, and the text is a message.
+
+The embedding checks compare meaning as a whole, so a fluent record that swaps "75 minutes" for "7.5 hours",
+turns a question into a statement or has the airline speak instead of the customer passes them. These rules look
+at exactly those facts. Each returns None or (reason, detail), the detail naming the fact, so a reject says what
+changed. They are pure functions of (seed, record text): the stage runs them on the final text (after the
+irregularity transfer) and `scripts/audit.py defects` counts them in any run's kept records.
+
+Calibrated on labelled pairs (audits/, README "What the checks catch"): precision and recall per rule there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+
+from semisynth import lexicon as lx
+
+# -- facts: numbers, codes, placeholders, sentence type, negation, person ---------------------------------------
+
+_NUMBER = re.compile(r"(?<![\w<.,:/])\d+(?:[.,:/]\d+)*")
+_SMALL_NUMBERS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# A flight, order or booking code (UA234, AA1234, 4K7XQ2) or an airport code (EWR, PHL): letters and digits
+# mixed, or three capitals that are not an English word. Times ("6AM"), ordinals ("2nd") and units ("4hrs")
+# are numbers, not codes.
+_MIXED = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{3,}\b")
+_UNIT = re.compile(r"^\d+(?:am|pm|st|nd|rd|th|s|h|hr|hrs|min|mins|m|k|x|lbs?|kg|mi|km|yrs?|mo|wk|wks|days?)$", re.I)
+_CAPS3 = re.compile(r"(?<![<\w])[A-Z]{3}(?![\w>])")
+_TOKEN = re.compile(r"</?[^<>\s]{1,30}>")  # <HANDLE>, <END>, </s>, <HANDLE_A>
+_SLOT = re.compile(r"\[[^\[\]\n]{2,30}\]|\{[^{}\n]{2,30}\}")  # [Customer_Name], {name}
+_GLUED = re.compile(rf"(?:(?<=[^\W_])(?:{lx.PLACEHOLDER.pattern}))|(?:(?:{lx.PLACEHOLDER.pattern})(?=[^\W_]))")
+_ROLE = re.compile(r"(?:^|\n|\s)(?:customer|agent|user|assistant|system|ai)\s*:", re.IGNORECASE)
+_NARRATION = re.compile(r"\bthe (?:customer|agent|user|assistant|airline rep\w*)\b", re.IGNORECASE)
+_NEGATORS = frozenset("not no never nothing none nobody nowhere neither nor cannot without cant dont wont didnt "
+                      "doesnt isnt wasnt arent werent havent hasnt hadnt couldnt wouldnt shouldnt aint".split())
+_FIRST = frozenset("i me my mine myself we us our ours ourselves im ive id i'm i've i'd i'll we're we've "
+                   "we'll we'd".split())
+_SECOND = frozenset("you your yours yourself yourselves u ur ya y'all youre you're you've you'll you'd".split())
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(lx.PLACEHOLDER.sub(" ", text.replace("’", "'")).lower())
+
+
+def numbers(text: str) -> Counter[str]:
+    """The numbers a text states, digits or small number words ("two" is "2"), "1,000" as "1000"."""
+    found = [re.sub(r"(?<=\d),(?=\d{3})", "", m) for m in _NUMBER.findall(lx.PLACEHOLDER.sub(" ", text))]
+    found += [_SMALL_NUMBERS[w] for w in _words(text) if w in _SMALL_NUMBERS and w != "one"]  # "one of" is no fact
+    return Counter(found)
+
+
+def codes(text: str) -> set[str]:
+    """Flight/order/booking and airport codes, upper-cased."""
+    mixed = {m.upper() for m in _MIXED.findall(text) if not _UNIT.match(m) and not m.isdigit()}
+    caps = {m for m in _CAPS3.findall(text) if lx.zipf(m.lower()) < 3.6}  # LAX 3.54, OMG 4.05
+    return mixed | caps
+
+
+def _has_code(code: str, text: str) -> bool:
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+
+
+def _fmt(counter: Counter[str] | set[str]) -> str:
+    return ", ".join(sorted(counter))
+
+
+def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] | None:
+    """The first fact of `seed` a paraphrase `text` changed, as (reason, detail), or None.
+
+    Numbers, codes and placeholders in any language; sentence type (a question stays a question), negation and
+    grammatical person (who speaks to whom) for English seeds, whose function words the rules know."""
+    sn, tn = numbers(seed), numbers(text)
+    if sn != tn:
+        lost, added = sn - tn, tn - sn
+        detail = "; ".join(p for p in (f"drops {_fmt(lost)}" if lost else "",
+                                       f"adds {_fmt(added)}" if added else "") if p)
+        return "number_changed", detail
+    sc = codes(seed)
+    lost = {c for c in sc if not _has_code(c, text)}
+    added = {c for c in codes(text) if not _has_code(c, seed)}
+    if lost or added:
+        detail = "; ".join(p for p in (f"drops {_fmt(lost)}" if lost else "",
+                                       f"adds {_fmt(added)}" if added else "") if p)
+        return "code_changed", detail
+    sp, tp = Counter(lx.PLACEHOLDER.findall(seed)), Counter(lx.PLACEHOLDER.findall(text))
+    if sp != tp:
+        return "placeholder_changed", f"seed has {dict(sp) or 'none'}, record has {dict(tp) or 'none'}"
+    if language not in ("en", "und"):
+        return None
+    if ("?" in seed) != ("?" in text):
+        return "sentence_type_changed", "seed asks, the record does not" if "?" in seed else \
+            "record asks, the seed does not"
+    sw, tw = set(_words(seed)), set(_words(text))
+    s_neg = bool(sw & _NEGATORS) or any(w.endswith("n't") for w in sw)
+    t_neg = bool(tw & _NEGATORS) or any(w.endswith("n't") for w in tw)
+    if s_neg != t_neg:
+        return "negation_changed", "seed negates, the record does not" if s_neg else \
+            "record negates, the seed does not"
+    if sw & _FIRST and not tw & _FIRST:
+        return "speaker_changed", "seed speaks as I/we, the record does not"
+    if tw & _SECOND and not sw & _SECOND:
+        return "speaker_changed", "record speaks to 'you', the seed does not"
+    return None
+
+
+# -- form: a message, not machinery ---------------------------------------------------------------------------
+
+_STRIP = re.compile(rf"{lx.PLACEHOLDER.pattern}|@\w+|#\w+|https?://\S+")
+
+
+def _repeat_loop(text: str) -> str | None:
+    """A unit of 1-4 words said 4+ times in a row (1 word) or 3+ times (2-4 words), or one word that is over a
+    third of a 12+ word text: what a decoding loop writes."""
+    words = _words(text)
+    for n in (1, 2, 3, 4):
+        need = 4 if n == 1 else 3
+        for i in range(len(words) - n * need + 1):
+            unit = words[i:i + n]
+            if all(words[i + k * n:i + (k + 1) * n] == unit for k in range(1, need)):
+                return " ".join(unit)
+    if len(words) >= 12:
+        word, count = Counter(w for w in words if w not in lx.STOPWORDS).most_common(1)[0] if \
+            any(w not in lx.STOPWORDS for w in words) else ("", 0)
+        if count * 3 > len(words):
+            return word
+    return None
+
+
+def form_defect(text: str, seed: str | None) -> tuple[str, str] | None:
+    """Why `text` is not a message a person wrote, beside `seed` (None: no seed), or None.
+
+    Something the seed has too is never a defect (a seed that is a <HANDLE> and a URL may be copied as one)."""
+    seed = seed or ""
+    if not any(len(w) >= 2 for w in _words(_STRIP.sub(" ", text))) and any(len(w) >= 2 for w in
+                                                                          _words(_STRIP.sub(" ", seed))):
+        return "nothing_said", "only placeholders, handles or punctuation"
+    invented = [t for t in dict.fromkeys(_TOKEN.findall(text)) if t not in seed]
+    if invented:
+        return "invented_token", ", ".join(invented[:3])
+    slots = [s for s in dict.fromkeys(_SLOT.findall(text)) if s not in seed]
+    if slots:
+        return "invented_token", ", ".join(slots[:3])
+    if len(_GLUED.findall(text)) > len(_GLUED.findall(seed)):
+        return "placeholder_glued", _GLUED.search(text).group(0) + " touches a word"
+    if _ROLE.search(text) and not _ROLE.search(seed):
+        return "role_prefix", _ROLE.search(text).group(0).strip()
+    if _NARRATION.search(text) and not _NARRATION.search(seed):
+        return "narrates", _NARRATION.search(text).group(0)
+    loop = _repeat_loop(text)
+    if loop is not None and _repeat_loop(seed) != loop:
+        return "repetition_loop", f"'{loop}' repeated"
+    return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(_words(text))
+
+
+def closest(text: str, others: Sequence[str]) -> tuple[float, str]:
+    """The highest SequenceMatcher ratio of `text` to any of `others` (words only, lower-cased), and that text."""
+    nt = _norm(text)
+    best = (0.0, "")
+    for other in others:
+        r = SequenceMatcher(None, nt, _norm(other), autojunk=False).ratio()
+        best = max(best, (r, other))
+    return best
