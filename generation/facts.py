@@ -131,6 +131,15 @@ def _repeat_loop(text: str) -> str | None:
     return None
 
 
+_TAGLIKE = re.compile(rf"#\w+|@\w+|{lx.PLACEHOLDER.pattern}")
+
+
+def _tokens_added_twice(text: str, seed: str) -> str | None:
+    """A hashtag, handle or placeholder the text has twice or more, more often than its seed (`#kudos #kudos`)."""
+    have, had = Counter(t.lower() for t in _TAGLIKE.findall(text)), Counter(t.lower() for t in _TAGLIKE.findall(seed))
+    return next((t for t, k in have.items() if k >= 2 and k > had[t]), None)
+
+
 def form_defect(text: str, seed: str | None) -> tuple[str, str] | None:
     """Why `text` is not a message a person wrote, beside `seed` (None: no seed), or None.
 
@@ -147,6 +156,9 @@ def form_defect(text: str, seed: str | None) -> tuple[str, str] | None:
         return "invented_token", ", ".join(slots[:3])
     if len(_GLUED.findall(text)) > len(_GLUED.findall(seed)):
         return "placeholder_glued", _GLUED.search(text).group(0) + " touches a word"
+    twice = _tokens_added_twice(text, seed)
+    if twice:
+        return "token_repeated", f"{twice} more often than in the seed"
     if _ROLE.search(text) and not _ROLE.search(seed):
         return "role_prefix", _ROLE.search(text).group(0).strip()
     if _NARRATION.search(text) and not _NARRATION.search(seed):

@@ -162,7 +162,7 @@ REDRAW_REASONS = frozenset({"empty", "too_short", "too_long", "truncated", "refu
                             "near_copy_of_seed", "wrong_language", "meaning_drift", "not_a_conversation",
                             "turns_changed", "echoes_prompt", "number_changed", "code_changed",
                             "placeholder_changed", "sentence_type_changed", "negation_changed", "speaker_changed",
-                            "nothing_said", "invented_token", "placeholder_glued", "role_prefix", "narrates",
+                            "nothing_said", "invented_token", "token_repeated", "placeholder_glued", "role_prefix", "narrates",
                             "repetition_loop", "reword_of_seed", "copies_prompt_example"})
 # A seeded-synthetic record this close to its seed (SequenceMatcher over its words) rewords it; a synthetic record
 # this close to its leaf's definition or one of its examples returns the prompt.

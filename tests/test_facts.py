@@ -81,6 +81,8 @@ SEED = "<HANDLE> thanks a lot for the help"
     ("thanks </s>", "invented_token"),
     ("Dear [Customer_Name], thanks", "invented_token"),
     ("thanks {name} for the help", "invented_token"),
+    ("thanks a lot #kudos #kudos", "token_repeated"),
+    ("<HANDLE> thanks a lot <HANDLE>", "token_repeated"),
     ("agent: thanks for the help", "role_prefix"),
     ("thanks a lot\ncustomer: you helped", "role_prefix"),
     ("the customer thanks the airline for the help", "narrates"),
@@ -101,6 +103,7 @@ def test_what_the_seed_has_is_never_a_form_defect():
     assert form_defect("no no no no way", "no no no no, not again") is None
     assert form_defect("the customer is always right, ha", "the customer is always right") is None
     assert form_defect("[EXT] your booking", "[EXT] booking ref") is None
+    assert form_defect("<HANDLE> <HANDLE> thx both", "<HANDLE> <HANDLE> thanks to you both") is None
     assert form_defect("<HANDLE>'s crew rocks", SEED) is None  # a possessive is not glued
 
 
