@@ -20,10 +20,11 @@ from semisynth import lexicon as lx
 
 # -- facts: numbers, codes, placeholders, sentence type, negation, person ---------------------------------------
 
-_NUMBER = re.compile(r"(?<![\w<.,:/])\d+(?:[.,:/]\d+)*")
-_SMALL_NUMBERS = {w: str(i) for i, w in enumerate(
+_NUMBER = re.compile(r"(?<![\w<])(?<!\d[.,:/])\d+(?:[.,:/]\d+)*")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
+    "seventeen eighteen nineteen twenty".split())} | {w: str(i) for i, w in enumerate(
+    "_ first second third fourth fifth sixth seventh eighth ninth tenth".split()) if i} | {"half": "0.5"}
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # A flight, order or booking code (UA234, AA1234, 4K7XQ2) or an airport code (EWR, PHL): letters and digits
 # mixed, or three capitals that are not an English word. Times ("6AM"), ordinals ("2nd") and units ("4hrs")
@@ -35,23 +36,33 @@ _TOKEN = re.compile(r"</?[^<>\s]{1,30}>")  # <HANDLE>, <END>, </s>, <HANDLE_A>
 _SLOT = re.compile(r"\[[^\[\]\n]{2,30}\]|\{[^{}\n]{2,30}\}")  # [Customer_Name], {name}
 _GLUED = re.compile(rf"(?:(?<=[^\W_])(?:{lx.PLACEHOLDER.pattern}))|(?:(?:{lx.PLACEHOLDER.pattern})(?=[^\W_]))")
 _ROLE = re.compile(r"(?:^|\n|\s)(?:customer|agent|user|assistant|system|ai)\s*:", re.IGNORECASE)
-_NARRATION = re.compile(r"\bthe (?:customer|agent|user|assistant|airline rep\w*)\b", re.IGNORECASE)
-_NEGATORS = frozenset("not no never nothing none nobody nowhere neither nor cannot without cant dont wont didnt "
+_NARRATION = re.compile(r"\bthe (?:customer|user|assistant)\b", re.IGNORECASE)  # "the gate agent" is real
+# What the company says to a customer, not what a customer writes: a paraphrase that says it flipped the speaker.
+_AGENT_VOICE = re.compile(
+    r"\b(?:i|we)(?:'ll| will|'m going to| am going to| are going to|'re going to| can| would be happy to) "
+    r"(?:give|refund|rebook|compensate|help|assist|credit|reimburse|upgrade|contact|reach out to) (?:you|u)\b|"
+    r"\bsorry for (?:the|any) inconvenience\b|\bwe apologi[sz]e\b|\bhow (?:can|may) (?:i|we) (?:help|assist)\b|"
+    r"\bplease (?:dm|follow|contact|message) us\b|\bthank you for (?:contacting|reaching out|flying with) us\b",
+    re.IGNORECASE)
+_NEGATORS = frozenset("nah nope not no never nothing none nobody nowhere neither nor cannot without cant dont wont didnt "
                       "doesnt isnt wasnt arent werent havent hasnt hadnt couldnt wouldnt shouldnt aint".split())
 _FIRST = frozenset("i me my mine myself we us our ours ourselves im ive id i'm i've i'd i'll we're we've "
                    "we'll we'd".split())
-_SECOND = frozenset("you your yours yourself yourselves u ur ya y'all youre you're you've you'll you'd".split())
 
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(lx.PLACEHOLDER.sub(" ", text.replace("’", "'")).lower())
 
 
-def numbers(text: str) -> Counter[str]:
-    """The numbers a text states, digits or small number words ("two" is "2"), "1,000" as "1000"."""
-    found = [re.sub(r"(?<=\d),(?=\d{3})", "", m) for m in _NUMBER.findall(lx.PLACEHOLDER.sub(" ", text))]
-    found += [_SMALL_NUMBERS[w] for w in _words(text) if w in _SMALL_NUMBERS and w != "one"]  # "one of" is no fact
-    return Counter(found)
+def numbers(text: str) -> set[str]:
+    """The numbers a text states in digits ("1,000" as "1000", "6AM" as "6", "1st" as "1")."""
+    return {re.sub(r"(?<=\d),(?=\d{3})", "", m) for m in _NUMBER.findall(lx.PLACEHOLDER.sub(" ", text))}
+
+
+def number_words(text: str) -> set[str]:
+    """The numbers a text states in words ("two", "first"): they can keep a seed's number, never add one
+    ("one of us" states no number)."""
+    return {_NUMBER_WORDS[w] for w in _words(text) if w in _NUMBER_WORDS}
 
 
 def codes(text: str) -> set[str]:
@@ -65,8 +76,8 @@ def _has_code(code: str, text: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
 
 
-def _fmt(counter: Counter[str] | set[str]) -> str:
-    return ", ".join(sorted(counter))
+def _fmt(items: set[str]) -> str:
+    return ", ".join(sorted(items))
 
 
 def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] | None:
@@ -75,8 +86,8 @@ def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] |
     Numbers, codes and placeholders in any language; sentence type (a question stays a question), negation and
     grammatical person (who speaks to whom) for English seeds, whose function words the rules know."""
     sn, tn = numbers(seed), numbers(text)
-    if sn != tn:
-        lost, added = sn - tn, tn - sn
+    lost, added = sn - tn - number_words(text), tn - sn - number_words(seed)
+    if lost or added:
         detail = "; ".join(p for p in (f"drops {_fmt(lost)}" if lost else "",
                                        f"adds {_fmt(added)}" if added else "") if p)
         return "number_changed", detail
@@ -92,9 +103,8 @@ def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] |
         return "placeholder_changed", f"seed has {dict(sp) or 'none'}, record has {dict(tp) or 'none'}"
     if language not in ("en", "und"):
         return None
-    if ("?" in seed) != ("?" in text):
-        return "sentence_type_changed", "seed asks, the record does not" if "?" in seed else \
-            "record asks, the seed does not"
+    if "?" in seed and "?" not in text:  # the other way is mostly a question the seed asked without its "?"
+        return "sentence_type_changed", "seed asks, the record does not"
     sw, tw = set(_words(seed)), set(_words(text))
     s_neg = bool(sw & _NEGATORS) or any(w.endswith("n't") for w in sw)
     t_neg = bool(tw & _NEGATORS) or any(w.endswith("n't") for w in tw)
@@ -103,8 +113,9 @@ def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] |
             "record negates, the seed does not"
     if sw & _FIRST and not tw & _FIRST:
         return "speaker_changed", "seed speaks as I/we, the record does not"
-    if tw & _SECOND and not sw & _SECOND:
-        return "speaker_changed", "record speaks to 'you', the seed does not"
+    voice = _AGENT_VOICE.search(text)
+    if voice and not _AGENT_VOICE.search(seed):
+        return "speaker_changed", f"the record speaks as the company: '{voice.group(0)}'"
     return None
 
 

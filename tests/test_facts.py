@@ -9,7 +9,7 @@ import pytest
 
 from semisynth.backends import Completion, SamplingParams
 from semisynth.generation.checks import CheckConfig
-from semisynth.generation.facts import closest, codes, fact_change, form_defect, numbers
+from semisynth.generation.facts import closest, codes, fact_change, form_defect, number_words, numbers
 from semisynth.generation.generators import GenerationStage, _continue
 from semisynth.generation.prompts import load_template
 from semisynth.generation.tasks import GeneratorSpec, plan_tasks
@@ -33,7 +33,7 @@ FACTS = [
     ("<HANDLE> thanks", "<HANDLE> <HANDLE> thank you", "placeholder_changed"),
     ("Is there a way I can get a record of all the flights I've taken?",
      "I have checked all the flights you've taken.", "sentence_type_changed"),
-    ("<HANDLE> my flight got cancelled.", "<HANDLE> did my flight get cancelled?", "sentence_type_changed"),
+    ("<HANDLE> my flight got cancelled how about a voucher", "<HANDLE> my flight is cancelled. How about a voucher?", None),
     ("<HANDLE> can you help me?", "<HANDLE> could you help me out?", None),
     ("<HANDLE> my bag did not arrive", "<HANDLE> my bag arrived", "negation_changed"),
     ("<HANDLE> my bag did not arrive", "<HANDLE> my bag never showed up", None),
@@ -42,6 +42,14 @@ FACTS = [
     ("<HANDLE> I lost my bag", "<HANDLE> a bag was lost", "speaker_changed"),
     ("<HANDLE> can u check my seat", "<HANDLE> could you look at my seat", None),  # u is you
     ("<HANDLE> great crew today", "<HANDLE> lovely crew today", None),
+    ("<HANDLE> it's the poor service I have a problem with", "<HANDLE> my problem is with your poor service", None),
+    ("<HANDLE> we want a refund", "<HANDLE> we will refund you in full", "speaker_changed"),
+    ("<HANDLE> 2 hour delay and you charge me for beer? Nah, I'm good.", "<HANDLE> 2 hours late and u want me to "
+     "pay for beer? No thanks.", None),  # nah is a no
+    ("<HANDLE> upgrade to 1st class, only 1 flight, 6 months ago", "<HANDLE> first class upgrade, only one flight, "
+     "six months back", None),  # number words keep a number...
+    ("<HANDLE> one of us got a seat", "<HANDLE> 1 of us got a seat", None),
+    ("<HANDLE> one of us got a seat", "<HANDLE> 2 of us got a seat", "number_changed"),  # ...and never add one
 ]
 
 
@@ -64,7 +72,8 @@ def test_person_negation_and_questions_are_english_rules():
 
 
 def test_numbers_and_codes_read_as_a_reader_would():
-    assert numbers("flight at 6AM, 2 bags, two kids, one of us, 1,000 miles") == {"6": 1, "2": 2, "1000": 1}
+    assert numbers("flight at 6AM, 2 bags, two kids, one of us, 1,000 miles") == {"6", "2", "1000"}
+    assert number_words("two kids, one of us, the first time") == {"2", "1"}
     assert codes("UA234 from EWR to LAX at 6AM, 2nd time, 4hrs, OMG THE") == {"UA234", "EWR", "LAX"}
 
 
@@ -86,6 +95,7 @@ SEED = "<HANDLE> thanks a lot for the help"
     ("agent: thanks for the help", "role_prefix"),
     ("thanks a lot\ncustomer: you helped", "role_prefix"),
     ("the customer thanks the airline for the help", "narrates"),
+    ("thanks to the gate agent for the help", None),
     ("thanks thanks thanks thanks for the help", "repetition_loop"),
     ("so much help so much help so much help", "repetition_loop"),
     ("<HANDLE> thank you so much for helping", None),
