@@ -252,7 +252,8 @@ def test_stage_with_transfer_off_writes_exactly_the_undone_records(seeds):
     templates = {s.template_name(): load_template(s.template_name()) for s in specs}
     params = SamplingParams(max_tokens=64)
     tasks = plan_tasks(picked, specs, templates, {"intents": load_taxonomy("intents")}, params, 0)
-    checks = CheckConfig(meaning_min_similarity=0)  # meaning_drift has its own tests; here every output is kept
+    # meaning_drift and the reader's fact checks have their own tests; here every output is kept
+    checks = CheckConfig(meaning_min_similarity=0, fact_checks=False)
     on = GenerationStage(_ScriptedBackend(outputs), params, checks, "r", 0, TransferModel(seeds))(tasks)
     off = GenerationStage(_ScriptedBackend(outputs), params, checks, "r", 0, None)(tasks)
     assert len(on.records) == len(off.records) == len(tasks)
@@ -328,3 +329,150 @@ def test_a_real_run_keeps_the_invariant_and_every_record_undoes(tmp_path):
         assert rec.id == Record.make_id(rec.origin, rec.text, rec.messages, rec.parents)  # id covers the final text
         undone = undo_transfer_record(rec)
         assert undone.lineage.transfer == () and (undone.id == rec.id) == (not lin.get("transfer"))
+
+
+# --- a transfer that writes like people (issue 20, item 5) ----------------------------------------------
+
+
+def _runs(model: TransferModel, clean: str, parent: Record | None, n: int = 40):
+    """(output, edits) over n seeds; every one undoes to the clean text."""
+    for s in range(n):
+        out, _, edits = model.apply(clean, None, parent, "en", s)
+        assert undo_edits(out, edits) == clean, (clean, out)
+        yield out, edits
+
+
+# A long clean text: a per-word rate asks for more of each kind than a short parent has.
+LONG = ("Thank you to the crew on my flight from Boston today. They were kind and helpful the whole way, the seats "
+        "were clean, the food was good and the pilot kept us posted. The whole trip was a pleasure from start "
+        "to finish and I would fly with them again any time.")
+
+
+def test_never_adds_what_the_text_already_holds_nor_the_same_token_twice():
+    parent = _rec("<HANDLE> crew was great :) #kudos")
+    model = TransferModel([parent])
+    clean = LONG.replace("any time.", "any time :) #kudos")
+    for out, edits in _runs(model, clean, parent):
+        assert out.lower().count("#kudos") == 1 and out.count(":)") == 1, out
+        assert not [e for e in edits if e.kind in ("hashtag", "emoticon")], edits
+    # pure synthetic (the corpus pool): what it adds is distinct and new to the text
+    corpus = [_rec(t) for t in ("so happy #kudos #travel :)", "late again #fail <URL>", "ok #kudos :) :)",
+                                "#fail #fail love it <URL> <URL>")]
+    model = TransferModel(corpus)
+    for out, edits in _runs(model, LONG + " #kudos", None, 60):
+        added = [e.after.strip() for e in edits if e.kind in ("hashtag", "url", "handle", "emoticon", "emoji")]
+        assert len(added) == len({a.lower() for a in added}), added
+        assert "#kudos" not in [a.lower() for a in added]
+        tags = [t.lower() for t in lx.HASHTAG.findall(out)]
+        assert len(tags) == len(set(tags)) and out.count("<URL>") <= 1, out
+
+
+def test_tags_handles_and_urls_only_where_and_as_often_as_the_parent_has_them():
+    parent = _rec("<HANDLE> great crew today, thanks! #kudos #united <URL>")
+    model = TransferModel([parent])
+    for out, _ in _runs(model, LONG, parent):
+        assert len(lx.HASHTAG.findall(out)) <= 2 and out.count("<URL>") <= 1 and out.count("<HANDLE>") <= 1, out
+        assert "<URL> <URL>" not in out
+        tail = out[out.index(" #") if " #" in out else len(out):]
+        assert all(t in ("#kudos", "#united", "<URL>") for t in tail.split()), out  # the parent's trailing run...
+        assert [t for t in tail.split()] == [t for t in ("#kudos", "#united", "<URL>") if t in tail]  # ...in order
+    # hard negative: the output's own tag counts against the parent's two
+    for out, _ in _runs(model, LONG + " #travel", parent):
+        assert len(lx.HASHTAG.findall(out)) <= 2, out
+    # an inline tag goes back on its word; it is not appended
+    parent = _rec("Stuck at the gate with #United again, 3 hours now")
+    model = TransferModel([parent])
+    marked = [out for out, _ in _runs(model, "Stuck at the gate with United again, for 3 hours now.", parent)]
+    assert all(o.count("#") <= 1 and not o.rstrip(".").endswith("#United") for o in marked)
+    assert any("with #United again" in o for o in marked)
+    # an inline URL has no place to go, and a parent without tags gives none
+    parent = _rec("Look at <URL> this is the line at the desk #fail")
+    for out, _ in _runs(TransferModel([parent]), LONG, parent):
+        assert "<URL>" not in out and len(lx.HASHTAG.findall(out)) <= 1, out
+    parent = _rec("<HANDLE> where is my bag, 2 days now")
+    for out, _ in _runs(TransferModel([parent] + [_rec("#fail #fail #fail <URL>")] * 5), LONG, parent):
+        assert not lx.HASHTAG.findall(out) and "<URL>" not in out, out
+
+
+def test_caps_only_on_words_that_carry_the_voice_and_codes_are_not_shouting():
+    from generation.transfer import is_shouting, learn_codes
+
+    for code in ("LAX", "SEA", "USA", "TSA", "UA234", "SFO", "OMG", "LOL", "AA"):
+        assert not is_shouting(code), code
+    for shout in ("AGAIN", "NEVER", "KIDS", "WORST", "NOT"):
+        assert is_shouting(shout), shout
+    assert profile_text("Flying LAX to SEA on UA234, the TSA line at SFO, OMG").counts["allcaps"] == 0
+    assert profile_text("lost my bag AGAIN, NEVER flying with you").pool("allcaps") == ["again", "never"]
+    assert learn_codes(["PEN to MEN", "PEN again", "my pen"]) == frozenset({"pen"})  # a corpus's own code
+    # a parent whose only capitals are codes: no caps edit, ever
+    parent = _rec("<HANDLE> flight UA234 from LAX to SEA, then JFK. TSA line at DEN was long")
+    model = TransferModel([parent])
+    for _, edits in _runs(model, "My flight UA234 from LAX to SEA was slow and the line was long again.", parent):
+        assert not [e for e in edits if e.kind == "allcaps"], edits
+    # a shouting parent: caps on the word it shouted or a word people shout, never an ordinary word or a code
+    parent = _rec("lost my bag AGAIN at LAX. NEVER again!! the WORST")
+    model = TransferModel([parent])
+    clean = "They lost my luggage again at LAX on flight UA234. The service there is the worst and I never fly there."
+    caps = [e for _, edits in _runs(model, clean, parent, 60) for e in edits if e.kind == "allcaps"]
+    assert caps and {e.before for e in caps} <= {"again", "never", "worst"}, caps
+
+
+def test_punctuation_runs_never_change_a_sentences_type():
+    from generation.transfer import keeps_sentence_type
+
+    assert keeps_sentence_type("?", "??") and keeps_sentence_type("?", "?!")
+    assert not keeps_sentence_type(".", "??") and not keeps_sentence_type("", "?!") and not keeps_sentence_type("!", "!?")
+    assert keeps_sentence_type("!", "!!!") and keeps_sentence_type(".", "....") and not keeps_sentence_type(".", ",,")
+    parent = _rec("where is my bag?? why?? WHY??? nobody answers?? ok!!")
+    model = TransferModel([parent])
+    statements = "My bag did not arrive. I waited at the belt for an hour. Nobody from the desk came to help me."
+    for out, _ in _runs(model, statements, parent, 60):
+        assert "?" not in out, out
+    question = "My bag did not arrive. Where is it? Nobody from the desk came to help me!"
+    runs = [e for _, edits in _runs(model, question, parent, 60) for e in edits if e.kind == "repeated_punct"]
+    assert runs
+    for e in runs:
+        assert keeps_sentence_type(e.before, e.after), e
+        assert ("?" in e.after) == (e.before == "?"), e
+
+
+def test_slang_is_only_a_swap_of_a_word_the_text_has():
+    parent = _rec("lol wtf u r late AGAIN lol omg smh pls answer u guys lol")
+    model = TransferModel([parent])
+    for out, edits in _runs(model, "The flight was on time and the crew were kind.", parent):
+        assert not [e for e in edits if e.kind == "slang"], edits
+        assert not re.search(r"\b(?:lol|wtf|omg|smh)\b", out, re.I), out
+    swaps = []
+    for _, edits in _runs(model, "Are you going to answer me? Please tell me, because no bags came.", parent, 60):
+        swaps += [e for e in edits if e.kind == "slang"]
+    assert swaps and all(e.before and e.before.lower() in lx.SLANG_FOR for e in swaps), swaps
+    assert not [e for e in swaps if e.before.lower() == "no"], "'no bags' is no 'nope bags'"
+
+
+def test_a_transfer_that_rebuilds_a_short_seed_steps_back_and_the_check_sees_it():
+    from generation.checks import CheckConfig, check_output
+    from generation.transfer import rebuilds_seed
+    from semisynth.backends import Completion
+
+    parent = _rec("<HANDLE> thanks for nothing!!")
+    model = TransferModel([parent])
+    clean = "Thanks for nothing!"
+    assert rebuilds_seed(clean, parent.text) is None
+    for out, _ in _runs(model, clean, parent):
+        assert rebuilds_seed(out, parent.text) is None, out
+        assert out != parent.text
+    # an output that was a near copy before the transfer is the output checks' to reject, not the transfer's
+    near = "<HANDLE> thanks for nothing!"
+    assert rebuilds_seed(near, parent.text) is not None
+    assert any(model.apply(near, None, parent, "en", s)[2] for s in range(20))
+    # the same rule as the output checks: copy, near copy, verbatim inside
+    cfg = CheckConfig()
+    pairs = [("<HANDLE> THANKS for nothing!!", parent.text), ("thanks for nothing", parent.text),
+             ("so my bag went to Denver and I went to Boston", "my bag went to Denver and I went to Boston"),
+             ("Well, my bag went to Denver and I went to Boston, and nobody cares at all",
+              "my bag went to Denver and I went to Boston"),
+             ("They sent my suitcase to Denver", "my bag went to Denver and I went to Boston")]
+    for text, seed in pairs:
+        reason = check_output(Completion(text, "stop", 1, 1), text, seed, None, cfg, length_relative_to_seed=False,
+                              require_same_language=False)[0]
+        assert (rebuilds_seed(text, seed) is not None) == (reason in ("copy_of_seed", "near_copy_of_seed")), text

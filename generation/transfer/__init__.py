@@ -13,6 +13,14 @@ keyboard-adjacent substitution, phonetic) and the frequency band of the words pe
 misspelling itself is, in order of preference, the parent's own, one seen in the seeds, codespell's list
 read backwards (correct word -> its common misspellings), or an edit of the drawn type.
 
+What it adds is what people write: never a token the text already holds, nor the same one twice
+(no "#kudos #kudos"); the parent's handles, hashtags and URLs only where and as often as the parent has
+them (its trailing run at the end, in its order; an inline tag back on its word); capitals only on words
+that carry the voice (a word the parent shouted, or one people shout), and a parent's codes and acronyms
+(LAX, USA, UA234) are not shouting; punctuation runs that keep each sentence's type (a statement never gets
+"??"); slang only as a swap of a word the text has, never an appended "lol"/"wtf". A transfer that would
+make the text its parent again (the output checks' copy rules: `rebuilds_seed`) steps back, last edits first.
+
 Never edited: numbers, amounts, dates, codes (any token with a digit or an inner capital, ALL-CAPS),
 names (capitalised words not at a sentence start, and any word the parent capitalised mid-sentence),
 PII placeholders (<EMAIL>, <URL>, ...), @handles, #hashtags, URLs, and a conversation's roles (only a
@@ -24,12 +32,14 @@ output, byte for byte. Deterministic: the rng is seeded from the run seed and th
 from .document import Document, draw_count, protected_mask
 from .edits import Edit, undo_edits, undo_transfer, undo_transfer_record
 from .kinds import ENGLISH_ONLY, KINDS, TRANSFER_GENERATORS
-from .model import TransferModel
-from .profile import Profile, names_in, pool_profiles, profile_text
+from .model import TransferModel, keeps_sentence_type
+from .near_seed import NEAR_COPY_SIMILARITY, rebuilds_seed
+from .profile import Profile, is_shouting, learn_codes, names_in, pool_profiles, profile_text, tail_tokens
 from .typos import BANDS, EDIT_TYPES, TypoModel, band_of, classify_typo
 
 __all__ = [
-    "BANDS", "EDIT_TYPES", "ENGLISH_ONLY", "KINDS", "TRANSFER_GENERATORS", "Document", "Edit", "Profile",
-    "TransferModel", "TypoModel", "band_of", "classify_typo", "draw_count", "names_in", "pool_profiles",
-    "profile_text", "protected_mask", "undo_edits", "undo_transfer", "undo_transfer_record",
+    "BANDS", "EDIT_TYPES", "ENGLISH_ONLY", "KINDS", "NEAR_COPY_SIMILARITY", "TRANSFER_GENERATORS", "Document", "Edit",
+    "Profile", "TransferModel", "TypoModel", "band_of", "classify_typo", "draw_count", "is_shouting",
+    "keeps_sentence_type", "learn_codes", "names_in", "pool_profiles", "profile_text", "protected_mask",
+    "rebuilds_seed", "tail_tokens", "undo_edits", "undo_transfer", "undo_transfer_record",
 ]

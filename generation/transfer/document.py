@@ -12,20 +12,12 @@ from typing import Any
 from semisynth import lexicon as lx
 
 from .edits import Edit
-from .kinds import INNER_CAP, VOWELS
+from .kinds import INNER_CAP, VOWELS, common_words
 from .profile import n_words, names_in
 
 _NUMBERISH = re.compile(r"[$€£¥]?\w*\d(?:[\w$€£%/:.,'-]*\w)?%?")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 _ENTITY = re.compile(r"&#?\w+;")  # HTML entities left in scraped text (&amp;)
-
-
-@lru_cache(maxsize=1)
-def _common_words() -> frozenset[str]:
-    """Words common enough in lowercase that a capital at a sentence start says nothing (top 30k)."""
-    from wordfreq import top_n_list
-
-    return frozenset(top_n_list("en", 30_000))
 
 
 def protected_mask(text: str, names: Iterable[str] = ()) -> list[bool]:
@@ -42,7 +34,7 @@ def protected_mask(text: str, names: Iterable[str] = ()) -> list[bool]:
             cover(m.start(), m.end())
     names = set(names) | names_in(text)
     protected_words = lx.MONTHS | lx.WEEKDAYS | lx.NUMBER_WORDS
-    common = _common_words()
+    common = common_words()  # a capital at a sentence start on one of these says nothing
     for m in lx.WORD.finditer(text):
         w = m.group(0).lower()
         capital = m.group(0)[0].isupper() and m.group(0) != "I" and "'" not in w

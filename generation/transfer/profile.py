@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from semisynth import lexicon as lx
 
-from .kinds import CONTRACTION, INNER_CAP, LEAD
+from .kinds import CODES, CONTRACTION, INNER_CAP, LEAD, common_words
 
 if TYPE_CHECKING:
     from .typos import TypoModel
 
 _CAPWORD = re.compile(r"\b[A-Z][a-z]+(?:'[a-z]+)?\b")
+_EDGE_PUNCT = ".,!?:;|()[]\"'…-–—"
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Profile:
     lead_share: float = 0.0  # share of texts that start with a handle (1/0 for one text)
     names: frozenset[str] = frozenset()  # lowercase words the text capitalises mid-sentence
     typos: dict[str, str] = field(default_factory=dict)  # intended word -> the misspelling seen
+    tail: tuple[str, ...] = ()  # the handles, hashtags and URLs of the text's trailing run ("... thx #fail <URL>")
 
     def rate(self, kind: str) -> float:
         return self.counts[kind] / self.opps[kind] if self.opps[kind] else 0.0
@@ -62,8 +64,72 @@ def names_in(text: str) -> set[str]:
     return out
 
 
-def count_kinds(text: str, typo_model: TypoModel | None) -> tuple[Counter, Counter, dict[str, list[str]],
-                                                                    dict[str, str]]:
+def is_shouting(token: str, codes: Collection[str] = frozenset()) -> bool:
+    """An all-caps word that raises the voice ("AGAIN", "NEVER", "KIDS"): a common word written in capitals.
+    Not a code or an acronym (LAX, USA, TSA; UA234 and SFO are no words at all; `codes` adds a corpus's own),
+    not slang that is written in capitals anyway (OMG, LOL)."""
+    lw = token.lower()
+    return (len(token) >= 3 and token.isalpha() and token.isupper() and lw in common_words()
+            and lw not in CODES and lw not in codes and lw not in lx.SLANG)
+
+
+def learn_codes(texts: Iterable[str]) -> frozenset[str]:
+    """Words a corpus writes in capitals at least as often as not, and twice or more: its own codes and names
+    ("SEA" and "DEN" in airline tweets), not shouting. Lowercase forms."""
+    caps: Counter = Counter()
+    other: Counter = Counter()
+    for text in texts:
+        for m in lx.WORD.finditer(text):
+            w = m.group(0)
+            (caps if len(w) >= 3 and w.isupper() else other)[w.lower()] += 1
+    return frozenset(w for w, n in caps.items() if n >= 2 and n >= other[w])
+
+
+def tokens_of(text: str, kind: str) -> list[str]:
+    """Every handle (with the masker's <HANDLE>), hashtag or URL (with <URL>) in the text."""
+    if kind == "hashtag":
+        return lx.HASHTAG.findall(text)
+    if kind == "handle":
+        return lx.HANDLE.findall(text) + re.findall(r"<HANDLE>", text)
+    if kind == "url":
+        return lx.URL.findall(text) + re.findall(r"<URL>", text)
+    raise ValueError(f"no tokens for kind {kind!r}: handle, hashtag or url")
+
+
+def token_key(token: str) -> str:
+    """Tags and handles are the same whatever their case (#Fail is #fail); URLs are exact."""
+    return token if token.startswith(("http", "www.")) else token.lower()
+
+
+def kind_of_token(token: str) -> str | None:
+    if token == "<HANDLE>" or lx.HANDLE.fullmatch(token):
+        return "handle"
+    if token == "<URL>" or lx.URL.fullmatch(token):
+        return "url"
+    if lx.HASHTAG.fullmatch(token):
+        return "hashtag"
+    return None
+
+
+def tail_tokens(text: str) -> list[str]:
+    """The handles, hashtags and URLs of the text's trailing run, in order: what follows its last word, with
+    emoticons, emoji and punctuation in between ("... ever! #fail @united <URL> :(")). A leading handle
+    (`LEAD`) is the lead's, not the tail's."""
+    lead = LEAD.match(text)
+    out: list[str] = []
+    for tok in reversed(text[lead.end() if lead else 0:].split()):
+        core = tok if tok.startswith(("http", "www.")) else tok.strip(_EDGE_PUNCT)
+        if not core:
+            continue
+        if kind_of_token(core) is not None:
+            out.append(core)
+        elif not (lx.EMOTICON.fullmatch(core) or lx.EMOJI.fullmatch(core)):
+            break
+    return out[::-1]
+
+
+def count_kinds(text: str, typo_model: TypoModel | None, codes: Collection[str] = frozenset(),
+                ) -> tuple[Counter, Counter, dict[str, list[str]], dict[str, str]]:
     counts: Counter = Counter()
     opps: Counter = Counter()
     pools: dict[str, list[str]] = {}
@@ -80,7 +146,8 @@ def count_kinds(text: str, typo_model: TypoModel | None) -> tuple[Counter, Count
     pools["handle"], pools["url"], pools["hashtag"] = handles, urls, tags
     slang = [m.group(0).lower() for m in words if m.group(0).lower() in lx.SLANG]
     counts["slang"], pools["slang"] = len(slang), slang
-    counts["allcaps"] = len(lx.ALLCAPS.findall(lx.PLACEHOLDER.sub("<>", text)))  # emphasis, not <HANDLE>
+    shouts = [t.lower() for t in lx.ALLCAPS.findall(lx.PLACEHOLDER.sub("<>", text)) if is_shouting(t, codes)]
+    counts["allcaps"], pools["allcaps"] = len(shouts), shouts  # emphasis: not <HANDLE>, LAX, USA, OMG
     elong = [m.group(0) for m in lx.ELONGATION.finditer(text)]
     counts["elongation"] = len(elong)
     pools["elongation"] = [str(max(len(g.group(0)) for g in re.finditer(r"([A-Za-z])\1{2,}", w))) for w in elong]
@@ -106,11 +173,12 @@ def count_kinds(text: str, typo_model: TypoModel | None) -> tuple[Counter, Count
     return counts, opps, pools, typos
 
 
-def profile_text(text: str, typo_model: TypoModel | None = None) -> Profile:
-    counts, opps, pools, typos = count_kinds(text, typo_model)
+def profile_text(text: str, typo_model: TypoModel | None = None, codes: Collection[str] = frozenset()) -> Profile:
+    counts, opps, pools, typos = count_kinds(text, typo_model, codes)
     lead = LEAD.match(text)
     lead_tokens = lead.group(0).split() if lead else []
-    return Profile(counts, opps, pools, lead_tokens, 1.0 if lead_tokens else 0.0, frozenset(names_in(text)), typos)
+    return Profile(counts, opps, pools, lead_tokens, 1.0 if lead_tokens else 0.0, frozenset(names_in(text)), typos,
+                   tuple(tail_tokens(text)))
 
 
 def pool_profiles(profiles: Iterable[Profile]) -> Profile:
