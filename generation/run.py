@@ -189,7 +189,9 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
     elif out.exists() and any(out.iterdir()):
         raise UserError(str(out), "exists and is not a semisynth run directory", "use a new --out directory")
     # fitted on all seeds (rates, typo kinds, the corpus profile for records without a parent)
-    transfer = TransferModel(seeds.records, config.transfer.generators) if config.transfer.enabled else None
+    transfer = (TransferModel(seeds.records, config.transfer.generators,
+                              near_copy_similarity=config.checks.near_copy_similarity)
+                if config.transfer.enabled else None)
     # The stage is built where it runs (here, or inside each Ray worker) from a picklable spec; engines
     # start now, so a model that cannot load fails before anything is written.
     spec = StageSpec(GenerationStage, config.backend, {"sampling": sampling, "checks": config.checks,
