@@ -32,7 +32,7 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _MIXED = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{3,}\b")
 _UNIT = re.compile(r"^\d+(?:am|pm|st|nd|rd|th|s|h|hr|hrs|min|mins|m|k|x|lbs?|kg|mi|km|yrs?|mo|wk|wks|days?)$", re.I)
 _CAPS3 = re.compile(r"(?<![<\w])[A-Z]{3}(?![\w>])")
-_TOKEN = re.compile(r"</?[^<>\s]{1,30}>")  # <HANDLE>, <END>, </s>, <HANDLE_A>
+_TOKEN = re.compile(r"</?[A-Za-z_|][^<>\s]{0,30}(?:>|(?=[<\s]|$))")  # <HANDLE>, <END>, </s>, <HANDLE_A>, "<agent:<"
 _SLOT = re.compile(r"\[[^\[\]\n]{2,30}\]|\{[^{}\n]{2,30}\}")  # [Customer_Name], {name}
 _GLUED = re.compile(rf"(?:(?<=[^\W_])(?:{lx.PLACEHOLDER.pattern}))|(?:(?:{lx.PLACEHOLDER.pattern})(?=[^\W_]))")
 _ROLE = re.compile(r"(?:^|\n|\s)(?:customer|agent|user|assistant|system|ai)\s*:", re.IGNORECASE)
@@ -72,6 +72,25 @@ def codes(text: str) -> set[str]:
     return mixed | caps
 
 
+_NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+(?:[A-Z][a-z]+)*\b")  # JetBlue, Stacey, Dallas: capitalised mid-sentence
+# Title-case words that are no names: the calendar, and the airline corpus' own rewrites of "cancel"/"late"
+# ("Cancelled Flightled", "Late Flightr", "Flight Booking Problems")
+_NOT_NAMES = lx.WEEKDAYS | lx.MONTHS | frozenset("cancelled flight flights flightled flightlation flightr booking "
+                                                 "problems late".split())
+
+
+def names(text: str) -> set[str]:
+    """Names a text uses mid-sentence (people, places, airlines), lower-cased: capitalised words that are not
+    very common English words (wordfreq Zipf < 5), so "Flight" or "Thanks" in a tweet's title case is no name."""
+    found = {m.lower() for m in _NAME.findall(lx.PLACEHOLDER.sub(" ", text))}
+    return {n for n in found if n.rstrip("s") not in _NOT_NAMES and n not in _NOT_NAMES and lx.zipf(n) < 5.0}
+
+
+def _has_name(name: str, text: str) -> bool:
+    """Any word of `text` that starts as `name` does (its first 5 letters: "Sunday" keeps "Sundays")."""
+    return any(w.startswith(name[:5]) or name.startswith(w) and len(w) >= 3 for w in _words(text))
+
+
 def _has_code(code: str, text: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
 
@@ -98,6 +117,12 @@ def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] |
         detail = "; ".join(p for p in (f"drops {_fmt(lost)}" if lost else "",
                                        f"adds {_fmt(added)}" if added else "") if p)
         return "code_changed", detail
+    lost = {n for n in names(seed) if not _has_name(n, text)}
+    added = {n for n in names(text) if not _has_name(n, seed)}
+    if lost or added:
+        detail = "; ".join(p for p in (f"drops {_fmt(lost)}" if lost else "",
+                                       f"adds {_fmt(added)}" if added else "") if p)
+        return "name_changed", detail
     sp, tp = Counter(lx.PLACEHOLDER.findall(seed)), Counter(lx.PLACEHOLDER.findall(text))
     if sp != tp:
         return "placeholder_changed", f"seed has {dict(sp) or 'none'}, record has {dict(tp) or 'none'}"

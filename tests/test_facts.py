@@ -29,6 +29,12 @@ FACTS = [
     ("<HANDLE> flight UA234 is late", "<HANDLE> ua234 runs late", None),  # case is style, not a fact
     ("<HANDLE> the 6AM flight", "<HANDLE> that early 6am flight", None),  # a time, not a code
     ("<HANDLE> bag lost pls help", "<HANDLE> lost my bag, help pls", None),
+    ("<HANDLE> does anyone at JetBlue have a clue?", "<HANDLE> does anyone at JetDBA have a clue?", "name_changed"),
+    ("<HANDLE> ask for Stacey at the desk", "<HANDLE> ask at the desk", "name_changed"),
+    ("<HANDLE> stuck at the gate", "<HANDLE> stuck at the gate in Dallas", "name_changed"),
+    ("<HANDLE> why is it that Sundays my flight to Chicago is late?", "<HANDLE> how come every Sunday my Chicago "
+     "flight is late?", None),  # an inflected name is the same name
+    ("<HANDLE> I didn't Cancelled Flight my flight", "<HANDLE> I did not cancel my flight", None),  # corpus title case
     ("<HANDLE> thanks <URL>", "<HANDLE> thank you", "placeholder_changed"),
     ("<HANDLE> thanks", "<HANDLE> <HANDLE> thank you", "placeholder_changed"),
     ("Is there a way I can get a record of all the flights I've taken?",
@@ -86,6 +92,7 @@ SEED = "<HANDLE> thanks a lot for the help"
     ("<HANDLE>thanks a lot", "placeholder_glued"),
     ("thanks<HANDLE> a lot", "placeholder_glued"),
     ("thanks a lot <END>", "invented_token"),
+    ("A <agent:< thanks a lot", "invented_token"),
     ("<HANDLE_A> thanks a lot", "invented_token"),
     ("thanks </s>", "invented_token"),
     ("Dear [Customer_Name], thanks", "invented_token"),
