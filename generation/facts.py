@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from difflib import SequenceMatcher
 
 from semisynth import lexicon as lx
+from semisynth.pii import PLACEHOLDERS
 
 # -- facts: numbers, codes, placeholders, sentence type, negation, person ---------------------------------------
 
@@ -184,7 +185,7 @@ def form_defect(text: str, seed: str | None) -> tuple[str, str] | None:
     if not any(len(w) >= 2 for w in _words(_STRIP.sub(" ", text))) and any(len(w) >= 2 for w in
                                                                           _words(_STRIP.sub(" ", seed))):
         return "nothing_said", "only placeholders, handles or punctuation"
-    invented = [t for t in dict.fromkeys(_TOKEN.findall(text)) if t not in seed]
+    invented = [t for t in dict.fromkeys(_TOKEN.findall(text)) if t not in seed and t not in PLACEHOLDERS]
     if invented:
         return "invented_token", ", ".join(invented[:3])
     slots = [s for s in dict.fromkeys(_SLOT.findall(text)) if s not in seed]

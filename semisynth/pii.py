@@ -20,6 +20,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# What the masker writes: a record may use these like the seeds do (any other <TOKEN> is the model's invention).
+PLACEHOLDERS = frozenset(f"<{kind}>" for kind, _ in _PATTERNS)
+
+
 def _luhn_ok(digits: str) -> bool:
     total, alt = 0, False
     for ch in reversed(digits):

@@ -121,6 +121,9 @@ def test_what_the_seed_has_is_never_a_form_defect():
     assert form_defect("the customer is always right, ha", "the customer is always right") is None
     assert form_defect("[EXT] your booking", "[EXT] booking ref") is None
     assert form_defect("<HANDLE> <HANDLE> thx both", "<HANDLE> <HANDLE> thanks to you both") is None
+    # the masker's own placeholders are how seeds write handles and links: a new message may use them too
+    assert form_defect("<HANDLE> my bag is lost, see <URL>", None) is None
+    assert form_defect("<HANDLE> my bag is lost <MESSAGE>", None)[0] == "invented_token"
     assert form_defect("<HANDLE>'s crew rocks", SEED) is None  # a possessive is not glued
 
 
