@@ -57,7 +57,9 @@ def test_clean_output_strips_wrappers():
 def test_seed_padded_with_chatter_is_a_near_copy():
     padded = SEED + " Thanks for your help, have a great day!"
     assert _check(padded) == "near_copy_of_seed"
-    assert _check("Sure! " + SEED + " " + "Also, my other bag is fine and I am happy about that. " * 3) is None
+    long_story = "Sure! " + SEED + " " + "Also, my other bag is fine and I am happy about that. " * 3
+    assert _check(long_story, relative=False) is None  # the seed is under half of it: no copy...
+    assert _check(long_story) == "too_long"  # ...but a paraphrase that says this much more is too long
     assert _check("The message:\n" + SEED) == "copy_of_seed"
 
 
