@@ -253,9 +253,11 @@ def test_stage_with_transfer_off_writes_exactly_the_undone_records(seeds):
     params = SamplingParams(max_tokens=64)
     tasks = plan_tasks(picked, specs, templates, {"intents": load_taxonomy("intents")}, params, 0)
     # meaning_drift and the reader's fact checks have their own tests; here every output is kept
-    checks = CheckConfig(meaning_min_similarity=0, fact_checks=False, max_length_ratio=100.0)
+    checks = CheckConfig(meaning_min_similarity=0, fact_checks=False, max_length_ratio=100.0,
+                         near_copy_similarity=1.0, verbatim_min_share=1.0)
     on = GenerationStage(_ScriptedBackend(outputs), params, checks, "r", 0, TransferModel(seeds))(tasks)
     off = GenerationStage(_ScriptedBackend(outputs), params, checks, "r", 0, None)(tasks)
+    assert [(r.reason, r.detail) for r in on.rejects] == []
     assert len(on.records) == len(off.records) == len(tasks)
     assert on.stats["transfer_edits"] == sum(len(r.lineage.transfer) for r in on.records) > len(tasks) // 2
     for r in on.records:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-# generation.checks.CheckConfig's defaults (near_copy_similarity, verbatim_min_chars, verbatim_min_share)
-NEAR_COPY_SIMILARITY = 0.92
-VERBATIM_MIN_CHARS = 20
-VERBATIM_MIN_SHARE = 0.5
+from generation.checks import CheckConfig
+
+# the output checks' own defaults, so the two never disagree on what a copy is
+_CHECKS = CheckConfig()
+NEAR_COPY_SIMILARITY = _CHECKS.near_copy_similarity
+VERBATIM_MIN_CHARS = _CHECKS.verbatim_min_chars
+VERBATIM_MIN_SHARE = _CHECKS.verbatim_min_share
 
 _WS = re.compile(r"\s+")
 
