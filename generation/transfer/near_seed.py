@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from generation.checks import CheckConfig
+from ..checks import CheckConfig
 
 # the output checks' own defaults, so the two never disagree on what a copy is
 _CHECKS = CheckConfig()
