@@ -33,7 +33,7 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _MIXED = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{3,}\b")
 _UNIT = re.compile(r"^\d+(?:am|pm|st|nd|rd|th|s|h|hr|hrs|min|mins|m|k|x|lbs?|kg|mi|km|yrs?|mo|wk|wks|days?)$", re.I)
 _CAPS3 = re.compile(r"(?<![<\w])[A-Z]{3}(?![\w>])")
-_TOKEN = re.compile(r"</?[A-Za-z_|][^<>\s]{0,30}(?:>|(?=[<\s]|$))")  # <HANDLE>, <END>, </s>, <HANDLE_A>, "<agent:<"
+_TOKEN = re.compile(r"</?[^<>\s]{1,30}>|</?[A-Za-z_|][^<>\s]{0,30}(?=[<\s]|$)")  # <END>, </s>, <1K>, <#Title>, "<agent:<"
 _SLOT = re.compile(r"\[[^\[\]\n]{2,80}\]|\{[^{}\n]{2,80}\}")  # [Customer_Name], {name}
 _GLUED = re.compile(rf"(?:(?<=[^\W_])(?:{lx.PLACEHOLDER.pattern}))|(?:(?:{lx.PLACEHOLDER.pattern})(?=[^\W_]))")
 _ROLE = re.compile(r"(?:^|\n|\s)(?:customer|agent|user|assistant|system|ai)\s*:", re.IGNORECASE)

@@ -93,6 +93,8 @@ SEED = "<HANDLE> thanks a lot for the help"
     ("thanks<HANDLE> a lot", "placeholder_glued"),
     ("thanks a lot <END>", "invented_token"),
     ("A <agent:< thanks a lot", "invented_token"),
+    ("<1K> for 1K thanks a lot", "invented_token"),
+    ("<#Title> <#Text>: thanks a lot", "invented_token"),
     ("<HANDLE_A> thanks a lot", "invented_token"),
     ("thanks </s>", "invented_token"),
     ("Dear [Customer_Name], thanks", "invented_token"),
