@@ -157,7 +157,31 @@ def seed_cell(record: Record, seeds: dict[str, Record], leaves: dict[str, tuple[
     return f"{NEW_LIKE[:-1]}, about: {topic}] {shown(seed)}" if topic else f"{NEW_LIKE} {shown(seed)}"
 
 
-def sample(run_dir: Path, n: int, seed: int, out: Path) -> dict[str, Any]:
+GOLD = "gold:known_ok"  # the generator column of a gold item: a pair known to be OK, mixed in blind
+
+
+def gold_items(path: Path, n: int, seed: int) -> list[tuple[str, str]]:
+    """Up to `n` (seed, paraphrase) pairs known to be OK (JSONL with `seed` and `paraphrase`, e.g. the hand-written
+    true paraphrases of scripts/data/meaning_pairs.jsonl), PII-masked as seeds are. Mixed into the sample, they
+    measure the reader: a reader who calls known-OK pairs DRIFT is stricter than the rules, and the run's OK
+    share is read against that."""
+    from semisynth.pii import mask_pii
+
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                rows.append((mask_pii(row["seed"]).text, mask_pii(row["paraphrase"]).text))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise UserError(f"{path}:{line_no}", "is not a JSON object with string `seed` and `paraphrase`",
+                                "write one {\"seed\": ..., \"paraphrase\": ...} object per line") from None
+    return random.Random(seed).sample(rows, min(n, len(rows)))
+
+
+def sample(run_dir: Path, n: int, seed: int, out: Path, gold: Path | None = None, gold_n: int = 0) -> dict[str, Any]:
     if not (run_dir / "records").is_dir() or not (run_dir / "seeds.jsonl").is_file():
         raise UserError(str(run_dir), "not a `semisynth generate` run directory (needs records/ and seeds.jsonl)",
                         "point at the --out folder of a generate run")
@@ -170,12 +194,20 @@ def sample(run_dir: Path, n: int, seed: int, out: Path) -> dict[str, Any]:
     seeds = {r.id: r for r in read_records(run_dir / "seeds.jsonl")}
     if n > len(pool):
         print(f"note: the run has {len(pool)} kept records, fewer than --n {n}: all are taken", file=sys.stderr)
-    picked = random.Random(seed).sample(pool, min(n, len(pool)))  # random order: item ids say nothing
+    picked: list[Record | tuple[str, str]] = list(random.Random(seed).sample(pool, min(n, len(pool))))
+    if gold is not None and gold_n > 0:  # mixed in at random places: the reader cannot tell them apart
+        picked += gold_items(gold, gold_n, seed)
+        random.Random(seed + 1).shuffle(picked)
     leaves = _leaf_texts(run_dir)
     width = max(3, len(str(len(picked))))
     pairs, key = [], []
     for i, rec in enumerate(picked, start=1):
         item = f"a{i:0{width}d}"
+        if isinstance(rec, tuple):
+            pairs.append({"item": item, "seed": flat(rec[0]), "record": flat(rec[1]), "label": ""})
+            key.append({"item": item, "record_id": "", "seed_id": "", "generator": GOLD, "template": "",
+                        "attempt": "", "model": "", "leaf": "", "run_dir": str(gold)})
+            continue
         lin = rec.lineage
         pairs.append({"item": item, "seed": seed_cell(rec, seeds, leaves, str(run_dir)), "record": shown(rec),
                       "label": ""})
@@ -248,7 +280,9 @@ def score(audit_dir: Path, pairs: Path | None = None) -> dict[str, Any]:
     by_gen: dict[str, list[str]] = {}
     for item, label in labels.items():
         by_gen.setdefault(key[item]["generator"] or "?", []).append(label)
-    result = {"pairs": str(pairs), "key": str(key_path), "overall": group_stats(list(labels.values())),
+    # the run's figure leaves the gold items out (they are scored as their own group: the reader's calibration)
+    run_labels = [lab for item, lab in labels.items() if key[item]["generator"] != GOLD]
+    result = {"pairs": str(pairs), "key": str(key_path), "overall": group_stats(run_labels),
               "by_generator": {g: group_stats(v) for g, v in sorted(by_gen.items())}}
     name = "score.json" if pairs.name == "pairs.tsv" else f"score-{pairs.stem}.json"
     write_json(audit_dir / name, result)
@@ -299,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=200, help="items to draw (default 200)")
     s.add_argument("--seed", type=int, default=0, help="random seed: same run + seed -> same sample (default 0)")
     s.add_argument("--out", type=Path, required=True, help="new folder for pairs.tsv, key.tsv, rules.md")
+    s.add_argument("--gold", type=Path, default=None, help="JSONL of known-OK (seed, paraphrase) pairs to mix in "
+                   "blind, e.g. scripts/data/meaning_pairs.jsonl: the reader's calibration")
+    s.add_argument("--gold-n", type=int, default=30, help="gold items to mix in (default 30)")
     c = sub.add_parser("score", help="OK share with Wilson intervals, overall and per generator")
     c.add_argument("audit_dir", type=Path, help="the folder `sample` wrote (pairs.tsv labelled)")
     c.add_argument("--pairs", type=Path, default=None, help="another reader's labelled copy (default pairs.tsv)")
@@ -312,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.cmd == "sample":
-            s = sample(args.run_dir, args.n, args.seed, args.out)
+            s = sample(args.run_dir, args.n, args.seed, args.out, args.gold, args.gold_n)
             print(f"{args.out}: {s['n']} items of {s['kept']} kept records (seed {s['seed']})")
             for g, k in s["sample_by_generator"].items():
                 print(f"  {g:<32} {k:>5} sampled of {s['kept_by_generator'].get(g, 0):>6} kept")

@@ -208,3 +208,24 @@ def test_merge_gives_cohens_kappa_as_sklearn(run_dir, tmp_path, capsys):
     assert r["kappa"] == pytest.approx(metrics.cohen_kappa_score(a, b), abs=1e-12)
     assert r["agreement"] == pytest.approx(sum(x == y for x, y in zip(a, b, strict=True)) / 20)
     assert audit.cohen_kappa(["OK"] * 3, ["OK"] * 3) is None
+
+
+def test_gold_items_are_mixed_in_blind_and_scored_apart(run_dir, tmp_path, capsys):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps({"seed": f"@united bag {i} lost at ORD", "paraphrase": f"@united lost bag {i} "
+                                        "at ORD"}) + "\n" for i in range(8)), encoding="utf-8")
+    out = tmp_path / "audit"
+    assert audit.main(["sample", str(run_dir), "--n", "10", "--out", str(out), "--gold", str(gold),
+                       "--gold-n", "5"]) == 0
+    rows, key = _rows(out / "pairs.tsv"), _rows(out / "key.tsv")
+    assert len(rows) == 15 and sum(k["generator"] == audit.GOLD for k in key) == 5
+    gold_rows = [r for r, k in zip(rows, key, strict=True) if k["generator"] == audit.GOLD]
+    assert all(r["seed"].startswith("<HANDLE> bag") for r in gold_rows)  # masked as seeds are
+    assert "gold" not in (out / "pairs.tsv").read_text(encoding="utf-8")  # nothing tells the reader
+    positions = [i for i, k in enumerate(key) if k["generator"] == audit.GOLD]
+    assert positions != list(range(10, 15))  # mixed in, not appended
+    # the reader calls every gold item DRIFT and every record OK: the run scores 100 %, the reader's gold 0 %
+    _label(out / "pairs.tsv", ["DRIFT" if k["generator"] == audit.GOLD else "OK" for k in key])
+    result = audit.score(out)
+    assert result["overall"]["n"] == 10 and result["overall"]["ok_share"] == 1.0
+    assert result["by_generator"][audit.GOLD]["ok_share"] == 0.0
