@@ -54,7 +54,7 @@ def test_mix_refuses_a_run_resumed_after_monitoring_and_records_a_forced_use(tmp
         "sampling": {"max_tokens": 16, "temperature": 0.9, "stop": ["e", "a"]}, "out": str(run), "seed": 3,
         "shard_size": 4, "token_budget": 300,  # one shard of three, then the budget stops the run
         "checks": {"min_chars": 1, "language_check": False, "meaning_min_similarity": 0.0, "min_length_ratio": 0.0,
-                   "max_length_ratio": 100.0}}))
+                   "max_length_ratio": 100.0, "fact_checks": False}}))
     _generate(cfg)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"].startswith("stopped: token_budget"), manifest["status"]
