@@ -96,8 +96,10 @@ def _has_code(code: str, text: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
 
 
-def _fmt(items: set[str]) -> str:
-    return ", ".join(sorted(items))
+def _changes(lost: set[str], added: set[str]) -> str:
+    """A fact rule's detail: "drops 75; adds 7.5"."""
+    parts = [f"drops {', '.join(sorted(lost))}" if lost else "", f"adds {', '.join(sorted(added))}" if added else ""]
+    return "; ".join(p for p in parts if p)
 
 
 def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] | None:
@@ -108,22 +110,16 @@ def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] |
     sn, tn = numbers(seed), numbers(text)
     lost, added = sn - tn - number_words(text), tn - sn - number_words(seed)
     if lost or added:
-        detail = "; ".join(p for p in (f"drops {_fmt(lost)}" if lost else "",
-                                       f"adds {_fmt(added)}" if added else "") if p)
-        return "number_changed", detail
+        return "number_changed", _changes(lost, added)
     sc = codes(seed)
     lost = {c for c in sc if not _has_code(c, text)}
     added = {c for c in codes(text) if not _has_code(c, seed)}
     if lost or added:
-        detail = "; ".join(p for p in (f"drops {_fmt(lost)}" if lost else "",
-                                       f"adds {_fmt(added)}" if added else "") if p)
-        return "code_changed", detail
+        return "code_changed", _changes(lost, added)
     lost = {n for n in names(seed) if not _has_name(n, text)}
     added = {n for n in names(text) if not _has_name(n, seed)}
     if lost or added:
-        detail = "; ".join(p for p in (f"drops {_fmt(lost)}" if lost else "",
-                                       f"adds {_fmt(added)}" if added else "") if p)
-        return "name_changed", detail
+        return "name_changed", _changes(lost, added)
     sp, tp = Counter(lx.PLACEHOLDER.findall(seed)), Counter(lx.PLACEHOLDER.findall(text))
     if sp != tp:
         return "placeholder_changed", f"seed has {dict(sp) or 'none'}, record has {dict(tp) or 'none'}"
