@@ -12,6 +12,7 @@ Calibrated on labelled pairs (audits/, README "What the checks catch"): precisio
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from difflib import SequenceMatcher
@@ -173,6 +174,11 @@ def _tokens_added_twice(text: str, seed: str) -> str | None:
     return next((t for t, k in have.items() if k >= 2 and k > had[t]), None)
 
 
+def _scripts(text: str) -> set[str]:
+    """The writing systems of a text's letters, by their Unicode names' first word (LATIN, CJK, CYRILLIC, ...)."""
+    return {unicodedata.name(ch, "?").split()[0] for ch in text if ch.isalpha()}
+
+
 def form_defect(text: str, seed: str | None) -> tuple[str, str] | None:
     """Why `text` is not a message a person wrote, beside `seed` (None: no seed), or None.
 
@@ -181,6 +187,8 @@ def form_defect(text: str, seed: str | None) -> tuple[str, str] | None:
     if not any(len(w) >= 2 for w in _words(_STRIP.sub(" ", text))) and any(len(w) >= 2 for w in
                                                                           _words(_STRIP.sub(" ", seed))):
         return "nothing_said", "only placeholders, handles or punctuation"
+    if seed and (new_scripts := _scripts(text) - _scripts(seed)):  # "电话" for "Phone": any length, unlike langid
+        return "wrong_language", f"writes {', '.join(sorted(new_scripts))} letters; the seed has none"
     invented = [t for t in dict.fromkeys(_TOKEN.findall(text)) if t not in seed and t not in PLACEHOLDERS]
     if invented:
         return "invented_token", ", ".join(invented[:3])

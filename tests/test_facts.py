@@ -107,6 +107,9 @@ SEED = "<HANDLE> thanks a lot for the help"
     ("thanks to the gate agent for the help", None),
     ("thanks thanks thanks thanks for the help", "repetition_loop"),
     ("so much help so much help so much help", "repetition_loop"),
+    ("<HANDLE> 电话", "wrong_language"),  # too short for a language detector, not for its script
+    ("<HANDLE> спасибо for the help", "wrong_language"),
+    ("<HANDLE> merci beaucoup for the help, ça va", None),  # accents are Latin letters
     ("<HANDLE> thank you so much for helping", None),
     ("<HANDLE>, thanks!! :)", None),  # punctuation after a placeholder is fine
     ("<HANDLE> thx for the help <3", None),  # an emoticon is not a token
@@ -123,6 +126,7 @@ def test_what_the_seed_has_is_never_a_form_defect():
     assert form_defect("the customer is always right, ha", "the customer is always right") is None
     assert form_defect("[EXT] your booking", "[EXT] booking ref") is None
     assert form_defect("<HANDLE> <HANDLE> thx both", "<HANDLE> <HANDLE> thanks to you both") is None
+    assert form_defect("привет, my bag", "привет! where is my bag") is None  # the seed writes Cyrillic too
     # the masker's own placeholders are how seeds write handles and links: a new message may use them too
     assert form_defect("<HANDLE> my bag is lost, see <URL>", None) is None
     assert form_defect("<HANDLE> my bag is lost <MESSAGE>", None)[0] == "invented_token"
