@@ -88,6 +88,16 @@ def names(text: str) -> set[str]:
     return {n for n in found if n.rstrip("s") not in _NOT_NAMES and n not in _NOT_NAMES and lx.zipf(n) < 5.0}
 
 
+# Days, months and "tonight"/"tomorrow"; not the ones that are also common words or names ("may", "sun", "jan")
+_CALENDAR = (lx.WEEKDAYS | lx.MONTHS) - {"may", "mar", "sun", "sat", "wed", "mon", "jan"}
+
+
+def calendar_words(text: str) -> set[str]:
+    """When a text says something happens ("tonight", "Sunday", "March"); a plural is its day ("Sundays")."""
+    return {w.removesuffix("s") if w.removesuffix("s") in _CALENDAR else w for w in _words(text)
+            if w in _CALENDAR or w.removesuffix("s") in _CALENDAR}
+
+
 def _has_name(name: str, text: str) -> bool:
     """Any word of `text` that starts as `name` does (its first 5 letters: "Sunday" keeps "Sundays")."""
     return any(w.startswith(name[:5]) or name.startswith(w) and len(w) >= 3 for w in _words(text))
@@ -121,6 +131,9 @@ def fact_change(seed: str, text: str, language: str = "en") -> tuple[str, str] |
     added = {n for n in names(text) if not _has_name(n, seed)}
     if lost or added:
         return "name_changed", _changes(lost, added)
+    lost, added = calendar_words(seed) - calendar_words(text), calendar_words(text) - calendar_words(seed)
+    if lost or added:
+        return "time_changed", _changes(lost, added)
     sp, tp = Counter(lx.PLACEHOLDER.findall(seed)), Counter(lx.PLACEHOLDER.findall(text))
     if sp != tp:
         return "placeholder_changed", f"seed has {dict(sp) or 'none'}, record has {dict(tp) or 'none'}"

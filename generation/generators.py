@@ -160,7 +160,7 @@ def _estimate_tokens(text: str) -> int:
 # redrawn here (the runner retries whole shards), nor is anything a config or the seed decides.
 REDRAW_REASONS = frozenset({"empty", "too_short", "too_long", "truncated", "refusal", "copy_of_seed",
                             "near_copy_of_seed", "wrong_language", "meaning_drift", "not_a_conversation",
-                            "turns_changed", "echoes_prompt", "number_changed", "code_changed", "name_changed",
+                            "turns_changed", "echoes_prompt", "number_changed", "code_changed", "name_changed", "time_changed",
                             "placeholder_changed", "sentence_type_changed", "negation_changed", "speaker_changed",
                             "nothing_said", "invented_token", "token_repeated", "placeholder_glued", "role_prefix", "narrates",
                             "repetition_loop", "reword_of_seed", "copies_prompt_example"})

@@ -35,6 +35,10 @@ FACTS = [
     ("<HANDLE> why is it that Sundays my flight to Chicago is late?", "<HANDLE> how come every Sunday my Chicago "
      "flight is late?", None),  # an inflected name is the same name
     ("<HANDLE> I didn't Cancelled Flight my flight", "<HANDLE> I did not cancel my flight", None),  # corpus title case
+    ("<HANDLE> get me home tonight instead of tomorrow", "<HANDLE> get me home tomorrow", "time_changed"),
+    ("<HANDLE> last month my flight was cancelled", "<HANDLE> in January my flight was cancelled", "time_changed"),
+    ("<HANDLE> every Sunday my flight is late", "<HANDLE> on Sundays my flight is late", None),
+    ("<HANDLE> may I change seats on Wed", "<HANDLE> can I change seats on Wed", None),  # "may" is no month
     ("<HANDLE> thanks <URL>", "<HANDLE> thank you", "placeholder_changed"),
     ("<HANDLE> thanks", "<HANDLE> <HANDLE> thank you", "placeholder_changed"),
     ("Is there a way I can get a record of all the flights I've taken?",
