@@ -253,6 +253,8 @@ class LocalRunner(Generic[T]):
             self._built = BuiltStage(stage, None)  # a ready stage (in-process callers and tests)
         for sub in ("records", "rejects", "done"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+            for stale in (self.run_dir / sub).glob(".*.tmp"):  # a writer killed mid-write (kill -9) left it;
+                stale.unlink(missing_ok=True)  # its shard has no marker, so this run writes it again
         shards = [(idx, batch, content_hash([item_key(x) for x in batch])) for idx, batch in self._shards(items)]
         done: dict[int, dict[str, Any]] = {}
         for idx, _, keys_hash in shards:  # every marker checked before any work is sent out

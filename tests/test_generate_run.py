@@ -123,6 +123,8 @@ def test_resume_after_kill_9_loses_and_duplicates_nothing(reference_run, tiny_mo
     proc.wait()
     done_before = len(list((out / "done").glob("*.json")))
     assert 0 < done_before < 10, "the kill should land mid-run"
+    # what a writer killed inside atomic_open leaves (the kill above may or may not land mid-write): swept on rerun
+    (out / "records" / ".shard-00009.jsonl.k1lled.tmp").write_text("{half a rec")
     res = _generate(cfg)
     assert res.returncode == 0, res.stderr[-3000:]
     assert _rows(out, "records") == _rows(ref, "records")
