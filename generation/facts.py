@@ -4,9 +4,9 @@ The embedding checks compare meaning as a whole, so a fluent record that swaps "
 turns a question into a statement or has the airline speak instead of the customer passes them. These rules look
 at exactly those facts. Each returns None or (reason, detail), the detail naming the fact, so a reject says what
 changed. They are pure functions of (seed, record text): the stage runs them on the final text (after the
-irregularity transfer) and `scripts/audit.py defects` counts them in any run's kept records.
+irregularity transfer) and `scripts/reader_defects.py` counts them in any run's kept records.
 
-Calibrated on labelled pairs (audits/, README "What the checks catch"): precision and recall per rule there.
+Calibrated on labelled pairs (audits/, `scripts/calibrate_reader.py`; README "What a reader keeps").
 """
 
 from __future__ import annotations
