@@ -156,6 +156,23 @@ def _norm(s: str) -> str:
     return _WS.sub(" ", s.lower()).strip()
 
 
+def seed_copy(text: str, seed_text: str, similarity: float, verbatim_min_chars: int, verbatim_min_share: float,
+              ) -> tuple[str, str | None] | None:
+    """(reason, detail) when `text` is its seed again, or None: the same text once lowercased and
+    whitespace-collapsed (`copy_of_seed`), a SequenceMatcher ratio at or above `similarity`, or the seed verbatim
+    making up at least `verbatim_min_share` of the text (`near_copy_of_seed`). The output checks and the
+    transfer's step-back (transfer/near_seed.py) both ask this."""
+    ns, nt = _norm(seed_text), _norm(text)  # normalised once for all three rules
+    if nt == ns:
+        return "copy_of_seed", None
+    sim = SequenceMatcher(None, nt, ns, autojunk=False).ratio()
+    if sim >= similarity:
+        return "near_copy_of_seed", f"similarity {sim:.3f}"
+    if len(ns) >= verbatim_min_chars and ns in nt and len(ns) >= verbatim_min_share * len(nt):
+        return "near_copy_of_seed", f"contains the seed verbatim ({len(ns) / len(nt):.0%} of the output)"
+    return None
+
+
 def check_output(completion: Completion, text: str, seed_text: str | None, seed_language: str | None,
                  cfg: CheckConfig, *, length_relative_to_seed: bool, require_same_language: bool,
                  ) -> tuple[str | None, str | None, str]:
@@ -177,15 +194,9 @@ def check_output(completion: Completion, text: str, seed_text: str | None, seed_
     if n > cfg.max_chars:
         return "too_long", f"{n} chars > {cfg.max_chars}", UNDETERMINED
     if seed_text is not None:
-        ns, nt = _norm(seed_text), _norm(text)  # normalised once for all three copy checks
-        if nt == ns:
-            return "copy_of_seed", None, UNDETERMINED
-        sim = SequenceMatcher(None, nt, ns, autojunk=False).ratio()
-        if sim >= cfg.near_copy_similarity:
-            return "near_copy_of_seed", f"similarity {sim:.3f}", UNDETERMINED
-        if len(ns) >= cfg.verbatim_min_chars and ns in nt and len(ns) >= cfg.verbatim_min_share * len(nt):
-            return "near_copy_of_seed", f"contains the seed verbatim ({len(ns) / len(nt):.0%} of the output)", \
-                UNDETERMINED
+        copied = seed_copy(text, seed_text, cfg.near_copy_similarity, cfg.verbatim_min_chars, cfg.verbatim_min_share)
+        if copied is not None:
+            return (*copied, UNDETERMINED)
         ratio = n / max(len(seed_text), 1)  # after the copy checks: a seed padded with chatter is a copy
         if length_relative_to_seed and ratio < cfg.min_length_ratio:
             return "too_short", f"{ratio:.2f}x the seed's length", UNDETERMINED

@@ -13,24 +13,19 @@ import argparse
 import json
 import sys
 from collections import Counter
-from difflib import SequenceMatcher
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generation.checks import CheckConfig  # noqa: E402
+from generation.checks import CheckConfig, seed_copy  # noqa: E402
 from generation.facts import fact_change, form_defect  # noqa: E402
 from semisynth.io import read_records  # noqa: E402
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def defects(run: Path) -> tuple[int, Counter[str], dict[str, list[tuple[str, str]]]]:
     """(kept records, defect counts, up to 3 examples per defect as (seed, record))."""
     seeds = {r.id: r for r in read_records(run / "seeds.jsonl")}
-    near = CheckConfig().near_copy_similarity
+    cfg = CheckConfig()
     counts: Counter[str] = Counter()
     examples: dict[str, list[tuple[str, str]]] = {}
     kept = 0
@@ -46,8 +41,10 @@ def defects(run: Path) -> tuple[int, Counter[str], dict[str, list[tuple[str, str
             if paraphrase and seed_text is not None:
                 if (f := fact_change(seed_text, rec.content, seed.language)) is not None:
                     found.add(f[0])
-                if SequenceMatcher(None, _norm(rec.content), _norm(seed_text), autojunk=False).ratio() >= near:
-                    found.add("near_copy_of_seed")
+                copied = seed_copy(rec.content, seed_text, cfg.near_copy_similarity, cfg.verbatim_min_chars,
+                                   cfg.verbatim_min_share)
+                if copied is not None:
+                    found.add(copied[0])
             for d in found:
                 counts[d] += 1
                 examples.setdefault(d, [])

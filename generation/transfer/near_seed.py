@@ -7,10 +7,7 @@ back from a copy it made."""
 
 from __future__ import annotations
 
-import re
-from difflib import SequenceMatcher
-
-from ..checks import CheckConfig
+from ..checks import CheckConfig, seed_copy
 
 # the output checks' own defaults, so the two never disagree on what a copy is
 _CHECKS = CheckConfig()
@@ -18,25 +15,13 @@ NEAR_COPY_SIMILARITY = _CHECKS.near_copy_similarity
 VERBATIM_MIN_CHARS = _CHECKS.verbatim_min_chars
 VERBATIM_MIN_SHARE = _CHECKS.verbatim_min_share
 
-_WS = re.compile(r"\s+")
-
-
-def _norm(s: str) -> str:
-    return _WS.sub(" ", s.lower()).strip()
-
 
 def rebuilds_seed(text: str, seed_text: str, similarity: float = NEAR_COPY_SIMILARITY,
                   verbatim_min_chars: int = VERBATIM_MIN_CHARS, verbatim_min_share: float = VERBATIM_MIN_SHARE,
                   ) -> str | None:
-    """Why `text` reads as `seed_text` again (a detail for a reject), or None when it does not: the same text
-    once lowercased and whitespace-collapsed, a SequenceMatcher ratio at or above `similarity`, or the seed
-    verbatim making up at least `verbatim_min_share` of the text."""
-    nt, ns = _norm(text), _norm(seed_text)
-    if nt == ns:
-        return "the seed itself"
-    sim = SequenceMatcher(None, nt, ns, autojunk=False).ratio()
-    if sim >= similarity:
-        return f"similarity {sim:.3f} to the seed"
-    if len(ns) >= verbatim_min_chars and ns in nt and len(ns) >= verbatim_min_share * len(nt):
-        return f"contains the seed verbatim ({len(ns) / len(nt):.0%} of the text)"
-    return None
+    """Why `text` reads as `seed_text` again (a detail for a reject), or None when it does not: the output
+    checks' copy rules (generation.checks.seed_copy) at these thresholds."""
+    copied = seed_copy(text, seed_text, similarity, verbatim_min_chars, verbatim_min_share)
+    if copied is None:
+        return None
+    return copied[1] or "the seed itself"
