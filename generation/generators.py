@@ -234,13 +234,17 @@ class GenerationStage:
                                                 example_avoid(template))
         return self._by_template[template.hash]
 
-    def _unsupported_language(self, task: GenerationTask) -> str | None:
-        """The seed's language when the model is not to write it: only a confident guess on enough text counts
-        (a short English tweet can look Romanian to a detector), so a short seed is always tried."""
-        if not self.checks.languages or task.seed is None:
-            return None
-        guess = identify(task.seed.content)
-        return guess.lang if guess.present and guess.lang not in self.checks.languages else None
+    def _unsupported_languages(self, tasks: Sequence[GenerationTask]) -> dict[int, str]:
+        """Task index -> its seed's language, for the tasks whose seed the model is not to write: only a confident
+        guess on enough text counts (a short English tweet can look Romanian to a detector), so a short seed is
+        always tried. Each seed is identified once for all its tasks."""
+        if not self.checks.languages:
+            return {}
+        by_seed: dict[str, str | None] = {}
+        for seed in {t.seed.id: t.seed for t in tasks if t.seed is not None}.values():
+            guess = identify(seed.content)
+            by_seed[seed.id] = guess.lang if guess.present and guess.lang not in self.checks.languages else None
+        return {i: lang for i, t in enumerate(tasks) if t.seed is not None and (lang := by_seed[t.seed.id])}
 
     def _by_turn(self, task: GenerationTask) -> bool:
         """A conversation answer is written one turn per request, its roles written for the model: the
@@ -421,7 +425,7 @@ class GenerationStage:
         self._avoided.clear()  # bounded by one batch: its tasks' variants and redraws share their seeds' runs
         final: dict[int, tuple[GenerationRequest, Completion, _Verdict]] = {}
         history: dict[int, list[str]] = {}  # each rejected draw's reason, per task
-        unsupported = {i: lang for i, t in enumerate(tasks) if (lang := self._unsupported_language(t))}
+        unsupported = self._unsupported_languages(tasks)
         pending = [i for i in range(len(tasks)) if i not in unsupported]
         session = getattr(self.backend, "cache_session", None)  # a backend with a prefix cache shares it
         cached_before = getattr(self.backend, "cached_prompt_tokens", 0)
