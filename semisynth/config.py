@@ -36,6 +36,16 @@ class Sampling(BaseModel):
         return SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p)
 
 
+class ConfigRefusal(ValueError):
+    """Raised by a validator that knows the fix: a contradiction between fields (min above max) names the
+    field it is about (relative to the model the validator is on) and the allowed range, instead of the
+    generic "change the section as the message says"."""
+
+    def __init__(self, what: str, fix: str, field: str | None = None):
+        self.what, self.fix, self.field = what, fix, field
+        super().__init__(what)
+
+
 class CommandConfig(BaseModel):
     """Base for command configs: unknown keys are errors (a typo must not be silently ignored)."""
 
@@ -238,9 +248,25 @@ def _clean_loc(cls: Any, loc: Sequence[Any]) -> str:
     return ".".join(kept)
 
 
+def _refusal(err: Mapping[str, Any]) -> ConfigRefusal | None:
+    exc = (err.get("ctx") or {}).get("error")
+    return exc if isinstance(exc, ConfigRefusal) else None
+
+
+def _error_field(cls: Any, err: Mapping[str, Any]) -> str:
+    field = _clean_loc(cls, err["loc"])
+    refusal = _refusal(err)
+    if refusal is not None and refusal.field:
+        field = f"{field}.{refusal.field}" if field else refusal.field
+    return field
+
+
 def validation_error_to_user_error(e: ValidationError, source: str, cls: type[BaseModel] | None) -> UserError:
     err = e.errors()[0]
-    field = _clean_loc(cls, err["loc"]) or "(top level)"
+    field = _error_field(cls, err) or "(top level)"
+    refusal = _refusal(err)
+    if refusal is not None:
+        return UserError(f"{source}: field '{field}'", refusal.what, refusal.fix)
     value = err.get("input")
     shown = "" if isinstance(value, dict) or err.get("type") == "missing" else f" (got {value!r:.60})"
     msg = str(err["msg"]).removeprefix("Value error, ")
@@ -285,7 +311,7 @@ def load_config(cls: type[C], path: str | os.PathLike | None = None, overrides: 
     try:
         return cls.model_validate(data)
     except ValidationError as e:
-        field = _clean_loc(cls, e.errors()[0]["loc"])
+        field = _error_field(cls, e.errors()[0])
         flag = next((k for k in given if field == k or field.startswith(k + ".")), None)
         if flag is not None:
             source = (flag_names or {}).get(flag, "flags")

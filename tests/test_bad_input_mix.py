@@ -39,6 +39,9 @@ CASES: list[Case] = [
     case("share-above-one", lambda e: mix(e, "sources: [{path: a, kind: real, share: 1.5}]\n"),
          "sources.0.share", "<= 1"),
     case("real-floor-flag", lambda e: mix(e, None, "--real-floor", "2"), "real_floor", "<= 1"),
+    case("real-floor-above-real-share", lambda e: mix(e, "sources: [{path: a, kind: real, share: 0.5}, "
+                                                         "{path: b, kind: synthetic, share: 0.5}]\nreal_floor: 0.9\n"),
+         "field 'real_floor'", "above the real sources' share 0.5", "from 0 to 0.5"),
     case("size-zero", lambda e: mix(e, None, "--size", "0"), "field 'size'", ">= 1"),
     case("source-path-missing", lambda e: mix(e, f"sources: [{{path: {e.path('gone.jsonl')}, kind: real}}]\n"),
          "gone.jsonl", "not found"),

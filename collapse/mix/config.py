@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from semisynth.config import CommandConfig
+from semisynth.config import CommandConfig, ConfigRefusal
 
 
 class MixSource(CommandConfig):
@@ -39,6 +39,13 @@ class MixConfig(CommandConfig):
             raise ValueError("give a share for every source or for none")
         if given and abs(sum(given) - 1.0) > 1e-6:
             raise ValueError(f"shares sum to {sum(given):.4g}, not 1")
+        real_share = sum(s.share for s in self.sources if s.kind == "real") if given else None
+        if real_share is not None and self.real_floor > real_share + 1e-9:
+            # the floor would drop synthetic records until it held: the shares asked for could never be met
+            raise ConfigRefusal(f"real_floor {self.real_floor:g} is above the real sources' share {real_share:.4g}, "
+                                "so synthetic records would be dropped to meet it",
+                                f"use a real_floor from 0 to {real_share:.4g}, or give the real sources a share of "
+                                f"at least {self.real_floor:g}", "real_floor")
         names = [source_name(s) for s in self.sources]
         dup = [n for n, c in Counter(names).items() if c > 1]
         if dup:

@@ -105,8 +105,12 @@ def test_corpus_loads_with_datasets_and_keeps_origin_and_lineage(sources):
 
 
 def test_real_floor_drops_non_real_records_with_a_reason(sources):
+    """Without shares every record is taken (real share 100/480); the floor drops synthetic ones to meet it.
+    (A floor above the real sources' given shares is a contradiction, refused at config load.)"""
     tmp, real, semi, synth = sources
-    manifest = build_mix(_cfg(tmp, real, semi, synth, real_floor=0.6))
+    manifest = build_mix(MixConfig.model_validate(dict(out=str(tmp / "mix"), real_floor=0.6, sources=[
+        {"path": str(real), "kind": "real"}, {"path": str(semi), "kind": "semi_synthetic"},
+        {"path": str(synth), "kind": "synthetic"}])))
     assert manifest["realised_real_share"] >= 0.6
     assert manifest["rejects_by_reason"]["real_floor"] > 0 and manifest["notes"]
     assert manifest["accounting"]["balanced"]
