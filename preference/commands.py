@@ -85,7 +85,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from semisynth.preference.pull import run_report
 
     paths = run_report(args.config_flags.load(args))
-    print(f"wrote {paths[0]} and {paths[1]}")
+    print(f"wrote {', '.join(map(str, paths))}")
     return 0
 
 

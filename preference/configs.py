@@ -62,6 +62,9 @@ class PushConfig(CommandConfig):
                                               "expert review in the record metadata")
     credentials_out: str | None = Field(None, description="0600 file for the passwords of raters this push "
                                         "creates (default <state_dir>/raters/credentials-<time>.json)")
+    rejects: str | None = Field(None, description="review: a run's rejects ledger (run dir or rejects/); a small "
+                                "sample of its rejects joins the review, marked auto_rejected, to calibrate the checks")
+    rejects_sample: int = Field(30, ge=1, description="review: rejects drawn from `rejects`, stratified by reason")
 
 
 class ArmConfig(Sampling):
@@ -93,6 +96,8 @@ class ReportConfig(CommandConfig):
     out: str = Field(..., description="output folder")
     policy: PolicyConfig = PolicyConfig()
     bootstrap: int = Field(200, ge=0, description="bootstrap resamples for the agreement intervals (0: none)")
+    monitor_report: str | None = Field(None, description="review: the monitor report.json the sample was drawn from; "
+                                       "review.json is written beside it, fingerprinted to its records")
 
 
 class ExportConfig(ReportConfig):

@@ -28,7 +28,12 @@ from semisynth.taxonomy import Taxonomy
 
 KINDS = ("preference", "moderation", "review")
 VERDICTS = ("ranked", "tie", "both_bad")
-REVIEW_DECISIONS = ("accept", "reject", "edit")
+# A review names why a record fails: the failure labels are the reasons the review report counts and the
+# automatic checks are calibrated against; `edit` = the reviewer fixed it (the fixed text goes in `edited`).
+REVIEW_ACCEPT = "acceptable"
+REVIEW_FAILURES = ("changed_meaning", "not_fluent_or_leaked", "copy_of_seed", "wrong_language")
+REVIEW_DECISIONS = (REVIEW_ACCEPT, *REVIEW_FAILURES, "edit")
+REVIEW_REJECTS = (*REVIEW_FAILURES, "reject")  # "reject": the decision label of datasets pushed before the reasons
 IRREGULARITIES = ("yes", "no", "n_a")
 
 PREFERENCE_GUIDELINES = """Rank the responses to the prompt from best (1) to worst.
@@ -37,9 +42,17 @@ Judge helpfulness first, then correctness, tone and safety.
 - **tie**: no meaningful difference. **both_bad**: none is acceptable.
 Give a one-sentence rationale and your confidence (1 = guess, 5 = sure)."""
 
-REVIEW_GUIDELINES = """Compare the synthetic text with the real seed it came from.
-- **accept** if it is a plausible real message for the same intent; **reject** if not; **edit** to fix it
-  (write the fixed text).
+REVIEW_GUIDELINES = """Compare the synthetic text with the real seed it came from and pick the first label that fits.
+
+| label | when | seed | synthetic |
+|---|---|---|---|
+| **acceptable** | a plausible real message with the seed's meaning (paraphrase) or intent (synthetic) | `my bag nevr arrived in lisbon, flight TP1234 :(` | `still no sign of my bag in lisbon, was on TP1234 :(` |
+| **changed_meaning** | a fact, number, name, time, negation or the intent differs from the seed | `cancel my friday booking pls` | `can you book me for friday pls` |
+| **not_fluent_or_leaked** | broken or looping text, or words of the instructions leak in (`Rewritten message:`, `Sure!`) | `how do i reset my pasword` | `Here is the rewritten message: how do i reset reset reset` |
+| **copy_of_seed** | the seed again, or with a word or two swapped | `where is my refund??` | `where is my refund ??` |
+| **wrong_language** | not in the seed's language (or mixes languages) | `my card was charged twice` | `mi tarjeta fue cobrada dos veces` |
+| **edit** | almost acceptable: fix it and write the fixed text under "Edited text" | `need help w my order 5512` | `need help w my order 5512 thank you for your help` -> edited: `need help w my order 5512` |
+
 - **irregularities preserved?** yes if the seed's typos, slang, casing and run-ons survive in kind."""
 
 
@@ -107,11 +120,13 @@ def moderation_item(rec: Record, taxonomy: Taxonomy) -> Item:
                  "lineage": rec.lineage.to_dict()})
 
 
-def review_item(rec: Record, seed: Record | None) -> Item:
+def review_item(rec: Record, seed: Record | None, extra: dict[str, Any] | None = None) -> Item:
+    """`extra` marks items that are not kept records (the automatic rejects' sample: `auto_rejected`)."""
     iid = content_hash(["review", rec.id])
     return Item(iid, "review", {"synthetic": rec.content, "seed": seed.content if seed else "(no seed: pure synthetic)"},
                 rec.language, rec.origin.value,
-                {"record": rec.to_dict(), "seed_id": seed.id if seed else None, "lineage": rec.lineage.to_dict()})
+                {"record": rec.to_dict(), "seed_id": seed.id if seed else None,
+                 "seed_language": seed.language if seed else None, "lineage": rec.lineage.to_dict(), **(extra or {})})
 
 
 def review_items(sample: Iterable[Record], seeds: Iterable[Record]) -> list[Item]:

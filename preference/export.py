@@ -16,7 +16,7 @@ from typing import Any
 from semisynth.atomic import write_json, write_jsonl
 from semisynth.errors import UserError
 from semisynth.preference.consensus import Policy, Resolution
-from semisynth.preference.curation import Item
+from semisynth.preference.curation import REVIEW_REJECTS, Item
 
 # format -> the dataset kind it exports
 FORMATS = {"dpo": "preference", "dpo_conversational": "preference", "kto": "preference",
@@ -63,7 +63,7 @@ def select(items: dict[str, Item], resolutions: dict[str, Resolution], policy: P
             counts["blocked_low_resource_unreviewed"] += 1
         elif res.answer in ("tie", "both_bad"):
             counts[res.answer] += 1
-        elif it.kind == "review" and res.answer == "reject":
+        elif it.kind == "review" and res.answer in REVIEW_REJECTS:
             counts["rejected"] += 1
         elif why := malformed(it, res):
             counts[why] += 1

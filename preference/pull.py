@@ -58,15 +58,19 @@ def resolved(cfg: ReportConfig):
                                       expert_annotations(conn, cfg.dataset))
 
 
-def run_report(cfg: ReportConfig) -> tuple[str, str]:
-    """Agreement report (JSON + HTML) of a pushed dataset; returns the two paths written."""
+def run_report(cfg: ReportConfig) -> tuple:
+    """Agreement report (JSON + HTML) of a pushed dataset, and for a review dataset review.json (preference/review.py);
+    returns the paths written."""
     from semisynth.preference.report import build_report, write_report
+    from semisynth.preference.review import read_monitor_report, write_review_report
 
     check_output_dir(cfg.out, "out (--out)")  # before connecting to Argilla
+    monitor = read_monitor_report(cfg.monitor_report)
     pulled, kind, tax, res = resolved(cfg)
     labels = [lab.id for lab in tax.leaves] if tax else None
     rep = build_report(kind, pulled.items, pulled.annotations, res, labels, cfg.bootstrap)
-    return write_report(rep, cfg.out)
+    paths = write_report(rep, cfg.out)
+    return (*paths, *write_review_report(cfg, pulled, monitor)) if kind == "review" else paths
 
 
 def run_export(cfg: ExportConfig) -> dict[str, Any]:

@@ -31,12 +31,20 @@ def build_items(cfg: PushConfig, tax=None) -> list:
     from semisynth.io import read_records
     from semisynth.preference.curation import moderation_item, review_items
 
+    if cfg.rejects and cfg.kind != "review":
+        raise UserError("push: field 'rejects'", f"a rejects sample only joins a review dataset, not {cfg.kind}",
+                        "drop --rejects, or push with --kind review")
     if cfg.kind == "preference":
         return read_items(cfg.input)
     if cfg.kind == "moderation":
         return [moderation_item(r, tax) for r in read_records(cfg.input)]
     seeds = read_records(cfg.seeds) if cfg.seeds else []
-    return review_items(read_records(cfg.input), seeds)
+    items = review_items(read_records(cfg.input), seeds)
+    if cfg.rejects:  # a small sample of the automatic rejects, to calibrate the checks (preference/review.py)
+        from semisynth.preference.review import read_rejects, rejects_sample
+
+        items += rejects_sample(read_rejects(cfg.rejects), {s.id: s for s in seeds}, cfg.rejects_sample)
+    return items
 
 
 def check_items(items: list, kind: str, source: str) -> None:

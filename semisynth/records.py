@@ -9,7 +9,8 @@ Schema (documented in README):
   language  ISO 639-1 code from langdetect ("und" when undetectable)
   lineage   how it was made: template + hash, model, sampling params, seed, run id, taxonomy leaf, task;
             for real records the source (file:line); `transfer`: the irregularity edits applied after the
-            model wrote the text (generation/transfer/ undoes them)
+            model wrote the text (generation/transfer/ undoes them); `edited_from`: the id of the generated
+            record a human reviewer edited into this one (`semisynth mix` with a review)
   meta      free-form source metadata (source, kept source columns, language confidence, taxonomy version)
 """
 
@@ -59,6 +60,7 @@ class Lineage:
     # irregularity transfer edits, in the order applied: {kind, position, before, after[, turn, edit_type]}
     transfer: tuple[Mapping[str, Any], ...] = ()
     attempt: int | None = None  # the draw that was kept, when earlier draws of the task were rejected
+    edited_from: str | None = None  # a human reviewer's edit: the id of the generated record it replaces
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sampling", _frozen_mapping(self.sampling))

@@ -7,6 +7,7 @@ Rules, in order:
      resumed or extended after monitoring does not), with at least one gate evaluated and none skipped for
      lack of data; otherwise the mix is refused unless forced (`force`, recorded with what it went past).
      A source declared `kind: real` must hold only origin: real records (never forceable: fix the config);
+     a source's human review (review_gate.py) may be required (`min_accepted`); rejected records leave, edited enter;
   2. duplicate record ids (within or across sources) keep their first occurrence;
   3. each source contributes its target share of the total (the total is the largest the shares allow,
      or `size` if smaller); records beyond a source's share are left out ("over_share_cap");
@@ -38,6 +39,7 @@ import numpy as np
 from semisynth.atomic import atomic_dir, write_json, write_jsonl
 from semisynth.collapse.mix.config import MixConfig, MixSource, source_name
 from semisynth.collapse.mix.corpus import corpus_features, corpus_row
+from semisynth.collapse.mix.review_gate import apply_reviews, check_reviews
 from semisynth.collapse.mix.trust import READ_ORIGIN, check_fingerprint, check_gates, check_real
 from semisynth.errors import UserError
 from semisynth.hashing import seed_from
@@ -223,8 +225,8 @@ def write_mix(st: MixState) -> None:
 
 
 MIX_STEPS: tuple[Step, ...] = (
-    refuse_existing_output, check_reports, load_sources, drop_duplicate_ids, plan_shares, select_by_share,
-    keep_real_floor, account, write_mix,
+    refuse_existing_output, check_reports, check_reviews, load_sources, drop_duplicate_ids, apply_reviews, plan_shares,
+    select_by_share, keep_real_floor, account, write_mix,
 )
 
 

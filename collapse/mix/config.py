@@ -19,6 +19,12 @@ class MixSource(CommandConfig):
     monitor_report: str | None = Field(None, description="monitor report.json for this run "
                                        "(default: <path>/monitor/report.json)")
     force: bool = Field(False, description="use this run even if its monitor gates failed or are missing")
+    review: str | None = Field(None, description="review.json of `semisynth preference report` for this run (default: "
+                               "beside the monitor report); its rejected records never enter, edited ones enter edited")
+    min_accepted: float | None = Field(None, ge=0, le=1, description="require a review of these very records whose "
+                                       "acceptance lower bound (Wilson) is at least this")
+    min_accepted_by: Literal["overall", "generator"] = Field("overall", description="min_accepted applies to the "
+                                                             "overall bound or to every generator's")
 
 
 class MixConfig(CommandConfig):

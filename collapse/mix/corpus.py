@@ -10,7 +10,7 @@ from typing import Any
 from semisynth.records import Lineage, Origin, Record
 
 LINEAGE_FIELDS = ("generator", "template", "template_hash", "model", "seed", "run_id", "taxonomy_leaf",
-                  "task_id", "variant", "style", "source")
+                  "task_id", "variant", "style", "source", "edited_from")
 _INT_FIELDS = {"seed", "variant"}
 
 def corpus_row(r: Record, source: str) -> dict[str, Any]:

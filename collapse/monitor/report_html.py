@@ -303,6 +303,68 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
             score = r.get("cosine", r.get("irregularity_drop"))
             parts.append(f"<tr><td>{e(r['text'])}</td><td>{e(other)}</td><td>{_fmt(score)}</td></tr>")
         parts.append("</table>")
+    parts.extend(_review_if_present(path, report))
     parts.append("</body></html>")
     with atomic_open(path) as f:
         f.write("\n".join(parts))
+
+
+# -- the reviewers' verdict (review.json of `semisynth preference report`), added beside the monitor's figures --
+_REVIEW_BEGIN, _REVIEW_END = "<!-- review.json:begin -->", "<!-- review.json:end -->"
+
+
+def review_section_html(review: dict[str, Any]) -> str:
+    """Reviewed acceptance per generator with its interval, and each automatic check's precision and recall
+    against the reviewers (which checks to tighten)."""
+    e = html.escape
+
+    def rate(r: dict[str, Any]) -> str:
+        if r.get("rate") is None:
+            return "<td colspan=3>no decided record</td>"
+        return f"<td>{_fmt(r['rate'])}</td><td>[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]</td><td>{r['n']}</td>"
+
+    acc = review["acceptance"]
+    parts = [_REVIEW_BEGIN, f"<h2>Human review ({e(str(review.get('dataset')))})</h2>",
+             f"<p>Accepted as generated, {e(str(review['method']['estimator']))}; confidence {review['confidence']}."
+             f" Raters: {e(', '.join(review.get('raters') or []))}.</p>",
+             "<table><tr><th>group</th><th>acceptance</th><th>interval</th><th>n</th></tr>",
+             f"<tr><td>overall</td>{rate(acc['overall'])}</tr>"]
+    parts += [f"<tr><td>{e(g)}</td>{rate(r)}</tr>" for g, r in (acc.get("by_generator") or {}).items()]
+    parts.append("</table>")
+    cal = review.get("calibration") or {}
+    parts.append(f"<h3>Checks calibrated on the reviewers</h3><p>{e(str(cal.get('truth', '')))}.</p>"
+                 "<table><tr><th>check</th><th>where</th><th>fired / reviewed</th><th>precision</th><th>recall</th></tr>")
+    for name, c in ((cal.get("reject_reasons") or {}).get("reasons") or {}).items():
+        parts.append(f"<tr><td>{e(name)}</td><td>reject</td><td>{c['reviewed']} of {c['in_ledger']}</td>"
+                     f"<td>{_fmt(c['precision'])}</td><td>{_fmt(c.get('recall'))}</td></tr>")
+    for name, c in ((cal.get("kept_checks") or {}).get("checks") or {}).items():
+        parts.append(f"<tr><td>{e(name)}</td><td>kept</td><td>{c['fired']}</td><td>{_fmt(c['precision'])}</td>"
+                     f"<td>{_fmt(c['recall'])}</td></tr>")
+    parts += ["</table>", _REVIEW_END]
+    return "\n".join(parts)
+
+
+def add_review_section(path: str | os.PathLike, review: dict[str, Any]) -> None:
+    """Put the review section into an existing report.html (replacing an earlier one)."""
+    page = open(path, encoding="utf-8").read()
+    if _REVIEW_BEGIN in page and _REVIEW_END in page:
+        head, rest = page.split(_REVIEW_BEGIN, 1)
+        page = head + rest.split(_REVIEW_END, 1)[1]
+    cut = page.rfind("</body>")
+    cut = cut if cut >= 0 else len(page)
+    with atomic_open(path) as f:
+        f.write(page[:cut] + review_section_html(review) + "\n" + page[cut:])
+
+
+def _review_if_present(path: str | os.PathLike, report: dict[str, Any]) -> list[str]:
+    """The review section when a review.json beside report.html reviewed these very records."""
+    import json
+    from pathlib import Path
+
+    p = Path(path).parent / "review.json"
+    try:
+        review = json.loads(p.read_text(encoding="utf-8"))
+        same = review["fingerprint"]["population"]["records"] == report["fingerprint"]["synthetic"]["records"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [review_section_html(review)] if same else []

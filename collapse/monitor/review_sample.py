@@ -1,9 +1,12 @@
 """A representative sample of synthetic records for human review.
 
-Strata = embedding cluster x language x taxonomy leaf x irregularity bin; the sample is allocated
-to strata in proportion to their size (at least one per stratum, largest remainders), so a reviewer's
-error rate estimates the corpus's. Records in low-resource languages are always added: nobody can
-check them automatically. N comes from a margin of error when not given.
+Two-level stratification. First by *cell* = generator x style (lineage), the unit a reviewed acceptance rate
+is reported and gated on: n is allocated to cells in proportion to their size with at least one per cell
+(largest remainders). Then, inside each cell, by embedding cluster x language x taxonomy leaf x irregularity
+bin, allocated the same way. Each row carries its cell and the cell's population N_h, so `preference report`
+can weight a cell's reviewed records by N_h / n_h (a stratified estimate) whatever the allocation did.
+Records in low-resource languages are always added: nobody can check them automatically. N comes from a
+margin of error when not given (`sample_size`, stated in the summary).
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ def sample_size(population: int, margin: float = 0.05, confidence: float = 0.95,
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     n0 = z * z * p * (1 - p) / (margin * margin)
     return int(min(population, math.ceil(n0 / (1 + (n0 - 1) / population))))
+
+
+SIZE_METHOD = ("n0 = z^2 p(1-p) / margin^2 with p = 0.5 (worst case) and z the normal quantile of the confidence, "
+               "then the finite population correction n = n0 / (1 + (n0 - 1) / N); before the correction, the Wilson "
+               "half-width at n0 is at most the margin for any observed rate (design weights widen it by the "
+               "design effect, which the review report states as its effective n)")
+
+
+def review_cell(r: Record) -> str:
+    """The generator x style cell a record is reported and gated in."""
+    return f"{r.lineage.generator or '-'}|{r.lineage.style or '-'}"
 
 
 def irregularity_bins(scores: np.ndarray) -> np.ndarray:
@@ -75,13 +89,20 @@ def select_review_sample(records: Sequence[Record], emb: np.ndarray, langs: Sequ
     clusters = (KMeans(n_clusters=k, n_init=3, random_state=cfg.seed).fit_predict(np.asarray(emb, dtype=np.float32))
                 if k > 1 else np.zeros(n_pop, dtype=int))
     bins = irregularity_bins(np.asarray(irr_scores))
-    keys = [f"c{clusters[i]}|{langs[i]}|{r.lineage.taxonomy_leaf or '-'}|irr{bins[i]}" for i, r in enumerate(records)]
+    cells = [review_cell(r) for r in records]
+    keys = [f"{cells[i]}|c{clusters[i]}|{langs[i]}|{r.lineage.taxonomy_leaf or '-'}|irr{bins[i]}"
+            for i, r in enumerate(records)]
     strata: dict[str, list[int]] = defaultdict(list)
+    by_cell: dict[str, dict[str, int]] = defaultdict(dict)
     for i, key in enumerate(keys):
         strata[key].append(i)
+    for key, members in strata.items():
+        by_cell[cells[members[0]]][key] = len(members)
+    cell_size = {c: sum(v.values()) for c, v in by_cell.items()}
     target = (sample_size(n_pop, cfg.review_margin, cfg.review_confidence) if cfg.review_sample == "auto"
               else min(int(cfg.review_sample), n_pop))
-    alloc = allocate({s: len(v) for s, v in strata.items()}, target)
+    cell_alloc = allocate(cell_size, target)
+    alloc = {k: v for c in sorted(by_cell) for k, v in allocate(by_cell[c], cell_alloc.get(c, 0)).items()}
     chosen: dict[int, tuple[str, str]] = {}
     for s in sorted(strata):
         members = strata[s]
@@ -97,10 +118,13 @@ def select_review_sample(records: Sequence[Record], emb: np.ndarray, langs: Sequ
     for i in sorted(chosen):
         stratum, reason = chosen[i]
         d = records[i].to_dict()
-        d["meta"] = {**d.get("meta", {}), "review_stratum": stratum, "review_reason": reason}
+        d["meta"] = {**d.get("meta", {}), "review_stratum": stratum, "review_reason": reason,
+                     "review_cell": cells[i], "review_cell_size": cell_size[cells[i]]}
         rows.append(d)
     summary = {"n": len(rows), "n_stratified": len(rows) - forced, "n_low_resource_added": forced,
                "target_n": target, "from_margin_of_error": cfg.review_sample == "auto",
                "margin": cfg.review_margin, "confidence": cfg.review_confidence, "n_strata": len(strata),
-               "strata": "embedding cluster | language | taxonomy leaf | irregularity bin"}
+               "size_method": SIZE_METHOD if cfg.review_sample == "auto" else "given",
+               "strata": "generator | style, then embedding cluster | language | taxonomy leaf | irregularity bin",
+               "cells": {c: {"population": cell_size[c], "allocated": cell_alloc.get(c, 0)} for c in sorted(cell_size)}}
     return {"rows": rows, "summary": summary}

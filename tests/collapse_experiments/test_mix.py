@@ -260,7 +260,8 @@ def test_the_mix_is_its_step_list_and_a_step_runs_alone(sources):
     from semisynth.collapse.mix.builder import MIX_STEPS, MixState, plan_shares
 
     assert [s.__name__ for s in MIX_STEPS] == [
-        "refuse_existing_output", "check_reports", "load_sources", "drop_duplicate_ids", "plan_shares",
+        "refuse_existing_output", "check_reports", "check_reviews", "load_sources", "drop_duplicate_ids",
+        "apply_reviews", "plan_shares",
         "select_by_share", "keep_real_floor", "account", "write_mix"]
     tmp, real, semi, synth = sources
     cfg = _cfg(tmp, real, semi, synth)

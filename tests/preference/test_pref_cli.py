@@ -33,7 +33,7 @@ def test_review_flow_through_the_cli(argilla_stack, conn, tmp_path, capsys):
     pulled = curation.pull(conn, "rev")
     items = list(pulled.items.values())
     assert {it.fields["seed"] for it in items} >= {s.content for s in seeds}
-    truth = {it.id: ("reject" if it.fields["synthetic"].endswith("3") else "accept") for it in items}
+    truth = {it.id: ("changed_meaning" if it.fields["synthetic"].endswith("3") else "acceptable") for it in items}
     RaterSimulator(conn, "rev", [SimulatedRater("va", 0.0), SimulatedRater("vb", 0.0)], truth).run()
     cfg = tmp_path / "policy.yaml"
     cfg.write_text("policy:\n  low_resource_languages: [sw]\n")
@@ -46,7 +46,7 @@ def test_review_flow_through_the_cli(argilla_stack, conn, tmp_path, capsys):
     manifest = json.loads((tmp_path / "ex" / "manifest_review.json").read_text())
     assert manifest["rows"] == 3 and manifest["excluded"] == {"rejected": 1, "escalated_pending": 1}
     out = [json.loads(x) for x in (tmp_path / "ex" / "reviewed.jsonl").read_text().splitlines()]
-    assert all(r["meta"]["human_review"]["decision"] == "accept" and r["lineage"] is not None for r in out)
+    assert all(r["meta"]["human_review"]["decision"] == "acceptable" and r["lineage"] is not None for r in out)
     # the Swahili synthetic record goes to the expert; once answered it may be exported
     assert main(["preference", "escalate", *base, "--config", str(cfg), "--experts", "vexpert"]) == 0
     RaterSimulator(conn, "rev-escalation", [SimulatedRater("vexpert", 0.0)], truth).run()

@@ -1,0 +1,141 @@
+"""The mix reads the humans' verdict: `min_accepted` refuses a run without a matching review or with a lower bound
+under it, records the review it trusted; rejected records never enter, edited ones enter edited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from semisynth.cli import main
+from semisynth.collapse.mix.builder import build_mix
+from semisynth.collapse.mix.config import MixConfig
+from semisynth.collapse.mix.corpus import load_mix
+from semisynth.collapse.monitor.fingerprint import file_sha256, monitor_fingerprint
+from semisynth.errors import UserError
+from semisynth.io import read_records
+from semisynth.preference.curation import Annotation, review_item
+from semisynth.preference.review import build_review, item_verdicts
+from semisynth.records import Lineage, Record
+
+
+def _write(path: Path, records: list[Record]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records))
+
+
+@pytest.fixture
+def run(tmp_path):
+    """A semi-synthetic run of 40 records (two generators) with a passing monitor report."""
+    seeds = [Record.create("real", text=f"my order {i} never came", language="en") for i in range(40)]
+    recs = [Record.create("paraphrase", text=f"order {i} still not here", parents=[s.id], language="en",
+                          lineage=Lineage(generator="paraphrase:keep" if i < 30 else "paraphrase:clean",
+                                          style="keep" if i < 30 else "clean"))
+            for i, s in enumerate(seeds)]
+    run = tmp_path / "run"
+    _write(run / "records" / "shard-00000.jsonl", recs)
+    _write(tmp_path / "real.jsonl", seeds)
+    fp = monitor_fingerprint([], read_records(run, default_origin="paraphrase"), {"seed": 0},
+                             {"synthetic": {"path": str(run), "text_field": "text", "default_origin": "paraphrase"}})
+    gate = {"figure": "frechet", "max_baseline_ratio": 2.0}
+    (run / "monitor").mkdir()
+    (run / "monitor" / "report.json").write_text(json.dumps({
+        "gates": {"passed": True, "status": "passed", "evaluated": 1, "ok": [gate], "failed": [], "skipped": []},
+        "fingerprint": fp}))
+    return tmp_path, run, recs, seeds
+
+
+def _review(run: Path, recs: list[Record], seeds: list[Record], accepted: int, n: int = 20) -> dict:
+    """Three raters agree on each of the first n records: the first `accepted` acceptable, one edited, the rest
+    changed_meaning; review.json written beside the monitor report, as `preference report --monitor-report` does."""
+    by_id = {s.id: s for s in seeds}
+    items = [review_item(r.evolve(meta={"review_cell": "x", "review_stratum": "s"}), by_id[r.parents[0]])
+             for r in recs[:n]]
+    anns = []
+    for k, it in enumerate(items):
+        d = "acceptable" if k < accepted else "edit" if k == accepted else "changed_meaning"
+        anns += [Annotation(it.id, u, {"decision": d, "edited": "order still not here, fixed" if d == "edit" else None})
+                 for u in ("a", "b", "c")]
+    items_map = {it.id: it for it in items}
+    report = run / "monitor" / "report.json"
+    rep = build_review("rev", items_map, anns, item_verdicts(items_map, anns), n_boot=0,
+                       monitor_report=json.loads(report.read_text()), monitor_report_path=str(report))
+    (run / "monitor" / "review.json").write_text(json.dumps(rep))
+    return rep
+
+
+def _cfg(tmp: Path, run: Path, **source) -> MixConfig:
+    return MixConfig.model_validate({"out": str(tmp / "mix"), "sources": [
+        {"path": str(tmp / "real.jsonl"), "kind": "real"},
+        {"path": str(run), "kind": "semi_synthetic", **source}]})
+
+
+def test_min_accepted_refuses_a_run_without_review_or_under_the_bound_and_accepts_it_over(run):
+    tmp, path, recs, seeds = run
+    with pytest.raises(UserError, match="needs a review, and there is none"):
+        build_mix(_cfg(tmp, path, min_accepted=0.5))
+    rep = _review(path, recs, seeds, accepted=12)  # 12 of 20: Wilson lower bound 0.387
+    assert rep["acceptance"]["overall"]["ci_low"] == pytest.approx(0.3866, abs=1e-3)
+    with pytest.raises(UserError, match=r"lower bound under min_accepted 0.5 \(overall 0.38"):
+        build_mix(_cfg(tmp, path, min_accepted=0.5))
+    assert not (tmp / "mix").exists()
+    m = build_mix(_cfg(tmp, path, min_accepted=0.35))
+    review = m["sources"][1]["gates"]["review"]
+    assert review["review_sha256"] == file_sha256(path / "monitor" / "review.json")
+    assert review["fingerprint_match"] and review["trusted_fingerprint"]["records"] == rep["fingerprint"]["population"]["records"]
+    assert review["lower_bounds"] == {"overall": rep["acceptance"]["overall"]["ci_low"]}
+    # per generator: only paraphrase:keep was reviewed (the first 20 records), so it alone is bounded
+    m = build_mix(_cfg(tmp, path, min_accepted=0.35, min_accepted_by="generator").model_copy(update={"overwrite": True}))
+    assert set(m["sources"][1]["gates"]["review"]["lower_bounds"]) == {"paraphrase:keep"}
+
+
+def test_rejected_records_never_enter_and_edited_enter_edited_with_lineage(run):
+    tmp, path, recs, seeds = run
+    _review(path, recs, seeds, accepted=12)  # record 12 edited, 13..19 rejected
+    m = build_mix(_cfg(tmp, path))  # no min_accepted: the decisions still apply
+    corpus = {r.id: r for r in load_mix(tmp / "mix" / "corpus")}
+    rejected = {r.id for r in recs[13:20]}
+    assert not rejected & set(corpus)
+    rejects = [json.loads(x) for x in (tmp / "mix" / "rejects.jsonl").read_text().splitlines()]
+    assert {r["id"] for r in rejects if r["reason"] == "human_rejected"} == rejected
+    assert all("changed_meaning" in r["detail"] for r in rejects if r["reason"] == "human_rejected")
+    assert recs[12].id not in corpus
+    edited = [r for r in corpus.values() if r.lineage.edited_from == recs[12].id]
+    assert len(edited) == 1 and edited[0].text == "order still not here, fixed"
+    assert edited[0].meta["human_review"]["original_text"] == recs[12].text
+    assert edited[0].lineage.generator == "paraphrase:keep" and edited[0].parents == recs[12].parents
+    assert m["accounting"]["balanced"] and m["rejects_by_reason"]["human_rejected"] == 7
+    assert m["sources"][1]["gates"]["review"]["edited_entered"] == 1
+
+
+def test_a_run_changed_after_review_is_refused_when_review_is_required(run):
+    tmp, path, recs, seeds = run
+    _review(path, recs, seeds, accepted=19)
+    extra = Record.create("paraphrase", text="one more", parents=[seeds[0].id], language="en")
+    _write(path / "records" / "shard-00001.jsonl", [extra])
+    with pytest.raises(UserError, match="changed since"):  # the monitor gate refuses it first, or the review
+        build_mix(_cfg(tmp, path, min_accepted=0.1))
+
+
+@pytest.mark.parametrize("bad,where", [("1.5", "min_accepted"), ("-0.1", "min_accepted")])
+def test_min_accepted_out_of_range_is_one_line_exit_2(run, tmp_path, capsys, bad, where):
+    tmp, path, *_ = run
+    cfg = tmp_path / "mix.yaml"
+    cfg.write_text(f"out: {tmp / 'mix'}\nsources:\n  - {{path: {path}, kind: semi_synthetic, min_accepted: {bad}}}\n")
+    assert main(["mix", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and where in err and "Traceback" not in err
+
+
+def test_malformed_review_json_is_one_line_exit_2(run, tmp_path, capsys):
+    tmp, path, *_ = run
+    (path / "monitor" / "review.json").write_text('{"format": "semisynth.review/1", "acceptance": ')
+    cfg = tmp_path / "mix.yaml"
+    cfg.write_text(f"out: {tmp / 'mix'}\nsources:\n  - {{path: {path}, kind: semi_synthetic, min_accepted: 0.5}}\n")
+    assert main(["mix", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "review.json" in err and "fix:" in err and not (tmp / "mix").exists()
+    (path / "monitor" / "review.json").write_text('{"format": "something else"}')
+    assert main(["mix", "--config", str(cfg)]) == 2
+    assert "not a review report" in capsys.readouterr().err
