@@ -352,6 +352,8 @@ def read_rejects(path: str | Path) -> list[Reject]:
                         "give a `semisynth generate` run directory or its rejects/*.jsonl")
     out = []
     for f in files:
+        if f.stat().st_size == 0:  # a run with no seed rejects leaves an empty rejects/seeds.jsonl
+            continue
         for row in iter_raw_rows(f):
             try:
                 out.append(Reject.from_dict(row.data))

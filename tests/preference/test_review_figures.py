@@ -188,3 +188,15 @@ def test_review_sample_gives_every_generator_and_style_a_share_and_its_populatio
     n0 = Z * Z * 0.25 / 0.05 ** 2  # 384.1: the normal formula at margin 0.05, then the finite population correction
     assert summary["target_n"] == math.ceil(n0 / (1 + (n0 - 1) / 93)) == 76
     assert "finite population correction" in summary["size_method"]
+
+
+def test_rejects_ledger_of_a_run_reads_every_shard_and_skips_an_empty_one(tmp_path):
+    import json
+
+    from semisynth.preference.review import read_rejects
+
+    (tmp_path / "rejects").mkdir()
+    (tmp_path / "rejects" / "seeds.jsonl").write_text("")  # a run without seed rejects
+    (tmp_path / "rejects" / "shard-00000.jsonl").write_text(
+        json.dumps(Reject("a", ("p",), "too_short", text="hi").to_dict()) + "\n")
+    assert [r.reason for r in read_rejects(tmp_path)] == ["too_short"]
