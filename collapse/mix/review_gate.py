@@ -99,13 +99,21 @@ def apply_reviews(st: Any) -> None:
             continue
         now = gate.get("fingerprint_now") or records_fingerprint(recs)["records"]
         trusted = (review.get("trusted_fingerprint") or {}).get("records")
-        review = {**review, "fingerprint_now": now, "fingerprint_match": trusted == now}
-        if s.min_accepted is not None and trusted is not None and trusted != now:
-            review = _refuse_or_force(s, s.force or st.cfg.force, review, [(
-                f"its records changed since they were reviewed: the review fingerprinted {review['trusted_fingerprint']['n']}"
-                f" records ({trusted[:12]}), {s.path} now holds {len(recs)} ({now[:12]})",
-                "review a sample of the run as it is now")])
         decisions = check_review_json(review["review"])["decisions"]
+        ids = {r.id for r in recs}
+        review = {**review, "fingerprint_now": now, "fingerprint_match": trusted == now,
+                  "reviewed_in_source": sum(k in ids for k in decisions), "reviewed": len(decisions)}
+        problems = []
+        if s.min_accepted is not None and trusted is not None and trusted != now:
+            problems.append((f"its records changed since they were reviewed: the review fingerprinted "
+                             f"{review['trusted_fingerprint']['n']} records ({trusted[:12]}), {s.path} now holds "
+                             f"{len(recs)} ({now[:12]})", "review a sample of the run as it is now"))
+        unbounded = sorted({r.lineage.generator or "-" for r in recs} - set(review.get("lower_bounds") or {}))
+        if s.min_accepted is not None and s.min_accepted_by == "generator" and unbounded:
+            problems.append((f"min_accepted_by: generator, but the review decided no record of generator(s) "
+                             f"{', '.join(unbounded)}", "review records of every generator (the monitor's review "
+                             "sample gives each generator x style at least one), or use min_accepted_by: overall"))
+        review = _refuse_or_force(s, s.force or st.cfg.force, review, problems)
         keep, n_rej, n_edit = [], 0, 0
         for r in st.eligible[i]:
             d = decisions.get(r.id) or {}

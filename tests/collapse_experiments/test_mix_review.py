@@ -85,9 +85,13 @@ def test_min_accepted_refuses_a_run_without_review_or_under_the_bound_and_accept
     assert review["review_sha256"] == file_sha256(path / "monitor" / "review.json")
     assert review["fingerprint_match"] and review["trusted_fingerprint"]["records"] == rep["fingerprint"]["population"]["records"]
     assert review["lower_bounds"] == {"overall": rep["acceptance"]["overall"]["ci_low"]}
-    # per generator: only paraphrase:keep was reviewed (the first 20 records), so it alone is bounded
+    assert review["reviewed_in_source"] == review["reviewed"] == 20
+    # per generator: only paraphrase:keep was reviewed (the first 20 records); paraphrase:clean has no bound
+    with pytest.raises(UserError, match="decided no record of generator.s. paraphrase:clean"):
+        build_mix(_cfg(tmp, path, min_accepted=0.35, min_accepted_by="generator").model_copy(update={"overwrite": True}))
+    _review(path, recs, seeds, accepted=38, n=40)  # every record reviewed: both generators bounded
     m = build_mix(_cfg(tmp, path, min_accepted=0.35, min_accepted_by="generator").model_copy(update={"overwrite": True}))
-    assert set(m["sources"][1]["gates"]["review"]["lower_bounds"]) == {"paraphrase:keep"}
+    assert set(m["sources"][1]["gates"]["review"]["lower_bounds"]) == {"paraphrase:keep", "paraphrase:clean"}
 
 
 def test_rejected_records_never_enter_and_edited_enter_edited_with_lineage(run):

@@ -4,6 +4,7 @@ the two-level review sample."""
 
 from __future__ import annotations
 
+import json
 import math
 from types import SimpleNamespace
 
@@ -200,3 +201,27 @@ def test_rejects_ledger_of_a_run_reads_every_shard_and_skips_an_empty_one(tmp_pa
     (tmp_path / "rejects" / "shard-00000.jsonl").write_text(
         json.dumps(Reject("a", ("p",), "too_short", text="hi").to_dict()) + "\n")
     assert [r.reason for r in read_rejects(tmp_path)] == ["too_short"]
+
+
+def test_monitor_html_shows_the_calibration_of_a_review_of_its_own_records(tmp_path):
+    from semisynth.collapse.monitor.report_html import _review_if_present, add_review_section
+
+    review = {"dataset": "rev", "confidence": 0.95, "raters": ["a", "b"], "method": {"estimator": "stratified"},
+              "acceptance": {"overall": {"rate": 0.5, "ci_low": 0.2, "ci_high": 0.8, "n": 10},
+                             "by_generator": {"paraphrase:keep": {"rate": 0.25, "ci_low": 0.05, "ci_high": 0.7, "n": 4}}},
+              "calibration": {"truth": "bad = rejected or edited",
+                              "reject_reasons": {"reasons": {"too_short": {"reviewed": 3, "in_ledger": 40,
+                                                                           "precision": 0.6667, "recall": 0.31}}},
+                              "kept_checks": {"checks": {"name_changed": {"fired": 2, "precision": 0.5, "recall": 0.25}}}},
+              "fingerprint": {"population": {"records": "abc"}}}
+    page = tmp_path / "report.html"
+    page.write_text("<!doctype html><html><body><h1>monitor</h1></body></html>")
+    add_review_section(page, review)
+    add_review_section(page, review)  # replaced, not added twice
+    html = page.read_text()
+    assert html.count("Checks calibrated on the reviewers") == 1 and html.endswith("</body></html>")
+    assert "<td>too_short</td><td>reject</td><td>3 of 40</td><td>0.6667</td><td>0.31</td>" in html
+    assert "<td>paraphrase:keep</td><td>0.25</td><td>[0.05, 0.7]</td><td>4</td>" in html
+    (tmp_path / "review.json").write_text(json.dumps(review))
+    assert _review_if_present(page, {"fingerprint": {"synthetic": {"records": "abc"}}})
+    assert _review_if_present(page, {"fingerprint": {"synthetic": {"records": "other run"}}}) == []
