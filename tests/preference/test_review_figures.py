@@ -192,8 +192,6 @@ def test_review_sample_gives_every_generator_and_style_a_share_and_its_populatio
 
 
 def test_rejects_ledger_of_a_run_reads_every_shard_and_skips_an_empty_one(tmp_path):
-    import json
-
     from semisynth.preference.review import read_rejects
 
     (tmp_path / "rejects").mkdir()
