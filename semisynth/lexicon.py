@@ -44,12 +44,16 @@ INTERJECTION_SLANG = frozenset("lol lmao lmfao rofl omg smh ikr jk wtf wth af".s
 # A sentence starts at a line start or after terminal punctuation; leading @handles, #tags and PII placeholders
 # ("<HANDLE> thanks...") are skipped, so a masked seed's first sentence counts like the unmasked one's.
 SENTENCE_START = re.compile(r"(?m)(?:^|(?<=[.!?])[ \t]+)(?:(?:[@#]\w+|<[A-Z][A-Z_]*>)[ \t]+)*([A-Za-z])")
-TOKEN = re.compile(r"[@#]\w+|https?://\S+|www\.\S+|[A-Za-z]+(?:'[A-Za-z]+)?")
+# Tokens: a PII placeholder, a handle, a hashtag or a URL is one token and not a word (see `is_word`).
+TOKEN = re.compile(r"<[A-Z][A-Z_]*>|[@#]\w+|https?://\S+|www\.\S+|[A-Za-z]+(?:'[A-Za-z]+)?")
 WORD = re.compile(r"(?<![\w@#<'])[A-Za-z]+(?:'[A-Za-z]+)?(?![\w>])")
 HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
 HASHTAG = re.compile(r"(?<![\w#&])#[A-Za-z_]\w*")
 URL = re.compile(r"https?://\S+|www\.\S+")
-ALLCAPS = re.compile(r"(?<![\w@#])[A-Z]{3,}(?![\w'])")
+# A handle or URL as a reader sees it, written out or masked by semisynth.pii ("@united" and "<HANDLE>" alike).
+HANDLE_OR_MASK = re.compile(r"(?<![\w@])@\w{1,30}|<HANDLE>")
+URL_OR_MASK = re.compile(r"https?://\S+|www\.\S+|<URL>")
+ALLCAPS = re.compile(r"(?<![\w@#<])[A-Z]{3,}(?![\w'>])")  # <HANDLE> is a placeholder, not a shout
 PRONOUN_I = re.compile(r"(?<![\w'@#])[iI](?=[ ,.!?']|$)", re.M)
 LOWER_I = re.compile(r"(?<![\w'@#])i(?=[ ,.!?']|$)", re.M)
 ELONGATION = re.compile(r"\b\w*([A-Za-z])\1{2,}\w*\b")
@@ -60,6 +64,13 @@ EMOJI = re.compile(
 EMOTICON = re.compile(r"(?<![\w:])(?:[:;=8xX][-o*'^]?[)(\]\[dDpP/\\|oO3*]|<3|\^_\^|[)(]:|-_-|T_T|:'\()(?![\w])")
 # What semisynth.pii's masker writes in place of PII (<EMAIL>, <URL>, <HANDLE>, <PHONE>, <CARD>, ...).
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*>")
+
+
+
+def is_word(token: str) -> bool:
+    """A TOKEN that is a word: not a placeholder, handle, hashtag or URL (what every per-word rate divides by)."""
+    return token[:1] not in ("@", "#", "<") and not (token.startswith(("http", "www.")) and ("/" in token or "." in token))
+
 
 MONTHS = frozenset(
     "january february march april may june july august september october november december "

@@ -92,25 +92,32 @@ def norm_text(t: str) -> str:
 def group_metrics(idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.ndarray, np.ndarray],
                   real_counts: tuple[np.ndarray, np.ndarray], R: np.ndarray, S: np.ndarray,
                   cfg: MonitorConfig, rng: np.random.Generator, real_kinds: dict[str, np.ndarray] | None = None,
-                  syn_kinds: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Irregularity and Frechet/MMD of one slice of the synthetic data against its real reference."""
+                  syn_kinds: dict[str, np.ndarray] | None = None, *, alpha: float | None = None,
+                  synthetic_groups: np.ndarray | None = None) -> dict[str, Any]:
+    """Irregularity and Frechet/MMD of one slice of the synthetic data against its real reference; its flags at
+    family-wise `alpha` (the slice's part of the report's), split between features and index like the report's."""
     n = len(idx)
     if n < cfg.breakdown_min_n or len(real_idx) < cfg.breakdown_min_n:
         return not_enough(cfg.breakdown_min_n, min(n, len(real_idx)))
     kinds = {} if real_kinds is None or syn_kinds is None else {
         "real_kinds": {k: v[real_idx] for k, v in real_kinds.items()},
         "synthetic_kinds": {k: v[idx] for k, v in syn_kinds.items()}}
+    alpha = cfg.alpha * ALPHA_SHARES["breakdown"] if alpha is None else alpha
+    within = ALPHA_SHARES["features"] + ALPHA_SHARES["smoothing_index"]
     prof = irr.corpus_profile([], [], n_boot=100, ci=cfg.ci, seed=cfg.seed, smoothed_below=cfg.smoothed_below,
                               exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events,
-                              alpha=cfg.alpha * ALPHA_SHARES["features"],
-                              index_alpha=cfg.alpha * ALPHA_SHARES["smoothing_index"],
+                              min_expected=cfg.min_expected, synthetic_groups=synthetic_groups,
+                              alpha=alpha * ALPHA_SHARES["features"] / within,
+                              index_alpha=alpha * ALPHA_SHARES["smoothing_index"] / within,
                               power=cfg.power, n_perm=min(cfg.n_perm, 1000),
                               real_counts=(real_counts[0][real_idx], real_counts[1][real_idx]),
                               synthetic_counts=(syn_counts[0][idx], syn_counts[1][idx]), **kinds)
     si = prof["smoothing_index_test"]
     out: dict[str, Any] = {"status": "ok", "n_synthetic": n, "n_real_reference": len(real_idx),
                            "smoothing_index": prof["smoothing_index"], "smoothing_index_ci": si.get("ci"),
-                           "smoothing_index_verdict": si.get("verdict"), "verdicts": prof["counts"],
+                           "smoothing_index_verdict": si.get("verdict"),
+                           "exaggeration_index": prof["exaggeration_index"],
+                           "index_verdict": prof["index_verdict"], "verdicts": prof["counts"], "alpha": alpha,
                            "ci_level": cfg.ci,
                            "features": {k: {"ratio": v["ratio"], "ci": v["ci"], "verdict": v["verdict"],
                                             **({"n_to_settle": v["n_to_settle"]} if "n_to_settle" in v else {})}
@@ -129,10 +136,12 @@ def group_metrics(idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.nd
 
 
 def two_sample_tests(R: np.ndarray, S: np.ndarray, real_texts: Sequence[str], syn_texts: Sequence[str],
-                     a_idx: np.ndarray, b_idx: np.ndarray, syn_ids: Sequence[str], cfg: MonitorConfig
+                     a_idx: np.ndarray, b_idx: np.ndarray, syn_ids: Sequence[str], cfg: MonitorConfig, *,
+                     real_ids: Sequence[str] | None = None, synthetic_groups: Sequence[str] | None = None
                      ) -> dict[str, Any]:
     """Classifier two-sample test, real vs synthetic, on embeddings and on character n-grams, each beside the
-    same test on real A vs real B (which should sit at AUC 0.5)."""
+    same test on real A vs real B (which should sit at AUC 0.5). A seed and its variants share one cluster
+    (`real_ids`, `synthetic_groups`): they fall in one fold and count once in the interval."""
     from semisynth.collapse.monitor.two_sample import c2st
 
     kw = dict(folds=cfg.c2st_folds, seed=cfg.seed, max_n=cfg.c2st_max_n)
@@ -141,7 +150,8 @@ def two_sample_tests(R: np.ndarray, S: np.ndarray, real_texts: Sequence[str], sy
     a_t, b_t = [real_texts[i] for i in a_idx], [real_texts[i] for i in b_idx]
     for feats, real, syn, ra, rb in (("embedding", R, S, R[a_idx], R[b_idx]), ("ngram", real_texts, syn_texts, a_t, b_t)):
         a = cfg.alpha * ALPHA_SHARES[f"c2st_{feats}"]
-        res = c2st(real, syn, features=feats, synthetic_ids=syn_ids, alpha=a, **kw)
+        res = c2st(real, syn, features=feats, synthetic_ids=syn_ids, alpha=a, real_groups=real_ids,
+                   synthetic_groups=synthetic_groups, **kw)
         base = c2st(ra, rb, features=feats, top_k=0, alpha=a, **kw)
         res["baseline"] = {k: base.get(k) for k in ("status", "auc", "ci", "p_value", "verdict", "n_per_side")}
         out[feats] = res

@@ -21,14 +21,25 @@ TEXT_DIVERSITY_FIGURES = ("distinct_1", "distinct_2", "self_bleu")
 LANGUAGE_FIGURES = ("other_language_rate", "code_switching_rate")
 
 
-# How `alpha` is shared between the corpus-level tests, so that real vs real flags anything with
-# probability <= alpha (Bonferroni across the four, Holm within the features).
-ALPHA_SHARES = {"features": 0.5, "smoothing_index": 0.25, "c2st_embedding": 0.125, "c2st_ngram": 0.125}
+# How `alpha` is shared between every test the report can flag, so that real vs real flags anything with
+# probability <= alpha: Bonferroni across the shares; Holm within the features (+ kind features); the two indices
+# (smoothing, exaggeration) half each; the two language figures half each; "breakdown" is split evenly over the
+# slices judged (each slice its own features / index family at that slice's level).
+ALPHA_SHARES = {"features": 0.35, "smoothing_index": 0.15, "c2st_embedding": 0.1, "c2st_ngram": 0.1,
+                "languages": 0.1, "breakdown": 0.2}
+
+
+# Figures that carry a verdict a gate can require (verdict_not), and counts of flags a gate can bound (max: 0).
+VERDICT_FIGURES = ("irregularity.smoothing_index", "irregularity.exaggeration_index", "c2st_embedding", "c2st_ngram")
+COUNT_FIGURES = ("irregularity.n_smoothed_features", "irregularity.n_exaggerated_features",
+                 "irregularity.n_kinds_different")
+GATE_VERDICTS = ("smoothed", "exaggerated", "preserved", "inconclusive", "distinguishable", "indistinguishable",
+                 "different")
 
 
 def gate_figure_names() -> frozenset[str]:
     """Every figure a gate may name, known before the run (a typo should not cost a whole run)."""
-    return frozenset({"irregularity.smoothing_index",
+    return frozenset({*VERDICT_FIGURES, *COUNT_FIGURES,
                       *(f"irregularity.{f}.ratio" for f in (*irr.FEATURES, *LANGUAGE_FIGURES)),
                       *EMBEDDING_FIGURES, *TEXT_DIVERSITY_FIGURES,
                       *(f"{m}.{k}" for m, ks in SUBSAMPLED_FIGURES.items() for k in ks)})
@@ -39,8 +50,11 @@ DEFAULT_MIN_N = {"frechet": 50, "mmd": 10, "vendi": 2, "prdc": 20, "mauve": 50, 
 class Gate(BaseModel):
     """A CI threshold on one figure of the report (see `figures` in report.json for names).
 
-    Either an absolute bound (min / max) or a bound relative to the same-distribution baseline
-    (max_baseline_ratio: value <= ratio x baseline; min_baseline_ratio: value >= ratio x baseline).
+    An absolute bound (min / max), a bound relative to the same-distribution baseline (max_baseline_ratio:
+    value <= ratio x baseline; min_baseline_ratio: value >= ratio x baseline), or verdicts the figure must not
+    have (verdict_not: [smoothed] on irregularity.smoothing_index fails a run whose index is *significantly*
+    smoothed, whatever its point value). Figures with verdicts: the two indices, each irregularity.<f>.ratio,
+    c2st_embedding and c2st_ngram; counts of flags: irregularity.n_smoothed_features (max: 0) and the like.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -49,12 +63,17 @@ class Gate(BaseModel):
     max: float | None = None
     max_baseline_ratio: float | None = Field(None, gt=0)
     min_baseline_ratio: float | None = Field(None, gt=0)
+    verdict_not: list[Literal[GATE_VERDICTS]] | None = Field(  # type: ignore[valid-type]
+        None, description="verdicts that fail the gate, e.g. [smoothed]")
     on_missing: Literal["skip", "fail"] = Field("skip", description="when the figure has not enough data")
 
     @model_validator(mode="after")
     def _one_bound(self) -> Gate:
-        if all(v is None for v in (self.min, self.max, self.max_baseline_ratio, self.min_baseline_ratio)):
-            raise ValueError("a gate needs min, max, max_baseline_ratio or min_baseline_ratio")
+        if all(v is None for v in (self.min, self.max, self.max_baseline_ratio, self.min_baseline_ratio,
+                                   self.verdict_not)):
+            raise ValueError("a gate needs min, max, max_baseline_ratio, min_baseline_ratio or verdict_not")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"gate on {self.figure}: min {self.min} is above max {self.max}; no value passes")
         return self
 
 
@@ -62,6 +81,7 @@ DEFAULT_GATES = (
     Gate(figure="irregularity.typo_rate.ratio", min=0.7),
     Gate(figure="frechet", max_baseline_ratio=2.0),
     Gate(figure="irregularity.smoothing_index", max=0.5),
+    Gate(figure="irregularity.smoothing_index", verdict_not=["smoothed"]),
 )
 
 
@@ -80,6 +100,8 @@ class MonitorConfig(CommandConfig):
     smoothed_below: float = Field(0.8, gt=0, le=1)
     exaggerated_above: float = Field(1.25, ge=1)
     min_events: int = Field(5, ge=1, description="min real occurrences of a feature to judge it")
+    min_expected: float = Field(10.0, gt=0, description="min effective synthetic events expected at the null (or "
+                                "seen) to judge a feature: fewer cannot tell smoothing from chance")
     vocab_lang: str = "en"
     alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise error over the report's corpus-level flags, "
                          "split as ALPHA_SHARES (features+kinds Holm, index, each classifier test)")

@@ -12,7 +12,7 @@ import numpy as np
 
 from semisynth.collapse.monitor import irregularity as irr
 from semisynth.collapse.monitor.comparisons import not_enough
-from semisynth.collapse.monitor.config import MonitorConfig
+from semisynth.collapse.monitor.config import ALPHA_SHARES, LANGUAGE_FIGURES, MonitorConfig
 from semisynth.records import Record
 
 
@@ -64,33 +64,39 @@ def _code_switching(texts: Sequence[str], idx: Sequence[int], cfg: MonitorConfig
     return out
 
 
-def _rate_compare(r: np.ndarray, s: np.ndarray, cfg: MonitorConfig, rng: np.random.Generator,
-                  help_: str) -> dict[str, Any]:
+def _rate_compare(r: np.ndarray, s: np.ndarray, cfg: MonitorConfig, help_: str,
+                  synthetic_groups: np.ndarray | None) -> dict[str, Any]:
+    """Share of texts with the property, synthetic over real, judged like an irregularity feature (count-aware SE,
+    variants of one seed as one cluster, judged only with enough expected events), at this figure's share of alpha."""
     entry: dict[str, Any] = {"real_rate": float(r.mean()) if len(r) else None,
                              "synthetic_rate": float(s.mean()) if len(s) else None, "help": help_,
                              "n_real": len(r), "n_synthetic": len(s), "real_events": float(r.sum())}
     if len(r) == 0 or len(s) == 0 or r.sum() < cfg.min_events:
         entry.update(not_enough(cfg.min_events, int(r.sum())), verdict=None, ratio=None, ci=None)
         return entry
-    # Same rule as the irregularity features (irr.ratio_verdicts), each language figure its own family.
     from scipy.stats import norm
 
-    s_b = np.array([s[rng.integers(0, len(s), len(s))].sum() for _ in range(cfg.n_boot)])
-    r_b = np.array([r[rng.integers(0, len(r), len(r))].sum() for _ in range(cfg.n_boot)])
-    boot = irr.log_ratio(s_b, len(s), r_b, len(r))
-    L = float(irr.log_ratio(np.array(s.sum()), len(s), np.array(r.sum()), len(r)))
-    se = float(np.std(boot, ddof=1))
-    ratio = float(s.mean() / r.mean())
+    rr = irr.rate_ratio((r[:, None], np.ones((len(r), 1))), (s[:, None], np.ones((len(s), 1))),
+                        lower=cfg.smoothed_below, synthetic_groups=synthetic_groups)
+    eff = max(float(rr.effective_expected_events[0]), float(rr.synthetic_events[0]) / rr.design_effect)
+    entry["expected_synthetic_events"] = float(rr.expected_synthetic_events[0])
+    if eff < cfg.min_expected:
+        entry.update(not_enough(int(cfg.min_expected), int(eff)), verdict=None, ratio=None, ci=None,
+                     why=f"{eff:.1f} effective synthetic events expected (< {cfg.min_expected:g})")
+        return entry
+    L, se = float(rr.log_ratio[0]), float(rr.se[0])
     z = float(norm.ppf(0.5 + cfg.ci / 2))
-    lo, hi = min(math.exp(L - z * se), ratio), max(math.exp(L + z * se), ratio)
-    res = irr.ratio_verdicts([L], [se], lower=cfg.smoothed_below, upper=cfg.exaggerated_above, alpha=cfg.alpha,
+    alpha = cfg.alpha * ALPHA_SHARES["languages"] / len(LANGUAGE_FIGURES)  # Bonferroni over the two figures
+    res = irr.ratio_verdicts([L], [se], lower=cfg.smoothed_below, upper=cfg.exaggerated_above, alpha=alpha,
                              power=cfg.power, n_real=len(r), n_synthetic=len(s))["features"][0]
-    entry.update(status="ok", ratio=ratio, ci=[lo, hi], **res)
+    entry.update(status="ok", ratio=math.exp(L), raw_ratio=float(s.mean() / r.mean()),
+                 ci=[math.exp(L - z * se), math.exp(L + z * se)], alpha=alpha, **res)
     return entry
 
 
 def language_profile(real: Sequence[Record], synthetic: Sequence[Record], real_langs: list[str],
-                     syn_langs: list[str], cfg: MonitorConfig, rng: np.random.Generator) -> dict[str, Any]:
+                     syn_langs: list[str], cfg: MonitorConfig, rng: np.random.Generator,
+                     synthetic_groups: np.ndarray | None = None) -> dict[str, Any]:
     """Language mix (share outside the real majority language, over records with a present language) and
     code-switching, on every record (or language_max_texts per corpus)."""
     known_r = [i for i, lang in enumerate(real_langs) if lang != "und"]
@@ -114,9 +120,11 @@ def language_profile(real: Sequence[Record], synthetic: Sequence[Record], real_l
                 f"a language counts in texts of >= {cfg.language_min_chars} characters at confidence >= "
                 f"{cfg.language_min_confidence}; code-switching on {len(ri)} real and {len(si)} synthetic texts",
         "features": {
-            "other_language_rate": _rate_compare(mix_r, mix_s, cfg, rng, "texts not in the real majority language"),
-            "code_switching_rate": _rate_compare(_code_switching(rt, ri, cfg), _code_switching(st, si, cfg), cfg, rng,
-                                                 "texts whose halves are in different languages"),
+            "other_language_rate": _rate_compare(mix_r, mix_s, cfg, "texts not in the real majority language",
+                                                 None if synthetic_groups is None else synthetic_groups[known_s]),
+            "code_switching_rate": _rate_compare(_code_switching(rt, ri, cfg), _code_switching(st, si, cfg), cfg,
+                                                 "texts whose halves are in different languages",
+                                                 None if synthetic_groups is None else synthetic_groups[si]),
         },
     }
 

@@ -61,6 +61,7 @@ class MonitorState:
     rng: np.random.Generator = field(init=False)
     real_texts: list[str] = field(init=False)
     syn_texts: list[str] = field(init=False)
+    syn_groups: np.ndarray = field(init=False)  # each synthetic record's seed (its first parent; else itself)
     # embed
     R: np.ndarray = field(init=False)
     S: np.ndarray = field(init=False)
@@ -92,6 +93,7 @@ class MonitorState:
         self.rng = np.random.default_rng(self.cfg.seed)
         self.real_texts = [r.content for r in self.real]
         self.syn_texts = [r.content for r in self.synthetic]
+        self.syn_groups = np.asarray([r.parents[0] if r.parents else r.id for r in self.synthetic], dtype=object)
 
     @property
     def A(self) -> np.ndarray:
@@ -162,17 +164,19 @@ def profile_irregularity(st: MonitorState) -> None:
     st.real_kinds = real_kinds = irr.kind_counts(st.real_texts, cfg.vocab_lang)
     st.syn_kinds = irr.kind_counts(st.syn_texts, cfg.vocab_lang)
     kw = dict(n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed, smoothed_below=cfg.smoothed_below,
-              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events, power=cfg.power,
-              alpha=cfg.alpha * ALPHA_SHARES["features"], index_alpha=cfg.alpha * ALPHA_SHARES["smoothing_index"],
-              n_perm=cfg.n_perm)
+              exaggerated_above=cfg.exaggerated_above, min_events=cfg.min_events, min_expected=cfg.min_expected,
+              power=cfg.power, alpha=cfg.alpha * ALPHA_SHARES["features"],
+              index_alpha=cfg.alpha * ALPHA_SHARES["smoothing_index"], n_perm=cfg.n_perm)
     profile = irr.corpus_profile([], [], real_counts=real_counts, synthetic_counts=st.syn_counts,
-                                 real_kinds=real_kinds, synthetic_kinds=st.syn_kinds, **kw)
+                                 real_kinds=real_kinds, synthetic_kinds=st.syn_kinds, synthetic_groups=st.syn_groups,
+                                 **kw)
     base_profile = irr.corpus_profile([], [], real_counts=(real_counts[0][a_idx], real_counts[1][a_idx]),
                                       synthetic_counts=(real_counts[0][b_idx], real_counts[1][b_idx]),
                                       real_kinds={k: v[a_idx] for k, v in real_kinds.items()},
                                       synthetic_kinds={k: v[b_idx] for k, v in real_kinds.items()}, **kw) \
         if len(a_idx) and len(b_idx) else {"smoothing_index": None, "features": {}, "kinds": {}}
     profile["baseline_smoothing_index"] = base_profile.get("smoothing_index")
+    profile["baseline_exaggeration_index"] = base_profile.get("exaggeration_index")
     for name, f in profile["features"].items():
         bf = base_profile.get("features", {}).get(name, {})
         f["baseline_ratio"] = bf.get("ratio")
@@ -186,7 +190,7 @@ def identify_languages(st: MonitorState) -> None:
     """real_langs, real_conf, syn_langs, sections["language"]: language mix and code-switching."""
     st.real_langs, st.real_conf, real_src = record_languages(st.real, st.cfg, st.rng)
     st.syn_langs, _, syn_src = record_languages(st.synthetic, st.cfg, st.rng)
-    prof = language_profile(st.real, st.synthetic, st.real_langs, st.syn_langs, st.cfg, st.rng)
+    prof = language_profile(st.real, st.synthetic, st.real_langs, st.syn_langs, st.cfg, st.rng, st.syn_groups)
     prof["sources"] = {"real": real_src, "synthetic": syn_src}
     st.sections["language"] = prof
 
@@ -254,7 +258,8 @@ def classify_real_vs_synthetic(st: MonitorState) -> None:
     half = len(st.R) // 2
     st.sections["two_sample"] = (
         two_sample_tests(st.R, st.S, st.real_texts, st.syn_texts, st.a_idx, st.perm[half:],
-                         [r.id for r in st.synthetic], st.cfg)
+                         [r.id for r in st.synthetic], st.cfg, real_ids=[r.id for r in st.real],
+                         synthetic_groups=list(st.syn_groups))
         if st.cfg.c2st else {"status": "off"})
 
 
@@ -284,13 +289,20 @@ def break_down(st: MonitorState) -> None:
     real_by_lang: dict[str, list[int]] = defaultdict(list)
     for i, lang in enumerate(st.real_langs):
         real_by_lang[lang].append(i)
-    for kind, g in groups.items():
-        for key, members in sorted(g.items()):
-            idx = np.asarray(members)
-            ref = np.asarray(real_by_lang.get(key, [])) if kind == "language" else reference(idx)
-            breakdown[kind][key] = group_metrics(idx, ref, st.syn_counts, st.real_counts, st.R, st.S, cfg, st.rng,
-                                                 st.real_kinds, st.syn_kinds)
+    slices = [(kind, key, np.asarray(members),
+               np.asarray(real_by_lang.get(key, [])) if kind == "language" else reference(np.asarray(members)))
+              for kind, g in groups.items() for key, members in sorted(g.items())]
+    judged = sum(len(idx) >= cfg.breakdown_min_n and len(ref) >= cfg.breakdown_min_n for _, _, idx, ref in slices)
+    # Every slice is a family of its own at an even part of the breakdown's alpha (Bonferroni across slices), so
+    # the report's flags, slices included, stay within cfg.alpha.
+    slice_alpha = cfg.alpha * ALPHA_SHARES["breakdown"] / max(judged, 1)
+    for kind, key, idx, ref in slices:
+        breakdown[kind][key] = group_metrics(idx, ref, st.syn_counts, st.real_counts, st.R, st.S, cfg, st.rng,
+                                             st.real_kinds, st.syn_kinds, alpha=slice_alpha,
+                                             synthetic_groups=st.syn_groups[idx] if len(idx) else None)
     st.sections["breakdown"] = breakdown
+    st.sections["breakdown_family"] = {"alpha_per_slice": slice_alpha, "slices_judged": judged,
+                                       "rule": "each judged slice at alpha x breakdown share / slices judged"}
 
 
 def flag_low_resource(st: MonitorState) -> None:
@@ -308,7 +320,7 @@ def assemble_report(st: MonitorState) -> None:
         "baseline": {"method": "real split in two halves; metrics compare real A with synthetic at the same n as "
                                "real A with real B", "n_real_a": len(st.a_idx), "n_eval": len(st.s_idx)},
         **{k: s[k] for k in ("irregularity", "language", "embedding", "text_diversity", "two_sample", "breakdown",
-                             "low_resource")},
+                             "breakdown_family", "low_resource") if k in s},
         # where it ran is not what was judged: a Ray run's report (and fingerprint) is the local one's
         "config": st.cfg.model_dump(mode="json", exclude={"runner"}),
     }

@@ -20,12 +20,26 @@ def flat_figures(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     ir = report["irregularity"]
     # An index over no judged feature is 0 by construction, not a measurement: a gate on it is skipped.
     judged = ir.get("n_judged", 1)
-    out["irregularity.smoothing_index"] = ({"value": ir["smoothing_index"], "baseline": ir.get("baseline_smoothing_index")}
-                                           if ir.get("smoothing_index") is not None and judged
-                                           else not_enough(1, judged or 0))
+    for index in ("smoothing", "exaggeration"):
+        test = ir.get(f"{index}_index_test") or {}
+        out[f"irregularity.{index}_index"] = (
+            {"value": ir[f"{index}_index"], "baseline": ir.get(f"baseline_{index}_index"),
+             "verdict": test.get("verdict"), "p_value": test.get("p_value")}
+            if ir.get(f"{index}_index") is not None and judged else not_enough(1, judged or 0))
     for name, f in {**ir["features"], **report["language"]["features"]}.items():
-        out[f"irregularity.{name}.ratio"] = ({"value": f["ratio"], "baseline": f.get("baseline_ratio")}
-                                              if f.get("status") == "ok" else not_enough(f.get("min_n", 0), f.get("n", 0)))
+        out[f"irregularity.{name}.ratio"] = ({"value": f["ratio"], "baseline": f.get("baseline_ratio"),
+                                              "verdict": f.get("verdict"), "ci": f.get("ci")}
+                                             if f.get("status") == "ok" else not_enough(f.get("min_n", 0), f.get("n", 0)))
+    counts = ir.get("counts") or {}
+    out["irregularity.n_smoothed_features"] = {"value": counts.get("smoothed", 0), "baseline": None}
+    out["irregularity.n_exaggerated_features"] = {"value": counts.get("exaggerated", 0), "baseline": None}
+    out["irregularity.n_kinds_different"] = {
+        "value": sum(k.get("verdict") == "different" for k in (ir.get("kinds") or {}).values()), "baseline": None}
+    for feats in ("embedding", "ngram"):
+        m = (report.get("two_sample") or {}).get(feats) or {}
+        out[f"c2st_{feats}"] = ({"value": m["auc"], "baseline": (m.get("baseline") or {}).get("auc"),
+                                 "verdict": m.get("verdict"), "ci": m.get("ci")}
+                                if m.get("status") == "ok" else not_enough(m.get("min_n", 0), m.get("n", 0)))
     for name, m in report["embedding"].items():
         if m.get("status") != "ok":  # a gate on a sub-figure is then skipped (or failed), not unknown
             out[name] = m
@@ -59,6 +73,9 @@ def evaluate_gates(gates: Sequence[Gate], figures: dict[str, dict[str, Any]]) ->
             problems.append(f"{value:.4g} < min {g.min}")
         if g.max is not None and value > g.max:
             problems.append(f"{value:.4g} > max {g.max}")
+        if g.verdict_not is not None and fig.get("verdict") in g.verdict_not:
+            p = fig.get("p_value")
+            problems.append(f"verdict {fig['verdict']}" + (f" (p = {p:.3g})" if isinstance(p, float) else ""))
         for attr, cmp in (("max_baseline_ratio", lambda v, t: v > t), ("min_baseline_ratio", lambda v, t: v < t)):
             ratio = getattr(g, attr)
             if ratio is None:
@@ -68,6 +85,7 @@ def evaluate_gates(gates: Sequence[Gate], figures: dict[str, dict[str, Any]]) ->
             elif cmp(value, ratio * base):
                 problems.append(f"{value:.4g} vs {ratio} x baseline {base:.4g}")
         (failed if problems else passed).append({**desc, "value": value, "baseline": base,
+                                                 **({"verdict": fig["verdict"]} if "verdict" in fig else {}),
                                                  **({"reason": "; ".join(problems)} if problems else {})})
     evaluated = len(failed) + len(passed)
     # "passed" needs a gate that was actually evaluated: skipped gates (not enough data) prove nothing.
@@ -93,9 +111,13 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
           for k, m in (report.get("two_sample") or {}).items() if isinstance(m, dict) and m.get("status") == "ok"}
     far = [k for k, m in report["embedding"].items() if m.get("status") == "ok" and m.get("lower_is_better")
            and m.get("ratio_to_baseline") is not None and m["ratio_to_baseline"] > 2]
+    ei = ir.get("exaggeration_index_test") or {}
     return {"smoothing_index": ir.get("smoothing_index"), "baseline_smoothing_index": ir.get("baseline_smoothing_index"),
             "smoothing_index_ci": si.get("ci"), "smoothing_index_verdict": si.get("verdict"),
             "smoothing_index_p": si.get("p_value"), "smoothing_index_null": (si.get("baseline") or {}).get("interval"),
+            "exaggeration_index": ir.get("exaggeration_index"), "exaggeration_index_ci": ei.get("ci"),
+            "exaggeration_index_verdict": ei.get("verdict"), "exaggeration_index_p": ei.get("p_value"),
+            "index_verdict": ir.get("index_verdict"),
             "smoothed_features": smoothed, "exaggerated_features": exaggerated,
             "preserved_features": having("preserved"), "inconclusive_features": having("inconclusive"),
             "kind_different_features": [k for k, f in (ir.get("kinds") or {}).items() if f.get("verdict") == "different"],

@@ -45,10 +45,12 @@ def _midranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def delong(y: Sequence[int], scores: Sequence[float]) -> tuple[float, float]:
+def delong(y: Sequence[int], scores: Sequence[float], groups: Sequence[Any] | None = None) -> tuple[float, float]:
     """AUC (= roc_auc_score) and its DeLong variance, in O(n log n) (Sun & Xu 2014).
 
-    y: 1 = positive (synthetic), 0 = negative (real).
+    y: 1 = positive (synthetic), 0 = negative (real). `groups`: a cluster per record (a seed with its variants);
+    the variance is then Obuchowski's (1997) clustered form: the structural components summed per cluster, so
+    correlated variants count once.
     """
     y = np.asarray(y).astype(bool)
     s = np.asarray(scores, dtype=float)
@@ -61,8 +63,16 @@ def delong(y: Sequence[int], scores: Sequence[float]) -> tuple[float, float]:
     auc = (r_all[:m].sum() - m * (m + 1) / 2) / (m * n)
     v10 = (r_all[:m] - r_pos) / n          # per positive: share of negatives below it
     v01 = 1.0 - (r_all[m:] - r_neg) / m    # per negative: share of positives above it
-    var = np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n
-    return float(auc), float(var)
+    if groups is None:
+        var = np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n
+        return float(auc), float(var)
+    g = np.asarray(groups, dtype=object)
+    g = np.concatenate([g[y], g[~y]])
+    _, inv = np.unique(g.astype(str), return_inverse=True)
+    k = int(inv.max()) + 1
+    per_cluster = np.bincount(inv, weights=np.r_[(v10 - auc) / m, (v01 - auc) / n], minlength=k)
+    var = float((per_cluster ** 2).sum() * k / max(k - 1, 1))
+    return float(auc), var
 
 
 def _model(features: str, seed: int, C: float) -> Any:
@@ -82,18 +92,21 @@ def _model(features: str, seed: int, C: float) -> Any:
 
 def c2st(real: Sequence[Any] | np.ndarray, synthetic: Sequence[Any] | np.ndarray, *, features: str = "embedding",
          folds: int = 2, seed: int = 0, max_n: int = 2000, alpha: float = 0.05, equivalence_auc: float = 0.55,
-         C: float = 1.0, top_k: int = 15, min_n: int = 20, synthetic_ids: Sequence[str] | None = None
-         ) -> dict[str, Any]:
+         C: float = 1.0, top_k: int = 15, min_n: int = 20, synthetic_ids: Sequence[str] | None = None,
+         real_groups: Sequence[Any] | None = None, synthetic_groups: Sequence[Any] | None = None) -> dict[str, Any]:
     """Cross-validated AUC of a classifier telling synthetic (1) from real (0).
 
     Both sides are subsampled (seeded) to the same m = min(n_real, n_synthetic, max_n). The interval is
-    from DeLong's variance within each fold (see the module docstring); p is one-sided against AUC = 0.5. Verdict: "distinguishable"
-    when p <= alpha, "indistinguishable" when the whole interval lies below `equivalence_auc`, else
-    "inconclusive". `synthetic` may be texts (features="ngram") or embedding rows.
+    from DeLong's variance within each fold (see the module docstring); p is one-sided against AUC = 0.5, and the
+    interval is two-sided at 1 - 2 alpha, so its lower bound is above 0.5 exactly when p <= alpha. Verdict:
+    "distinguishable" when p <= alpha, "indistinguishable" when the whole interval lies below `equivalence_auc`,
+    else "inconclusive". `synthetic` may be texts (features="ngram") or embedding rows. With groups (a real seed's
+    id, each variant's seed) a seed and its variants fall in one fold (StratifiedGroupKFold) and the interval is
+    clustered, so variants of one seed are not counted as independent records.
     """
     if features not in ("embedding", "ngram"):
         raise ValueError(f"features must be 'embedding' or 'ngram', got {features!r}")
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     n_r, n_s = len(real), len(synthetic)
     m = min(n_r, n_s, max_n)
@@ -107,22 +120,32 @@ def c2st(real: Sequence[Any] | np.ndarray, synthetic: Sequence[Any] | np.ndarray
     else:
         X = [real[i] for i in ri] + [synthetic[i] for i in si]
     y = np.r_[np.zeros(m, dtype=int), np.ones(m, dtype=int)]
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    grouped = real_groups is not None or synthetic_groups is not None
+    if grouped:
+        rg = [f"r{i}" for i in range(n_r)] if real_groups is None else [str(x) for x in real_groups]
+        sg = [f"s{i}" for i in range(n_s)] if synthetic_groups is None else [str(x) for x in synthetic_groups]
+        groups: np.ndarray | None = np.asarray([rg[i] for i in ri] + [sg[i] for i in si], dtype=object)
+        splits = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(
+            np.zeros(2 * m), y, groups)
+    else:
+        groups = None
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(2 * m), y)
     oof = np.empty(2 * m)
     fold_auc, fold_se = [], []
-    for train, test in cv.split(np.zeros(2 * m), y):
+    for train, test in splits:
         model = _model(features, seed, C).fit(_rows(X, train), y[train])
         oof[test] = model.predict_proba(_rows(X, test))[:, 1]
-        a, v = delong(y[test], oof[test])
+        a, v = delong(y[test], oof[test], None if groups is None else groups[test])
         fold_auc.append(a)
         fold_se.append(math.sqrt(max(v, 0.0)))
     auc, se = float(np.mean(fold_auc)), float(np.mean(fold_se))
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(stats.norm.ppf(1 - alpha))
     lo, hi = max(0.0, auc - z * se), min(1.0, auc + z * se)
     p = float(stats.norm.sf((auc - 0.5) / se)) if se > 0 else (0.0 if auc > 0.5 else 1.0)
     verdict = "distinguishable" if p <= alpha else "indistinguishable" if hi < equivalence_auc else "inconclusive"
     out: dict[str, Any] = {
-        "status": "ok", "features": features, "auc": auc, "ci": [lo, hi], "ci_level": 1 - alpha,
+        "status": "ok", "features": features, "auc": auc, "ci": [lo, hi], "ci_level": 1 - 2 * alpha,
+        "grouped": grouped,
         "ci_method": "mean of per-fold held-out AUCs; SE = mean of per-fold DeLong SEs (valid for any correlation)",
         "fold_auc": fold_auc, "p_value": p, "verdict": verdict, "alpha": alpha,
         "equivalence_auc": equivalence_auc, "n_per_side": int(m), "n_real": n_r, "n_synthetic": n_s,

@@ -40,8 +40,8 @@ class Profile:
 
 
 def n_words(text: str) -> int:
-    """Words as the monitor counts them: tokens other than @handles, #hashtags and URLs."""
-    return sum(1 for t in lx.TOKEN.findall(text) if t[0] not in "@#" and not t.startswith(("http", "www.")))
+    """Words as the monitor counts them: tokens other than placeholders, @handles, #hashtags and URLs."""
+    return sum(1 for t in lx.TOKEN.findall(text) if lx.is_word(t))
 
 
 def _words(text: str) -> list[re.Match[str]]:
@@ -90,9 +90,9 @@ def tokens_of(text: str, kind: str) -> list[str]:
     if kind == "hashtag":
         return lx.HASHTAG.findall(text)
     if kind == "handle":
-        return lx.HANDLE.findall(text) + re.findall(r"<HANDLE>", text)
+        return lx.HANDLE_OR_MASK.findall(text)
     if kind == "url":
-        return lx.URL.findall(text) + re.findall(r"<URL>", text)
+        return lx.URL_OR_MASK.findall(text)
     raise ValueError(f"no tokens for kind {kind!r}: handle, hashtag or url")
 
 
@@ -102,9 +102,9 @@ def token_key(token: str) -> str:
 
 
 def kind_of_token(token: str) -> str | None:
-    if token == "<HANDLE>" or lx.HANDLE.fullmatch(token):
+    if lx.HANDLE_OR_MASK.fullmatch(token):
         return "handle"
-    if token == "<URL>" or lx.URL.fullmatch(token):
+    if lx.URL_OR_MASK.fullmatch(token):
         return "url"
     if lx.HASHTAG.fullmatch(token):
         return "hashtag"
@@ -139,8 +139,8 @@ def count_kinds(text: str, typo_model: TypoModel | None, codes: Collection[str] 
               "emoji"):
         opps[k] = n_word
     lead = LEAD.match(text)
-    handles = lx.HANDLE.findall(text[lead.end() if lead else 0:]) + re.findall(r"<HANDLE>", text[lead.end() if lead else 0:])
-    urls = lx.URL.findall(text) + re.findall(r"<URL>", text)
+    handles = lx.HANDLE_OR_MASK.findall(text[lead.end() if lead else 0:])
+    urls = lx.URL_OR_MASK.findall(text)
     tags = lx.HASHTAG.findall(text)
     counts["handle"], counts["url"], counts["hashtag"] = len(handles), len(urls), len(tags)
     pools["handle"], pools["url"], pools["hashtag"] = handles, urls, tags

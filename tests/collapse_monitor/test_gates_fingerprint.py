@@ -101,8 +101,8 @@ def test_gates_all_skipped_never_pass_and_mix_refuses_them(tmp_path, capsys):
     assert _monitor(tmp_path, real, run, run / "monitor", "--config", str(tmp_path / "monitor.yaml"),
                     "--fail-on-gate") == 3
     err = capsys.readouterr().err
-    assert "gates not passed: no gate could be evaluated: all 3 skipped for lack of data" in err
-    assert err.count("gate skipped: ") == 3
+    assert "gates not passed: no gate could be evaluated: all 4 skipped for lack of data" in err
+    assert err.count("gate skipped: ") == 4
     gates = json.loads((run / "monitor" / "report.json").read_text())["gates"]
     assert gates["passed"] is False and gates["status"] == "not_evaluated" and gates["evaluated"] == 0
 
@@ -113,7 +113,7 @@ def test_gates_all_skipped_never_pass_and_mix_refuses_them(tmp_path, capsys):
     assert "no monitor gate was evaluated" in err and "force: true" in err and not (tmp_path / "mix").exists()
     assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix"), "--force"]) == 0
     gate = json.loads((tmp_path / "mix" / "manifest.json").read_text())["sources"][1]["gates"]
-    assert gate["forced"] and gate["evaluated"] == 0 and len(gate["skipped"]) == 3
+    assert gate["forced"] and gate["evaluated"] == 0 and len(gate["skipped"]) == 4
 
 
 def test_a_plain_file_read_from_another_directory_keeps_its_fingerprint(tmp_path, monkeypatch, capsys):

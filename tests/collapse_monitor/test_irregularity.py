@@ -66,11 +66,16 @@ def test_cleaned_tweets_are_called_smoothed_and_a_real_split_is_preserved(tweets
     cleaned = [clean_text(t) for t in other]
     smoothed = corpus_profile(real, cleaned, seed=1)
     baseline = corpus_profile(real, other, seed=1)
-    for feat in ("handle_rate", "uncapitalised_sentence_rate", "repeated_punct_rate", "lowercase_i_rate"):
+    for feat in ("handle_rate", "uncapitalised_sentence_rate", "repeated_punct_rate"):
         assert smoothed["features"][feat]["verdict"] == "smoothed", (feat, smoothed["features"][feat])
-    # typos are rare (~0.3% of words): fewer than half remain, yet 800 tweets cannot prove it after Holm
+    # 13 lowercase "i" in 800 real tweets: 0 of them in 800 cleaned ones is not evidence at this n (they bunch in a
+    # few writers' texts), so the feature is not judged, and says how many texts would judge it.
+    low_i = smoothed["features"]["lowercase_i_rate"]
+    assert low_i["status"] == "not_enough_data" and low_i["n_to_judge"]["n_synthetic"] > 800
+    # typos are rare (~0.1% of words): fewer than half remain, yet 800 tweets cannot show it either way
     typo = smoothed["features"]["typo_rate"]
-    assert typo["ratio"] < 0.5 and typo["verdict"] == "inconclusive" and typo["n_to_settle"]["factor"] > 1
+    assert typo["synthetic_events"] < 0.5 * typo["real_events"]
+    assert typo["status"] == "not_enough_data" and typo["n_to_judge"]["n_synthetic"] > 800
     assert baseline["features"]["handle_rate"]["verdict"] == "preserved"
     assert smoothed["smoothing_index"] > 0.5 and smoothed["smoothing_index_test"]["verdict"] == "smoothed"
     assert baseline["smoothing_index"] < 0.15 and baseline["smoothing_index_test"]["verdict"] != "smoothed"

@@ -40,6 +40,7 @@ from semisynth.collapse.monitor.irregularity.kinds import (
     kind_counts,
     kind_test,
 )
+from semisynth.collapse.monitor.irregularity.rate_ratio import RateRatio, rate_ratio
 from semisynth.collapse.monitor.irregularity.typos import (
     classify_edit,
     keyboard_adjacent,
@@ -59,6 +60,6 @@ from semisynth.collapse.monitor.irregularity.verdicts import (
 __all__ = [
     "FEATURES", "FEATURE_SPECS", "Feature", "SLANG", "profile_counts", "profile_texts", "rates", "irregularity_score",
     "length_tail_bounds", "length_words", "corpus_profile", "VERDICTS", "PSEUDO_COUNT", "log_ratio", "holm",
-    "ratio_verdicts", "KIND_FEATURES", "KIND_HELP", "kind_counts", "kind_test", "jensen_shannon", "typo_event",
+    "ratio_verdicts", "rate_ratio", "RateRatio", "KIND_FEATURES", "KIND_HELP", "kind_counts", "kind_test", "jensen_shannon", "typo_event",
     "typo_fixes", "typo_dictionary", "classify_edit", "keyboard_adjacent", "keyboard_noise",
 ]

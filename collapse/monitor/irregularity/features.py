@@ -15,27 +15,30 @@ from semisynth.lexicon import (
     ELONGATION,
     EMOJI,
     EMOTICON,
-    HANDLE,
+    HANDLE_OR_MASK,
     HASHTAG,
     LOWER_I,
     MISSING_APOSTROPHE,
     NOT_TYPOS,
     REPEATED_PUNCT,
+    SENTENCE_START,
     SLANG,
-    URL,
+    TOKEN,
+    URL_OR_MASK,
+    is_word,
     vocabulary,
 )
 
 # --- patterns (compiled once) ------------------------------------------------------------------------
 
 _SEP = "\n\x01\n"  # between texts in the joined corpus: no pattern below can match across it
-_TOKEN = re.compile(r"[@#]\w+|https?://\S+|www\.\S+|[A-Za-z]+(?:'[A-Za-z]+)?|\x01")
-# Shared with the generation stage's transfer (one definition, so both measure the same thing).
-_HANDLE, _HASHTAG, _URL, _ALLCAPS, _LOWER_I = HANDLE, HASHTAG, URL, ALLCAPS, LOWER_I
+_TOKEN = re.compile(TOKEN.pattern + r"|\x01")
+# Shared with the generation stage's transfer (one definition, so both measure the same thing). Masked text reads
+# as what it stands for: <HANDLE> is a handle and <URL> a URL, neither is a word or an ALL-CAPS shout, and a
+# sentence after a leading placeholder starts where its first word does.
+_HANDLE, _HASHTAG, _URL, _ALLCAPS, _LOWER_I = HANDLE_OR_MASK, HASHTAG, URL_OR_MASK, ALLCAPS, LOWER_I
 _ELONGATION, _REPEATED_PUNCT, _EMOJI, _EMOTICON = ELONGATION, REPEATED_PUNCT, EMOJI, EMOTICON
 _DISFLUENCY = re.compile(r"(?i)\b(?:u+m+|u+h+|e+r+m+|hm+|mhm|uh-huh|i mean|you know|like,)\b")
-# A sentence starts at the start of a line (= of a text or a turn) or after terminal punctuation.
-SENTENCE_START = re.compile(r"(?m)(?:^|(?<=[.!?])[ \t]+)(?:[@#]\w+[ \t]+)*([A-Za-z])")
 _SENTENCE_SPLIT = re.compile(r"[.!?]+(?:\s+|$)|\n")
 
 
@@ -113,11 +116,9 @@ def profile_counts(texts: Sequence[str], vocab_lang: str = "en",
     keep = ~is_sep
     toks_np = np.array(toks, dtype=object)[keep]
     tid = tid_all[keep]
-    first = np.fromiter((t[0] for t in toks_np), dtype="<U1", count=len(toks_np))
-    is_word = ~np.isin(first, ["@", "#"]) & ~np.fromiter(
-        (t.startswith(("http", "www.")) and ("/" in t or "." in t) for t in toks_np), dtype=bool, count=len(toks_np))
-    words = [t.lower() for t in toks_np[is_word]]
-    wid = tid[is_word]
+    word_mask = np.fromiter((is_word(t) for t in toks_np), dtype=bool, count=len(toks_np))
+    words = [t.lower() for t in toks_np[word_mask]]
+    wid = tid[word_mask]
     n_words = np.bincount(wid, minlength=n).astype(np.float64)
 
     typos, vocab = typo_dictionary(), vocabulary(vocab_lang)

@@ -33,7 +33,7 @@ KIND_HELP = {
     "typo_word_band": "wordfreq Zipf frequency of the intended word",
     "casing_break_position": "where casing departs from the norm",
 }
-_KIND_WORD = re.compile(r"(?<![@#/\w.'])[A-Za-z]{3,}(?![\w'/@])")
+_KIND_WORD = re.compile(r"(?<![@#/\w.'<])[A-Za-z]{3,}(?![\w'/@>])")
 _MID_CAPITAL = re.compile(r"(?<=[a-z,;:] )([A-Z][a-z]+)\b")
 _MIXED_CASE = re.compile(r"(?<![@#\w])(?:[a-z]+[A-Z]|[A-Z][a-z]+[A-Z]|[A-Z]{2,}[a-z])[A-Za-z]*")
 _FUNCTION_WORDS = frozenset(
@@ -87,13 +87,19 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def kind_test(real: np.ndarray, synthetic: np.ndarray, n_perm: int, rng: np.random.Generator,
-              min_events: int = 20) -> dict[str, Any]:
+              min_events: int = 20, synthetic_groups: np.ndarray | None = None) -> dict[str, Any]:
     """JS divergence of the pooled category distributions and its permutation p-value.
 
     Texts are exchanged between the corpora (not single events): under "same distribution" the labels of
     whole texts are exchangeable. Only texts with events matter to the sums, so a permutation draws how
-    many of them land on the synthetic side (hypergeometric) and which.
+    many of them land on the synthetic side (hypergeometric) and which. With `synthetic_groups` (the seed of
+    each variant) one variant per seed is tested (seeded pick): variants of one seed are not exchangeable with
+    independent texts, and counting both would make one seed's habits look like the synthetic side's.
     """
+    if synthetic_groups is not None and len(synthetic):
+        order = rng.permutation(len(synthetic))
+        _, pick = np.unique(np.asarray(synthetic_groups)[order], return_index=True)
+        synthetic = synthetic[np.sort(order[pick])]
     R, S = real.sum(0), synthetic.sum(0)
     entry: dict[str, Any] = {"real": (R / max(R.sum(), 1)).tolist(), "synthetic": (S / max(S.sum(), 1)).tolist(),
                              "real_events": float(R.sum()), "synthetic_events": float(S.sum())}

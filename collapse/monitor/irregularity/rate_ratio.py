@@ -1,0 +1,87 @@
+"""The log ratio of two rates (events per word, per sentence, per text) and its standard error, from the counts.
+
+Why not a bootstrap of texts: when one side has 0 events (a feature the synthetic texts never show), every
+replicate has 0 events too, the side's variance is estimated as 0 and a confident "smoothed" follows from a
+sample that could not have shown the feature: real tweets against other real tweets, 1,000 vs 100, flagged
+something in 42 % of splits. Here each side's variance is the linearised (sandwich) variance of a ratio
+estimator, summed over clusters (all variants of one seed form one cluster, so they are not counted as
+independent evidence), and the synthetic side's variance is never below what the real texts' own dispersion
+implies for a synthetic side at the null (rate = `lower` x the real rate): a side with few events cannot look
+more certain than a real sample of its size would be. A feature is judged only where the *expected* number of
+synthetic events at the null, divided by that dispersion, is at least `min_expected`; elsewhere it is
+"not_enough_data" with the n that would judge it. No subsampling, so the SE shrinks as 1/sqrt(n) at every n,
+as the power statement and `n_to_settle` assume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from semisynth.collapse.monitor.irregularity.verdicts import PSEUDO_COUNT
+
+
+def cluster_sums(counts: np.ndarray, denoms: np.ndarray, groups: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(G, F) counts and denominators summed per cluster, and each cluster's size in texts (no groups: one per text)."""
+    if groups is None:
+        return counts, denoms, np.ones(len(counts))
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    from scipy.sparse import csr_matrix
+
+    g = int(inv.max()) + 1 if len(inv) else 0
+    m = csr_matrix((np.ones(len(inv)), (inv, np.arange(len(inv)))), shape=(g, len(inv)))
+    return m @ counts, m @ denoms, np.asarray(m.sum(1)).ravel()
+
+
+def design_effect_bound(sizes: np.ndarray) -> float:
+    """Sum m^2 / sum m over clusters: the design effect if the texts of a cluster were identical (an upper bound)."""
+    return float((sizes ** 2).sum() / max(sizes.sum(), 1.0))
+
+
+def linearised_variance(c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Var(C - rho D) over clusters (rows), the variance of a ratio estimator's numerator around its rate, per column:
+    G/(G-1) sum_g (c_g - rho d_g)^2 with rho = C/D (0 where a column has no denominator)."""
+    g = len(c)
+    C, D = c.sum(0), d.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.where(D > 0, C / np.where(D > 0, D, 1), 0.0)
+    resid = c - rho * d
+    return (resid ** 2).sum(0) * (g / (g - 1) if g > 1 else 1.0)
+
+
+@dataclass(frozen=True)
+class RateRatio:
+    """Per feature (arrays of length F): the continuity-corrected log ratio synthetic/real and its pieces."""
+
+    log_ratio: np.ndarray
+    se: np.ndarray
+    real_events: np.ndarray
+    synthetic_events: np.ndarray
+    dispersion: np.ndarray  # real side: Var(C - rho D) / C (1 for Poisson counts, more when events bunch in texts)
+    expected_synthetic_events: np.ndarray  # at the null rate (lower x real rate), before dispersion
+    effective_expected_events: np.ndarray  # expected / (dispersion x synthetic design effect)
+    design_effect: float  # the synthetic side's cluster bound used for the floor
+
+
+def rate_ratio(real: tuple[np.ndarray, np.ndarray], synthetic: tuple[np.ndarray, np.ndarray], *,
+               lower: float = 0.8, real_groups: np.ndarray | None = None,
+               synthetic_groups: np.ndarray | None = None) -> RateRatio:
+    """log((S + 0.5)/S_den) - log((R + 0.5)/R_den) per column with its SE (see the module docstring)."""
+    rc, rd, _ = cluster_sums(*real, real_groups)
+    sc, sd, s_sizes = cluster_sums(*synthetic, synthetic_groups)
+    R, RD, S, SD = rc.sum(0), rd.sum(0), sc.sum(0), sd.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(S + PSEUDO_COUNT) - np.log(SD) - np.log(R + PSEUDO_COUNT) + np.log(RD)
+        log_ratio = np.where((SD > 0) & (RD > 0), log_ratio, np.nan)
+        var_r = linearised_variance(rc, rd) / (R + PSEUDO_COUNT) ** 2
+        var_s = linearised_variance(sc, sd) / (S + PSEUDO_COUNT) ** 2
+        dispersion = np.where(R > 0, linearised_variance(rc, rd) / np.where(R > 0, R, 1), np.nan)
+        dispersion = np.maximum(dispersion, 1.0)  # never claim less spread than Poisson counts have
+        deff = design_effect_bound(s_sizes)
+        expected = lower * np.where(RD > 0, R / np.where(RD > 0, RD, 1), 0.0) * SD
+        floor = np.where(expected > 0, dispersion * deff / np.where(expected > 0, expected, 1), np.inf)
+        se = np.sqrt(var_r + np.maximum(var_s, floor))
+        effective = expected / (dispersion * deff)
+    return RateRatio(log_ratio, se, R, S, dispersion, expected, effective, deff)
