@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from bad_input_harness import Case, Env, assert_refused, case, params
+from monitor_reports import write_report
+
+from semisynth.io import read_records
 
 
 def mix(e: Env, body: str | None = None, *extra: str, out: str | None = None) -> list[str]:
@@ -19,9 +23,31 @@ def run_with_report(e: Env, passed: bool | None) -> str:
     run = e.dir("run1")
     e.jsonl("run1/records/shard-00000.jsonl", [{"id": "s1", "origin": "paraphrase", "text": "bag lost again"}])
     if passed is not None:
-        e.write("run1/monitor/report.json", json.dumps({"gates": {"passed": passed, "failed": [
-            {"figure": "frechet"}] if not passed else []}}))
+        write_report(Path(run), passed=passed, real=read_records(e.seeds("real.jsonl")))
     return run
+
+
+def report_variant(e: Env, change, passed: bool = True) -> str:
+    """A mix config over one semi-synthetic run whose report.json `change` rewrites (given its path)."""
+    run = run_with_report(e, passed)
+    change(Path(run) / "monitor" / "report.json")
+    return f"sources: [{{path: {run}, kind: semi_synthetic}}]\n"
+
+
+def edit(key: str, value):
+    def change(path: Path) -> None:
+        d = json.loads(path.read_text())
+        d[key] = value
+        path.write_text(json.dumps(d))
+    return change
+
+
+def edit_fp(key: str, value):
+    def change(path: Path) -> None:
+        d = json.loads(path.read_text())
+        d["fingerprint"]["synthetic"][key] = value
+        path.write_text(json.dumps(d))
+    return change
 
 
 CASES: list[Case] = [
@@ -51,7 +77,25 @@ CASES: list[Case] = [
                                                            "kind: semi_synthetic}]\n"), "no monitor report"),
     case("semi-synthetic-failed-gates", lambda e: mix(e, f"sources: [{{path: {run_with_report(e, False)}, "
                                                          "kind: semi_synthetic}]\n"), "failed its monitor gates",
-         "frechet"),
+         "mmd"),
+    case("report-binary", lambda e: mix(e, report_variant(e, lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff"))),
+         "report.json", "not a monitor report", "not UTF-8"),
+    case("report-fingerprint-number", lambda e: mix(e, report_variant(e, edit("fingerprint", 42))),
+         "has no fingerprint of the records it judged", "rerun `semisynth monitor`"),
+    case("report-fingerprint-list", lambda e: mix(e, report_variant(e, edit("fingerprint", [1, 2]))),
+         "has no fingerprint of the records it judged"),
+    case("report-synthetic-records-list", lambda e: mix(e, report_variant(e, edit_fp("records", ["x"]))),
+         "has no fingerprint of the records it judged"),
+    case("report-figures-missing", lambda e: mix(e, report_variant(e, edit("figures", None))),
+         "not a monitor report this semisynth can check", "figures"),
+    case("report-gate-unknown-figure", lambda e: mix(e, report_variant(e, edit("config", {"gates": [
+        {"figure": "nonsense", "max": 1}]}))), "its gates cannot be evaluated from its figures"),
+    case("report-passed-edited", lambda e: mix(e, report_variant(e, edit("gates", {"passed": True, "status": "passed",
+                                                                                   "evaluated": 1, "failed": []}),
+                                                                 passed=False)),
+         "says its gates passed, but its own figures fail them", "(and 1 more problem(s))"),
+    case("forced-source-path-missing", lambda e: mix(e, f"sources: [{{path: {e.path('gone')}, kind: synthetic}}]\n",
+                                                     "--force"), "gone", "not found"),
     case("out-is-a-file", lambda e: mix(e, out=e.write("taken", "x")), "taken", "exists and is a file"),
     case("out-parent-is-a-file", lambda e: mix(e, out=e.write("f", "x") + "/m"), "is a file, not a folder"),
     case("out-dangling-symlink", lambda e: mix(e, out=e.dangling()), "dangling symlink"),

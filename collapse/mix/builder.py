@@ -40,7 +40,13 @@ from semisynth.atomic import atomic_dir, write_json, write_jsonl
 from semisynth.collapse.mix.config import MixConfig, MixSource, source_name
 from semisynth.collapse.mix.corpus import corpus_features, corpus_row
 from semisynth.collapse.mix.review_gate import apply_reviews, check_reviews
-from semisynth.collapse.mix.trust import READ_ORIGIN, check_fingerprint, check_gates, check_real
+from semisynth.collapse.mix.trust import (
+    READ_ORIGIN,
+    check_fingerprint,
+    check_gates,
+    check_real,
+    check_real_reference,
+)
 from semisynth.errors import UserError
 from semisynth.hashing import seed_from
 from semisynth.io import read_records
@@ -80,7 +86,11 @@ def refuse_existing_output(st: MixState) -> None:
 
 
 def check_reports(st: MixState) -> None:
-    """gates: each source's monitor verdict, refused before any record is read."""
+    """gates: each source's monitor verdict, refused before any record is read (a missing source first: no
+    "forced past" warning about a source that is not there)."""
+    for s in st.cfg.sources:
+        if not Path(s.path).exists():
+            raise UserError(f"mix source '{source_name(s)}'", f"{s.path} not found", "check the source path")
     st.gates = {source_name(s): check_gates(s, st.cfg.force) for s in st.cfg.sources}
 
 
@@ -90,11 +100,17 @@ def load_sources(st: MixState) -> None:
         if not Path(s.path).exists():
             raise UserError(f"mix source '{source_name(s)}'", f"{s.path} not found", "check the source path")
         st.loaded.append((s, read_records(s.path, default_origin=READ_ORIGIN[s.kind])))
-    for s, recs in st.loaded:
+    real_sources = {}
+    for i, (s, recs) in enumerate(st.loaded):
         if s.kind == "real":
             check_real(s, recs)
+            real_sources[source_name(s)] = recs
         else:
-            st.gates[source_name(s)] = check_fingerprint(s, st.gates[source_name(s)], recs, st.cfg.force)
+            st.gates[source_name(s)], judged = check_fingerprint(s, st.gates[source_name(s)], recs, st.cfg.force)
+            st.loaded[i] = (s, judged)  # exactly the records the monitor judged
+    for s, _ in st.loaded:
+        if s.kind != "real":
+            st.gates[source_name(s)] = check_real_reference(s, st.gates[source_name(s)], real_sources, st.cfg.force)
 
 
 def drop_duplicate_ids(st: MixState) -> None:

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     synthetic = read_records(args.synthetic, mapping, default_origin="synthetic")
     r_emb = load_embeddings(args.real_embeddings, len(real)) if args.real_embeddings else None
     s_emb = load_embeddings(args.synthetic_embeddings, len(synthetic)) if args.synthetic_embeddings else None
-    inputs = {side: {"path": str(path), "text_field": cfg.text_field, "default_origin": side}
+    inputs = {side: {"path": str(Path(path).resolve()), "text_field": cfg.text_field, "default_origin": side}
               for side, path in (("real", args.real), ("synthetic", args.synthetic))}
     report = run_monitor(real, synthetic, cfg, Path(args.out), r_emb, s_emb, inputs=inputs)
     v = report["verdict"]

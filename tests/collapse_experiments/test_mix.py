@@ -8,12 +8,12 @@ from pathlib import Path
 
 import datasets
 import pytest
+from monitor_reports import write_report
 
 from semisynth.cli import main
 from semisynth.collapse.mix.builder import build_mix
 from semisynth.collapse.mix.config import MixConfig
 from semisynth.collapse.mix.corpus import load_mix
-from semisynth.collapse.monitor.fingerprint import monitor_fingerprint
 from semisynth.errors import UserError
 from semisynth.io import read_records
 from semisynth.records import Lineage, Record
@@ -26,20 +26,11 @@ def _write(path: Path, records: list[Record]) -> None:
 
 def _report(run: Path, passed: bool = True, skipped: tuple[str, ...] = (), evaluated: bool = True,
             path: Path | None = None) -> Path:
-    """A monitor report on the run's records as they are now, shaped as run_monitor writes it (the fingerprint
-    comes from the same function; the figures do not matter to the mix)."""
-    gate = {"figure": "frechet", "max_baseline_ratio": 2.0}
-    ok = [gate] if passed and evaluated else []
-    failed = [] if passed or not evaluated else [{**gate, "reason": "x"}]
-    gates = {"passed": bool(ok) and not failed, "status": "failed" if failed else "passed" if ok else "not_evaluated",
-             "evaluated": len(ok) + len(failed), "ok": ok, "failed": failed,
-             "skipped": [{"figure": f, "reason": "not enough data"} for f in skipped]}
-    fp = monitor_fingerprint([], read_records(run), {"seed": 0},
-                             {"synthetic": {"path": str(run), "text_field": "text", "default_origin": "synthetic"}})
-    path = path or run / "monitor" / "report.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"gates": gates, "fingerprint": fp}))
-    return path
+    """A monitor report on the run's records as they are now, measured against the real.jsonl beside the run
+    (a real source of the mixes below)."""
+    real_file = run.parent / "real.jsonl"
+    real = read_records(real_file) if real_file.is_file() else None
+    return write_report(run, path, passed=passed, skipped=skipped, evaluated=evaluated, real=real)
 
 
 def _run(root: Path, name: str, origin: str, n: int, passed: bool | None = True) -> Path:
@@ -239,8 +230,9 @@ def test_skipped_gates_are_refused_unless_forced(sources, kw, match):
 
 def test_a_report_without_fingerprint_is_refused(sources):
     tmp, real, semi, synth = sources
-    (synth / "monitor" / "report.json").write_text(json.dumps(
-        {"gates": {"passed": True, "status": "passed", "evaluated": 1, "ok": [{"figure": "frechet"}], "failed": []}}))
+    report = json.loads(_report(synth).read_text())
+    del report["fingerprint"]
+    (synth / "monitor" / "report.json").write_text(json.dumps(report))
     with pytest.raises(UserError, match="no fingerprint of the records it judged"):
         build_mix(_cfg(tmp, real, semi, synth))
 

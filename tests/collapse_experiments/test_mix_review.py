@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from monitor_reports import write_report
 
 from semisynth.cli import main
 from semisynth.collapse.mix.builder import build_mix
 from semisynth.collapse.mix.config import MixConfig
 from semisynth.collapse.mix.corpus import load_mix
-from semisynth.collapse.monitor.fingerprint import file_sha256, monitor_fingerprint
+from semisynth.collapse.monitor.fingerprint import file_sha256
 from semisynth.errors import UserError
-from semisynth.io import read_records
 from semisynth.preference.curation import Annotation, review_item
 from semisynth.preference.review import build_review, item_verdicts
 from semisynth.records import Lineage, Record
@@ -36,13 +36,7 @@ def run(tmp_path):
     run = tmp_path / "run"
     _write(run / "records" / "shard-00000.jsonl", recs)
     _write(tmp_path / "real.jsonl", seeds)
-    fp = monitor_fingerprint([], read_records(run, default_origin="paraphrase"), {"seed": 0},
-                             {"synthetic": {"path": str(run), "text_field": "text", "default_origin": "paraphrase"}})
-    gate = {"figure": "frechet", "max_baseline_ratio": 2.0}
-    (run / "monitor").mkdir()
-    (run / "monitor" / "report.json").write_text(json.dumps({
-        "gates": {"passed": True, "status": "passed", "evaluated": 1, "ok": [gate], "failed": [], "skipped": []},
-        "fingerprint": fp}))
+    write_report(run, real=seeds, default_origin="paraphrase")
     return tmp_path, run, recs, seeds
 
 

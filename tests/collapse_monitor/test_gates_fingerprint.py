@@ -132,10 +132,50 @@ def test_a_plain_file_read_from_another_directory_keeps_its_fingerprint(tmp_path
                        f"monitor_report: {tmp_path / 'mon' / 'report.json'}}}\n")
     monkeypatch.chdir(tmp_path / "mon")
     capsys.readouterr()
+    # the report measured the file against real.jsonl: without it in the mix nothing says what it was judged against
+    assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix")]) == 2
+    assert "neither the run's seeds nor a real source of this mix" in capsys.readouterr().err
+    mix_cfg.write_text(mix_cfg.read_text() + f"  - {{path: {tmp_path / 'real.jsonl'}, kind: real}}\n")
+    capsys.readouterr()
     assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix")]) == 0, capsys.readouterr().err
     gate = json.loads((tmp_path / "mix" / "manifest.json").read_text())["sources"][0]["gates"]
-    assert gate["fingerprint_match"] and "forced" not in gate
+    assert gate["fingerprint_match"] and "forced" not in gate and gate["real_reference"] == "real source 'real.jsonl'"
     with (tmp_path / "syn.jsonl").open("a") as f:
         f.write(json.dumps({"text": "one more row"}) + "\n")
     assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix2")]) == 2
     assert "now holds 31" in capsys.readouterr().err
+
+
+def test_mix_ingests_the_column_the_monitor_judged_and_refuses_a_report_on_the_run_itself(tmp_path, monkeypatch,
+                                                                                         capsys):
+    """A file monitored on its `body` column enters the mix as `body` (the `text` column was never judged), and a
+    report that compared the file with itself is refused: it says nothing about the real distribution."""
+    monkeypatch.chdir(tmp_path)
+    rows = [{"text": f"UNJUDGED draft {i}", "body": f"my flight {i} was delayed again, no one at the desk"}
+            for i in range(30)]
+    Path("syn.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    real = [f"@united flight {i} late!! no1 at the desk" for i in range(30)]
+    Path("real.jsonl").write_text("".join(json.dumps({"text": t, "body": t}) + "\n" for t in real))
+    Path("monitor.yaml").write_text(MONITOR_CFG + "text_field: body\n")
+    assert _monitor(tmp_path, Path("real.jsonl"), Path("syn.jsonl"), Path("mon"), "--config", "monitor.yaml") == 0
+    mix_cfg = tmp_path / "mix.yaml"
+    mix_cfg.write_text(f"sources:\n  - {{path: {tmp_path / 'real.jsonl'}, kind: real}}\n"
+                       f"  - {{path: {tmp_path / 'syn.jsonl'}, kind: semi_synthetic, "
+                       f"monitor_report: {tmp_path / 'mon' / 'report.json'}}}\n")
+    capsys.readouterr()
+    assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix")]) == 0, capsys.readouterr().err
+    from semisynth.collapse.mix.corpus import load_mix
+
+    texts = [r.content for r in load_mix(tmp_path / "mix" / "corpus") if r.origin.value != "real"]
+    assert len(texts) == 30 and all(t.startswith("my flight") for t in texts)
+    gate = json.loads((tmp_path / "mix" / "manifest.json").read_text())["sources"][1]["gates"]
+    assert gate["ingested_as"]["text_field"] == "body" and gate["fingerprint_match"]
+
+    # the same file as its own real reference
+    Path("self.yaml").write_text(MONITOR_CFG)
+    assert _monitor(tmp_path, Path("syn.jsonl"), Path("syn.jsonl"), Path("mon2"), "--config", "self.yaml") == 0
+    mix_cfg.write_text(f"sources:\n  - {{path: {tmp_path / 'syn.jsonl'}, kind: semi_synthetic, "
+                       f"monitor_report: {tmp_path / 'mon2' / 'report.json'}}}\n")
+    assert main(["mix", "--config", str(mix_cfg), "--out", str(tmp_path / "mix2")]) == 2
+    err = capsys.readouterr().err
+    assert "compared the run with itself" in err and not (tmp_path / "mix2").exists()

@@ -231,3 +231,23 @@ def test_detector_tags_are_rechecked_and_user_tags_kept(tmp_path):
     assert record_languages(generated, cfg, rng)[0] == ["und", "en"]
     capped = record_languages(seeds, _cfg(langdetect_sample=1), rng)[2]  # the old field name still loads
     assert capped["identified"] == 1 and capped["not_identified"] == 1
+
+
+def test_a_gate_on_a_verdict_fails_a_significant_smoothing_that_a_point_bound_lets_pass():
+    from semisynth.collapse.monitor.report import evaluate_gates
+
+    figures = {"irregularity.smoothing_index": {"value": 0.3, "baseline": 0.05, "verdict": "smoothed", "p_value": 0.001},
+               "irregularity.n_smoothed_features": {"value": 2, "baseline": None}}
+    point = evaluate_gates([Gate(figure="irregularity.smoothing_index", max=0.5)], figures)
+    assert point["passed"]  # the point figure alone passes a run judged smoothed at p = 0.001
+    verdict = evaluate_gates([Gate(figure="irregularity.smoothing_index", max=0.5),
+                              Gate(figure="irregularity.smoothing_index", verdict_not=["smoothed"]),
+                              Gate(figure="irregularity.n_smoothed_features", max=0)], figures)
+    assert not verdict["passed"] and [g.get("verdict") for g in verdict["failed"]] == ["smoothed", None]
+    assert "verdict smoothed (p = 0.001)" in verdict["failed"][0]["reason"]
+    figures["irregularity.smoothing_index"]["verdict"] = "inconclusive"
+    figures["irregularity.n_smoothed_features"]["value"] = 0
+    assert evaluate_gates([Gate(figure="irregularity.smoothing_index", verdict_not=["smoothed"]),
+                           Gate(figure="irregularity.n_smoothed_features", max=0)], figures)["passed"]
+    with pytest.raises(ValueError, match="min 2.0 is above max 1.0"):
+        Gate(figure="frechet", min=2, max=1)
