@@ -56,6 +56,24 @@ def with_retry(fn: Callable[[], T], what: str, tries: int = 8, base_delay: float
     raise AssertionError("unreachable")
 
 
+def rerun_if_lost(doing: str, resume: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A command whose Argilla stops answering midway (stopped by `argilla down`, killed, unreachable) ends in
+    one line saying what to do, not a traceback; the retries above have already waited."""
+    def wrap(fn: Callable[..., T]) -> Callable[..., T]:
+        def run(*args: Any, **kwargs: Any) -> T:
+            try:
+                return fn(*args, **kwargs)
+            except UserError:
+                raise
+            except Exception as e:  # noqa: BLE001 (classified)
+                if not _is_transient(e):
+                    raise
+                raise UserError("Argilla", f"stopped answering while {doing} ({type(e).__name__})",
+                                f"start it again (`semisynth argilla up`) and rerun the same command: {resume}") from None
+        return run
+    return wrap
+
+
 @dataclass
 class Connection:
     """URL + API key of an Argilla server (local stack or a team's own) and a workspace."""

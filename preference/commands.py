@@ -16,6 +16,7 @@ from typing import Any
 
 from semisynth.errors import UserError
 from semisynth.flags import RUNNER_ALIASES, add_config_flags
+from semisynth.preference.client import rerun_if_lost
 from semisynth.preference.configs import (
     CandidatesConfig,
     EscalateConfig,
@@ -74,6 +75,7 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     return 0
 
 
+@rerun_if_lost("pushing", "the batches already sent are skipped")
 def cmd_push(args: argparse.Namespace) -> int:
     from semisynth.preference.push import run_push
 
@@ -96,6 +98,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@rerun_if_lost("escalating", "items already with an expert are not sent again")
 def cmd_escalate(args: argparse.Namespace) -> int:
     from semisynth.preference.escalation import run_escalate
 

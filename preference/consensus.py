@@ -32,14 +32,35 @@ def judgment(kind: str, values: dict[str, Any]) -> Any:
         verdict = values.get("verdict")
         if verdict in ("tie", "both_bad"):
             return verdict
-        ranking = ranking_order(values.get("ranking"))
-        return f"best:{ranking[0]}" if ranking else None
+        return ranked_best(values.get("ranking"))
     if kind == "moderation":
         labels = values.get("labels")
         return None if labels is None else tuple(sorted(labels))
     if kind == "review":
         return values.get("decision")
     raise ValueError(kind)
+
+
+def ranked_best(value: Any) -> str | None:
+    """What a ranking says is best: `best:<response>`, or `tie` when two or more responses share the top
+    rank (Argilla accepts equal ranks; reading the first stored one as the winner would turn a tie into a
+    preference and a DPO pair), or None for an empty ranking (an incomplete answer, not a judgment)."""
+    if not value:
+        return None
+    if not isinstance(value[0], dict):
+        return f"best:{value[0]}"
+    ranks = [(v["rank"], v["value"]) for v in value if v.get("rank") is not None]
+    if not ranks:
+        return None
+    top = min(r for r, _ in ranks)
+    best = [name for r, name in ranks if r == top]
+    return f"best:{best[0]}" if len(best) == 1 else "tie"
+
+
+def incomplete(it: Item, values: dict[str, Any]) -> bool:
+    """A submitted answer that says nothing (e.g. "ranked" with the ranking left empty: the question is
+    optional because tie/both_bad need no ranking, so Argilla accepts it)."""
+    return judgment(it.kind, values) is None
 
 
 def ranking_order(value: Any) -> list[str]:
@@ -53,6 +74,37 @@ def ranking_order(value: Any) -> list[str]:
 
 def gold_key(kind: str, gold: Any) -> Any:
     return tuple(sorted(gold)) if kind == "moderation" else gold
+
+
+def gold_answers(it: Item, labels: Sequence[str] = ()) -> list[str]:
+    """What a gold answer may be: the values `judgment` gives, since a rater is scored by comparing the two.
+    preference: `best:<response field>`, `tie` or `both_bad`; moderation: a list of taxonomy labels;
+    review: one decision label."""
+    from semisynth.preference.curation import REVIEW_DECISIONS
+
+    if it.kind == "preference":
+        return [f"best:{n}" for n in it.response_names] + ["tie", "both_bad"]
+    return list(labels) if it.kind == "moderation" else list(REVIEW_DECISIONS)
+
+
+def check_gold(items: Sequence[Item], source: str, labels: Sequence[str] = ()) -> None:
+    """Refuse (one line) a gold item whose answer no rater could give: a gold of "response_1" would score
+    every rater who answered it right as wrong."""
+    from semisynth.errors import UserError
+
+    for n, it in enumerate(items, start=1):
+        allowed = gold_answers(it, labels)
+        gold = it.gold
+        if it.kind == "moderation":
+            ok = isinstance(gold, list) and gold and all(g in allowed for g in gold)
+            shape = "a list of one or more of"
+        else:
+            ok = isinstance(gold, str) and gold in allowed
+            shape = "one of"
+        if not ok:
+            bad = [g for g in gold if g not in allowed] if isinstance(gold, list) and it.kind == "moderation" else gold
+            raise UserError(f"{source}: item {n} ({it.id})", f"gold {bad!r} is not an answer a rater can give",
+                            f"set \"gold\" to {shape}: {', '.join(allowed)}")
 
 
 @dataclass
@@ -102,7 +154,9 @@ def resolve(items: dict[str, Item], anns: Sequence[Annotation], policy: Policy,
     by_item: dict[str, list[Annotation]] = defaultdict(list)
     for a in anns:
         by_item[a.item_id].append(a)
-    experts = {a.item_id: a for a in expert_anns}  # the last expert answer per item
+    # the last expert answer per item; an incomplete one is not an answer (`escalate` sends it back)
+    experts = {a.item_id: a for a in expert_anns if a.item_id in items and not incomplete(items[a.item_id], a.values)}
+    expert_incomplete = {a.item_id for a in expert_anns if a.item_id not in experts}
     out: dict[str, Resolution] = {}
     for iid, it in items.items():
         if it.gold is not None:
@@ -114,9 +168,12 @@ def resolve(items: dict[str, Item], anns: Sequence[Annotation], policy: Policy,
         trusted = [a for a in by_item[iid] if a.user not in failed]
         answers = [(a, j) for a in trusted if (j := judgment(it.kind, a.values)) is not None]
         dropped = len(trusted) < len(by_item[iid])
-        low_resource = ["low_resource_language"] if it.language in policy.low_resource_languages else []
+        must_look = (["low_resource_language"] if it.language in policy.low_resource_languages else []) + \
+            (["incomplete_expert_answer"] if iid in expert_incomplete else [])  # still the expert's
         if len(answers) < policy.min_raters:
-            reasons = (["failed_gold"] if dropped else []) + low_resource
+            # a rater's empty answer leaves too few: someone must look (never a silent "unresolved")
+            reasons = (["failed_gold"] if dropped else []) + \
+                (["incomplete_answer"] if len(answers) < len(trusted) else []) + must_look
             out[iid] = Resolution(iid, "escalated" if reasons else "unresolved", None, None, len(answers),
                                   reasons or ["too_few_responses"])
             continue
@@ -128,7 +185,7 @@ def resolve(items: dict[str, Item], anns: Sequence[Annotation], policy: Policy,
         if conf and sum(conf) / len(conf) < policy.min_confidence:
             doubts.append("low_confidence")
         # a failed-gold rater left out only matters when the trusted raters do not settle the item
-        reasons = (["failed_gold"] if dropped and doubts else []) + low_resource + doubts
+        reasons = (["failed_gold"] if dropped and doubts else []) + must_look + doubts
         out[iid] = Resolution(iid, "escalated" if reasons else "consensus", answer, round(share, 4), len(answers),
                               reasons, _rank_scores([a for a, j in answers if j == answer]))
     return out

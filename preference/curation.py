@@ -12,6 +12,7 @@ state lets a rerun skip finished batches; a batch cut off by a crash is simply s
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import random
 import warnings
@@ -35,6 +36,7 @@ REVIEW_FAILURES = ("changed_meaning", "not_fluent_or_leaked", "copy_of_seed", "w
 REVIEW_DECISIONS = (REVIEW_ACCEPT, *REVIEW_FAILURES, "edit")
 REVIEW_REJECTS = (*REVIEW_FAILURES, "reject")  # "reject": the decision label of datasets pushed before the reasons
 IRREGULARITIES = ("yes", "no", "n_a")
+ESCALATION_FIELD = "escalation"
 
 PREFERENCE_GUIDELINES = """Rank the responses to the prompt from best (1) to worst.
 Judge helpfulness first, then correctness, tone and safety.
@@ -137,8 +139,10 @@ def review_items(sample: Iterable[Record], seeds: Iterable[Record]) -> list[Item
 
 # -- schemas --------------------------------------------------------------------------------------
 def dataset_settings(kind: str, n_responses: int = 2, taxonomy: Taxonomy | None = None, min_submitted: int = 1,
-                     guidelines: str | None = None, client=None):
-    """The Argilla Settings for one kind of dataset (also used for its escalation dataset).
+                     guidelines: str | None = None, client=None, escalation: bool = False):
+    """The Argilla Settings for one kind of dataset; `escalation` adds the field that tells the expert why
+    the item came to them and what the raters answered. Every text field is shown literally (no Markdown;
+    `to_argilla_record` escapes HTML): raters judge the text the export holds, not a rendering of it.
     The SDK binds metadata properties to a client: the given one, else the last Connection.sdk()."""
     import argilla as rg
 
@@ -152,8 +156,8 @@ def dataset_settings(kind: str, n_responses: int = 2, taxonomy: Taxonomy | None 
                                    title="How sure are you? (1 = guess, 5 = sure)")
     if kind == "preference":
         names = [f"response_{i + 1}" for i in range(n_responses)]
-        fields = [rg.TextField(name="prompt", use_markdown=True)] + \
-            [rg.TextField(name=n, required=i < 2, use_markdown=True) for i, n in enumerate(names)]
+        fields = [rg.TextField(name="prompt", use_markdown=False)] + \
+            [rg.TextField(name=n, required=i < 2, use_markdown=False) for i, n in enumerate(names)]
         questions = [rg.LabelQuestion(name="verdict", labels=list(VERDICTS), title="Verdict"),
                      rg.RankingQuestion(name="ranking", values={n: n.replace("_", " ") for n in names},
                                         required=False, title="Rank the responses (1 = best)"),
@@ -178,12 +182,16 @@ def dataset_settings(kind: str, n_responses: int = 2, taxonomy: Taxonomy | None 
         text = guidelines or REVIEW_GUIDELINES
     else:
         raise UserError(f"kind '{kind}'", "unknown dataset kind", f"use one of {', '.join(KINDS)}")
+    if escalation:
+        fields = [rg.TextField(name=ESCALATION_FIELD, title="Why this came to you: the escalation and the raters' "
+                               "answers", use_markdown=False), *fields]
     return rg.Settings(fields=fields, questions=questions, metadata=meta, guidelines=text,
                        distribution=rg.TaskDistribution(min_submitted=min_submitted), allow_extra_metadata=True)
 
 
 def _signature(settings) -> dict[str, Any]:
-    sig: dict[str, Any] = {"fields": sorted(f.name for f in settings.fields), "questions": {}}
+    sig: dict[str, Any] = {"fields": sorted(f.name for f in settings.fields), "questions": {},
+                           "markdown_fields": sorted(f.name for f in settings.fields if getattr(f, "use_markdown", False))}
     for q in settings.questions:
         labels = getattr(q, "labels", None) or getattr(q, "values", None)
         sig["questions"][q.name] = sorted(map(str, labels)) if isinstance(labels, list) else (
@@ -204,7 +212,7 @@ def _get_dataset(client, name: str, workspace: str):
 def _check_schema(name: str, settings, existing) -> None:
     want, have = _signature(settings), _signature(existing.settings)
     if want != have:
-        diff = [k for k in ("fields", "questions") if want[k] != have[k]]
+        diff = [k for k in ("fields", "questions", "markdown_fields") if want[k] != have[k]]
         detail = "; ".join(f"{k}: existing {have[k]} vs wanted {want[k]}" for k in diff)
         raise UserError(f"Argilla dataset '{name}'", f"schema mismatch with the existing dataset ({detail[:240]})",
                         "push to a new --dataset name (or bump the taxonomy version), or delete the old dataset")
@@ -277,7 +285,10 @@ def to_argilla_record(it: Item, assignees: list[str], low_resource: bool, rater:
           "item": json.dumps(it.to_dict(), ensure_ascii=False, sort_keys=True)}
     if it.kind == "moderation":
         md["taxonomy_version"] = it.payload.get("taxonomy_version", "")
-    return rg.Record(id=it.id, fields=dict(it.fields), metadata=md)
+    # shown literally: Argilla puts a plain text field into innerHTML, so `<img>` would render; the item in
+    # the metadata (what pull and the exports read) keeps the raw text
+    return rg.Record(id=it.id, fields={k: html.escape(v, quote=False) if isinstance(v, str) else v
+                                            for k, v in it.fields.items()}, metadata=md)
 
 
 @dataclass
@@ -333,6 +344,7 @@ class Annotation:
     item_id: str
     user: str
     values: dict[str, Any]
+    response_id: str = field(default="", compare=False)  # the server's id (escalate sends empty answers back)
 
 
 @dataclass
@@ -375,7 +387,7 @@ def pull(conn: Connection, name: str, batch_size: int = 1000) -> Pulled:
                             continue
                         values = {q: v.get("value") for q, v in (resp.get("values") or {}).items()}
                         user = users.get(resp["user_id"], resp["user_id"])
-                        anns[(it.id, user)] = Annotation(it.id, user, values)
+                        anns[(it.id, user)] = Annotation(it.id, user, values, str(resp.get("id") or ""))
                 offset += len(page)
                 if len(page) < batch_size:
                     break

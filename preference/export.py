@@ -23,6 +23,22 @@ FORMATS = {"dpo": "preference", "dpo_conversational": "preference", "kto": "pref
            "moderation": "moderation", "review": "review"}
 
 
+CHAT_ROLES = ("system", "user", "assistant")
+
+
+def is_chat(turns: Any) -> bool:
+    """A non-empty list of {"role", "content"} turns (TRL's conversational prompt)."""
+    return isinstance(turns, list) and bool(turns) and all(
+        isinstance(t, dict) and t.get("role") in CHAT_ROLES and isinstance(t.get("content"), str) for t in turns)
+
+
+def prompt_turns(it: Item) -> list[dict[str, str]]:
+    """The item's chat turns, or (a hand-written item without payload.prompt_messages) the prompt the
+    raters saw as one user turn."""
+    turns = it.payload.get("prompt_messages")
+    return turns if is_chat(turns) else [{"role": "user", "content": it.fields["prompt"]}]
+
+
 def _needs_expert(it: Item, policy: Policy) -> bool:
     return it.language in policy.low_resource_languages and it.origin != "real"
 
@@ -99,7 +115,7 @@ def rows(fmt: str, selected: list) -> list[dict[str, Any]]:
                 out.append({"prompt": it.fields["prompt"], "chosen": chosen["text"], "rejected": rejected["text"],
                             "id": it.id, "lineage": lin})
             elif fmt == "dpo_conversational":
-                out.append({"prompt": it.payload["prompt_messages"],
+                out.append({"prompt": prompt_turns(it),
                             "chosen": [{"role": "assistant", "content": chosen["text"]}],
                             "rejected": [{"role": "assistant", "content": rejected["text"]}],
                             "id": it.id, "lineage": lin})

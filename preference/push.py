@@ -11,6 +11,8 @@ from typing import Any
 from semisynth.errors import UserError
 from semisynth.preference.client import connect
 from semisynth.preference.configs import PushConfig
+from semisynth.preference.consensus import check_gold
+from semisynth.preference.export import is_chat
 
 
 def read_items(path: str):
@@ -63,6 +65,11 @@ def check_items(items: list, kind: str, source: str) -> None:
             raise UserError(where, f"payload.candidates has {got} candidate(s) matching {len(names)} response field(s)",
                             "write items with `semisynth preference candidates` (two or more candidates, "
                             "each {text, ...} in response order)")
+        turns = it.payload.get("prompt_messages")
+        if turns is not None and not is_chat(turns):
+            raise UserError(where, "payload.prompt_messages is not a list of chat turns",
+                            'write [{"role": "user", "content": "..."}, ...] (roles system, user, assistant) '
+                            "or leave it out: the prompt field is then the one user turn")
 
 
 def hand_over_new(conn, names: list[str], state_dir: str, out: str | None, role: str = "annotator") -> str | None:
@@ -91,6 +98,7 @@ def run_push(cfg: PushConfig) -> dict[str, Any]:
     gold = read_items(cfg.gold) if cfg.gold else []
     check_items(items, cfg.kind, cfg.input)
     check_items(gold, cfg.kind, cfg.gold or "")
+    check_gold(gold, cfg.gold or "", [lab.id for lab in tax.leaves] if tax else ())
     if cfg.kind == "preference":
         most = max(len(it.response_names) for it in [*items, *gold])
         if most > cfg.n_responses:

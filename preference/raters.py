@@ -69,7 +69,9 @@ def add(conn: Connection, names: Sequence[str], role: str = "annotator") -> tupl
 
 
 def reset(conn: Connection, names: Sequence[str]) -> dict[str, str]:
-    """A new random password for each rater (all names checked before any is changed)."""
+    """A new random password for each rater (all names checked before any is changed). On the local
+    stack's server (server_plugin/session_guard.py) this also ends the rater's sessions and gives them a
+    new API key; `still_valid_keys` tells which servers did not."""
     users = conn.users()
     missing = [n for n in names if n not in users]
     if missing:
@@ -143,12 +145,20 @@ def run_raters(cfg: RatersConfig) -> list[dict[str, Any]] | dict[str, Any]:
     if cfg.action == "add":
         passwords, kept = add(conn, names, cfg.role)
     else:
+        before = conn.users()
         passwords, kept = reset(conn, names), []
+        after = conn.users()
+        # a server without semisynth's session guard (a team's own Argilla) keeps the old key and sessions
+        stale = [n for n in names if after[n].get("api_key") == before[n].get("api_key")]
     path = hand_over(passwords, conn.url, cfg.credentials_out, cfg.argilla.state_dir, cfg.print_credentials)
     out: dict[str, Any] = {"created" if cfg.action == "add" else "reset": sorted(passwords),
                            "url": conn.url, "workspaces": {n: conn.rater_workspace(n) for n in names}}
     if kept:
         out["already_existed"] = kept  # their passwords are unchanged: `raters reset` gives new ones
+    if cfg.action == "reset":
+        out["old_api_key_and_sessions_revoked"] = not stale
+        if stale:
+            out["still_valid_keys"] = stale  # that server keeps their old API key and sign-ins valid
     if path:
         out["credentials_file"] = path
     return out

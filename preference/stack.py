@@ -82,6 +82,13 @@ def _is_ours(pid: int, name: str) -> bool:
         return False
 
 
+def _write_secret(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 @dataclass
 class LocalStack:
     """One local stack rooted at `state_dir`; every process it starts is recorded in state.json."""
@@ -109,16 +116,24 @@ class LocalStack:
         except (OSError, ValueError):
             return {}
 
+    @property
+    def jwt_secret_file(self) -> Path:
+        return self.state_dir / "jwt_secret"
+
     def credentials(self) -> dict[str, str]:
         """Random password and API key, created once, stored 0600 (never printed to logs)."""
         if self.credentials_file.exists():
             return json.loads(self.credentials_file.read_text())
         creds = {"username": OWNER, "password": secrets.token_urlsafe(18), "api_key": secrets.token_urlsafe(32)}
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(creds, f)
+        _write_secret(self.credentials_file, json.dumps(creds))
         return creds
+
+    def jwt_secret(self) -> str:
+        """The key that signs the raters' sessions, created once (0600): argilla-server draws a new one per
+        process by default, so every restart signed every rater out."""
+        if not self.jwt_secret_file.exists():
+            _write_secret(self.jwt_secret_file, secrets.token_hex(32))
+        return self.jwt_secret_file.read_text().strip()
 
     def _write_state(self, state: dict[str, Any]) -> None:
         write_json(self.state_file, state)
@@ -135,6 +150,7 @@ class LocalStack:
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "HF_HUB_OFFLINE": "1",
             "ARGILLA_ES_RECORDS_INDEX_REPLICAS": "0",
+            "ARGILLA_AUTH_SECRET_KEY": self.jwt_secret(),  # environment, not argv: only this user can read it
         })
         return env
 
@@ -148,9 +164,9 @@ class LocalStack:
     def _launch(self, *args: str) -> list[str]:
         return [str(self.server_python), str(PLUGIN_DIR / "launch.py"), *args]
 
-    def _run_admin(self, st: dict[str, Any], *args: str, timeout: float = 180) -> None:
+    def _run_admin(self, st: dict[str, Any], *args: str, timeout: float = 180, stdin: str | None = None) -> None:
         out = subprocess.run(self._launch(*args), env=self._env(st), cwd=self.state_dir, capture_output=True,
-                             text=True, timeout=timeout)
+                             text=True, timeout=timeout, input=stdin)
         if out.returncode != 0:
             tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
             raise UserError(f"argilla-server {' '.join(args[:2])}", f"failed: {' | '.join(tail)[:300]}",
@@ -270,9 +286,8 @@ class LocalStack:
         self._wait_port(st["ports"]["osmem"])
         self._wait_port(st["ports"]["redis"])
         self._run_admin(st, "database", "migrate")
-        self._run_admin(st, "database", "users", "create", "--username", OWNER, "--first-name", OWNER,
-                        "--role", "owner", "--password", creds["password"], "--api-key", creds["api_key"],
-                        "--workspace", WORKSPACE)
+        # secrets on stdin, never on a command line (any local user can read /proc/<pid>/cmdline)
+        self._run_admin(st, "create-owner", stdin=json.dumps({**creds, "workspace": WORKSPACE}))
         self._run_admin(st, "search-engine", "reindex")
         self.start_server(st)
         st["pids"]["worker"] = self._spawn("worker", self._launch("worker", "--num-workers", str(self.workers)),

@@ -225,3 +225,75 @@ def test_a_missing_browser_fails_under_ci_and_skips_only_outside_it(monkeypatch)
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         _need_browser()
+
+
+def _field(browser: Rater, title: str):
+    """The content of the shown record's text field whose title starts with `title` (container ids name the
+    field's server id, not its name)."""
+    from selenium.webdriver.common.by import By
+
+    for comp in browser.d.find_elements(By.CSS_SELECTOR, ".text_field_component"):
+        if comp.find_element(By.CSS_SELECTOR, ".text_field_component__title-content").text.startswith(title):
+            return comp.find_element(By.CSS_SELECTOR, "[id^='fields-content-']")
+    raise AssertionError(f"no field titled {title!r} on {browser.d.current_url}")
+
+
+def test_raters_see_the_literal_text_and_the_expert_sees_why_and_what_the_raters_said(
+        argilla_stack, conn, make_items, tmp_path, capsys):
+    """A response that is Markdown or HTML is shown as the characters the export holds (no blockquote, no
+    image, no sandboxed page); the expert's record says why it was escalated and what each rater answered."""
+    _need_browser()
+    from selenium.webdriver.common.by import By
+
+    from semisynth.preference import curation
+
+    it = make_items(1, prefix="literal")[0]
+    quote = "> Sure! Here is **the plan**:\n- step one"
+    html_text = '<b>bold</b> and <img src="x" onerror="window.__pwned = 1"> done'
+    d = it.to_dict()
+    d["fields"] |= {"response_1": quote, "response_2": html_text}
+    d["payload"]["candidates"][0]["text"], d["payload"]["candidates"][1]["text"] = quote, html_text
+    (tmp_path / "items.jsonl").write_text(json.dumps(d) + "\n")
+    creds, xcreds = tmp_path / "raters.json", tmp_path / "experts.json"
+    base = ["--state-dir", str(argilla_stack.state_dir), "--dataset", "literal"]
+    assert main(["preference", "push", *base, "--kind", "preference", "--input", str(tmp_path / "items.jsonl"),
+                 "--raters", "lt-ann,lt-bob", "-k", "2", "--credentials-out", str(creds)]) == 0
+    passwords = {r["username"]: r["password"] for r in json.loads(creds.read_text())["raters"]}
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    browser = Rater(conn.url, "lt-ann", passwords["lt-ann"], shots)
+    try:
+        browser.open(browser.datasets()[0])
+        r1, r2 = _field(browser, "response_1"), _field(browser, "response_2")
+        browser.d.save_screenshot(str(shots / "literal.png"))
+        for el in (r1, r2):  # nothing rendered: no quote, list, bold, image or sandboxed page
+            assert not el.find_elements(By.CSS_SELECTOR, "blockquote, ul, li, strong, b, img, iframe"), \
+                el.get_attribute("innerHTML")
+        assert "> Sure! Here is **the plan**:" in r1.text and "- step one" in r1.text
+        assert r1.text.index("- step one") > r1.text.index("**the plan**:\n")  # the line break is kept
+        assert r2.text.strip().endswith(html_text)
+        assert browser.d.execute_script("return window.__pwned === undefined")
+    finally:
+        browser.close()
+
+    pulled = curation.pull(conn, "literal")
+    keys = conn.ensure_users(["lt-ann", "lt-bob"])
+    conn.submit(pulled.records[it.id]["lt-ann"], keys["lt-ann"], {
+        "verdict": "ranked", "confidence": 4, "rationale": "the first one answers",
+        "ranking": [{"value": "response_1", "rank": 1}, {"value": "response_2", "rank": 2}]})
+    conn.submit(pulled.records[it.id]["lt-bob"], keys["lt-bob"], {"verdict": "tie", "confidence": 3})
+    assert main(["preference", "escalate", *base, "--experts", "lt-exp", "--credentials-out", str(xcreds)]) == 0
+    expert = Rater(conn.url, "lt-exp", json.loads(xcreds.read_text())["raters"][0]["password"], shots)
+    try:
+        links = expert.datasets()
+        assert len(links) == 1
+        expert.open(links[0])
+        why = _field(expert, "Why this came to you").text
+        expert.d.save_screenshot(str(shots / "expert.png"))
+        assert "Escalated because: the raters disagree" in why
+        assert "lt-ann: best:response_1; ranking: response_1=1, response_2=2; confidence 4/5; " \
+               "why: the first one answers" in why
+        assert "lt-bob: tie; confidence 3/5" in why
+        assert "> Sure! Here is **the plan**:" in _field(expert, "response_1").text  # literal for the expert too
+    finally:
+        expert.close()

@@ -91,9 +91,10 @@ def test_push_refused_for_k_above_raters_or_bad_items_leaves_nothing(argilla_sta
 
 def test_export_counts_items_without_candidates_and_empty_expert_rankings(argilla_stack, conn, make_items,
                                                                          tmp_path, capsys):
-    """An item pushed without payload.candidates (an older push accepted it) and an expert "ranked"
-    answer with the ranking left empty (the UI allows it) are counted exclusions, never a crash;
-    a second escalate neither re-sends nor re-counts what the expert holds or answered."""
+    """An item pushed without payload.candidates (an older push accepted it) is a counted exclusion, never a
+    crash; an expert "ranked" answer with the ranking left empty (the UI allows it) is not an answer: the
+    item stays pending (counted) and goes back to the expert; a second escalate neither re-sends nor
+    re-counts what the expert holds or answered."""
     items = make_items(4, prefix="xf")
     low = make_items(2, prefix="xf-sw", language="sw")
     broken = items[0]
@@ -110,8 +111,8 @@ def test_export_counts_items_without_candidates_and_empty_expert_rankings(argill
 
     assert main(["preference", "escalate", *base, "--experts", "xf-exp"]) == 0
     assert _last_json(capsys) | {"credentials_file": None} == {
-        "escalated": 2, "awaiting_expert": 0, "expert_answered": 0, "dataset": "xfix-escalation",
-        "credentials_file": None}
+        "escalated": 2, "awaiting_expert": 0, "expert_answered": 0, "resent_incomplete": 0,
+        "dataset": "xfix-escalation", "credentials_file": None}
     assert main(["preference", "escalate", *base, "--experts", "xf-exp"]) == 0  # nothing answered yet
     assert _last_json(capsys)["escalated"] == 0 and conn.copies("xfix-escalation").keys() == {"xf-exp"}
 
@@ -123,12 +124,12 @@ def test_export_counts_items_without_candidates_and_empty_expert_rankings(argill
         {"value": "response_1", "rank": 1}, {"value": "response_2", "rank": 2}]})
 
     assert main(["preference", "escalate", *base, "--experts", "xf-exp"]) == 0
-    assert _last_json(capsys) == {"escalated": 0, "awaiting_expert": 0, "expert_answered": 2,
-                                  "dataset": "xfix-escalation"}
+    assert _last_json(capsys) == {"escalated": 0, "awaiting_expert": 1, "expert_answered": 1,
+                                  "resent_incomplete": 1, "dataset": "xfix-escalation"}
     assert len(curation.pull(conn, "xfix-escalation").items) == 2  # nothing re-sent
 
     assert main(["preference", "export", *base, "--format", "dpo", "--out", str(tmp_path / "ex")]) == 0
     manifest = json.loads((tmp_path / "ex" / "manifest_dpo.json").read_text())
-    assert manifest["excluded"] == {"malformed_item_candidates": 1, "incomplete_answer": 1}
+    assert manifest["excluded"] == {"malformed_item_candidates": 1, "escalated_pending": 1}
     assert manifest["rows"] == 4 and manifest["items_total"] == 6  # 3 consensus + 1 expert; 2 counted out
     assert manifest["items_exported"] + sum(manifest["excluded"].values()) == manifest["items_total"]
