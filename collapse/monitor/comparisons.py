@@ -120,6 +120,8 @@ def group_metrics(idx: np.ndarray, real_idx: np.ndarray, syn_counts: tuple[np.nd
                            "index_verdict": prof["index_verdict"], "verdicts": prof["counts"], "alpha": alpha,
                            "ci_level": cfg.ci,
                            "features": {k: {"ratio": v["ratio"], "ci": v["ci"], "verdict": v["verdict"],
+                                            **{c: v[c] for c in ("ci_difference", "ci_difference_level",
+                                                                 "ci_equivalence", "ci_equivalence_level")},
                                             **({"n_to_settle": v["n_to_settle"]} if "n_to_settle" in v else {})}
                                         for k, v in prof["features"].items() if v.get("status") == "ok"},
                            "kinds": {k: {"jsd": v["jsd"], "p_holm": v["p_holm"], "verdict": v["verdict"]}

@@ -132,6 +132,15 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
+def _verdict_ci(f: dict[str, Any]) -> str:
+    """The interval the verdict was read from, so what is shown never contradicts the verdict beside it: the
+    Holm-level difference interval for smoothed / exaggerated / inconclusive, the TOST interval for preserved."""
+    key = "ci_equivalence" if f.get("verdict") == "preserved" else "ci_difference"
+    if not f.get(key):
+        return _ci(f.get("ci"))
+    return f"{_ci(f[key])} ({100 * f[key + '_level']:.2f}%)"
+
+
 def _breakdown_tables(breakdown: dict[str, dict[str, Any]]) -> list[str]:
     """One table per slicing (origin, language, taxonomy leaf): where the smoothing is, not just how much."""
     from html import escape as e
@@ -148,7 +157,7 @@ def _breakdown_tables(breakdown: dict[str, dict[str, Any]]) -> list[str]:
                 parts.append(f"<tr><td>{e(str(key))}</td><td colspan=6>not enough data (n={b.get('n')}, "
                              f"min {b.get('min_n')})</td></tr>")
                 continue
-            smoothed = ", ".join(f"{e(n)} {_fmt(f['ratio'])} [{_fmt(f['ci'][0])}, {_fmt(f['ci'][1])}]"
+            smoothed = ", ".join(f"{e(n)} {_fmt(f['ratio'])} {_verdict_ci(f)}"
                                  for n, f in b["features"].items() if f["verdict"] == "smoothed") or "none"
             fr = b.get("frechet", {})
             frs = (f"{_fmt(fr['value'])} ({_fmt(fr['baseline'])})" if fr.get("status") == "ok"
@@ -205,6 +214,11 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
                  f"{_verdict(v.get('smoothing_index_verdict'))} (real vs real at the same n: {_ci(null)}, "
                  f"p = {_fmt(v.get('smoothing_index_p'))}; one real half vs the other: {_fmt(bsi)}; "
                  "0 = all irregularities kept, 1 = all gone)</li>")
+    if v.get("exaggeration_index") is not None:
+        parts.append(f"<li>Exaggeration index: <b>{_fmt(v['exaggeration_index'])}</b> "
+                     f"{_ci(v.get('exaggeration_index_ci'))} {_verdict(v.get('exaggeration_index_verdict'))} "
+                     f"(p = {_fmt(v.get('exaggeration_index_p'))}; 0 = no irregularity added, 1 = every rate doubled "
+                     "or more)</li>")
     for name, c in (v.get("classifier_two_sample") or {}).items():
         parts.append(f"<li>Classifier two-sample test ({e(name)}): AUC <b>{_fmt(c['auc'])}</b> {_ci(c['ci'])} "
                      f"{_verdict(c['verdict'])} (real vs real: {_fmt(c.get('baseline_auc'))}; 0.5 = cannot tell "
@@ -246,7 +260,8 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
     parts.append(f"<h2>Irregularity features</h2><p>Band [{_fmt(th.get('smoothed_below'))}, "
                  f"{_fmt(th.get('exaggerated_above'))}]. {e(ir.get('verdict_rule', ''))}. Detectable: a true ratio at "
                  "or beyond these is flagged with the stated power at this n.</p><table><tr><th>feature</th>"
-                 "<th>real</th><th>synthetic</th><th>ratio</th><th>95% CI</th><th>verdict</th><th>n to settle "
+                 "<th>real</th><th>synthetic</th><th>ratio</th><th>interval the verdict used (level)</th>"
+                 "<th>verdict</th><th>n to settle "
                  "(real, synthetic)</th><th>detectable (smoothed &le;, exaggerated &ge;)</th><th>real vs real</th></tr>")
     for name, f in {**ir["features"], **report["language"]["features"]}.items():
         verdict = _verdict(f.get("verdict")) if f.get("verdict") else f"not enough data (n={f.get('n')})"
@@ -256,7 +271,7 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
         det = (f"{_fmt(f['detectable_smoothed_ratio'])}, {_fmt(f['detectable_exaggerated_ratio'])}"
                if "detectable_smoothed_ratio" in f else "")
         parts.append(f"<tr><td title='{e(f.get('help', ''))}'>{e(name)}</td><td>{_fmt(f.get('real_rate'))}</td>"
-                     f"<td>{_fmt(f.get('synthetic_rate'))}</td><td>{_fmt(f.get('ratio'))}</td><td>{_ci(f.get('ci'))}"
+                     f"<td>{_fmt(f.get('synthetic_rate'))}</td><td>{_fmt(f.get('ratio'))}</td><td>{_verdict_ci(f)}"
                      f"</td><td>{verdict}</td><td>{settle_s}</td><td>{det}</td><td>{_fmt(f.get('baseline_ratio'))}</td>"
                      "</tr>")
     parts.append("</table>")
