@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from semisynth import lexicon as lx
 from semisynth.backends import Completion
+from semisynth.config import ConfigRefusal
 from semisynth.langid import UNDETERMINED, detect_language
 
 _REFUSAL = re.compile(
@@ -76,6 +77,20 @@ class CheckConfig(BaseModel):
         "acceptable in a blind reading); empty: every language"))
     meaning_languages: tuple[str, ...] = Field(("en",), description="seed languages the meaning check applies to "
                                                                     "(the embedder is English)")
+
+    @model_validator(mode="after")
+    def _ranges_not_empty(self) -> CheckConfig:
+        # a minimum above its maximum rejects every output (too_short or too_long): refused, not run
+        if self.min_chars > self.max_chars:
+            raise ConfigRefusal(f"min_chars {self.min_chars} is above max_chars {self.max_chars}, so every output "
+                                "would be rejected", f"use min_chars from 0 to {self.max_chars}, or raise max_chars",
+                                "min_chars")
+        if self.min_length_ratio > self.max_length_ratio:
+            raise ConfigRefusal(f"min_length_ratio {self.min_length_ratio:g} is above max_length_ratio "
+                                f"{self.max_length_ratio:g}, so every paraphrase would be rejected",
+                                f"use min_length_ratio from 0 to {self.max_length_ratio:g}, or raise "
+                                "max_length_ratio", "min_length_ratio")
+        return self
 
 
 def clean_output(text: str) -> str:

@@ -101,8 +101,17 @@ def load_template(name_or_path: str) -> PromptTemplate:
     if not path.is_file():
         builtins = sorted(p.name[:-3] for p in importlib.resources.files("semisynth.prompts").iterdir()
                           if p.name.endswith(".j2"))
-        raise UserError(f"template '{name_or_path}'", "not found", f"use a built-in ({', '.join(builtins)}) or a path to a .j2 file")
-    source = path.read_text(encoding="utf-8")
+        what = "is a folder, not a .j2 file" if path.is_dir() else "not found"
+        raise UserError(f"template '{name_or_path}'", what, f"use a built-in ({', '.join(builtins)}) or a path to a .j2 file")
+    data = path.read_bytes()
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}", f"not valid UTF-8 (byte {e.start}: {data[e.start:e.start + 1]!r})",
+                        "save the template as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+    if not source.strip():
+        raise UserError(str(path), "template is empty", "write the prompt into it (see prompts/*.j2 for examples)")
     try:
         parsed = _ENV.parse(source)
     except jinja2.TemplateSyntaxError as e:

@@ -19,16 +19,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semisynth.atomic import write_json, write_jsonl
 from semisynth.backends import BackendSpec, describe_engine, spec_device
-from semisynth.config import CommandConfig, Sampling
+from semisynth.config import CommandConfig, ConfigRefusal, Sampling
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.io import ColumnMapping
 from semisynth.paths import check_output_dir
-from semisynth.runner import RunnerConfig, StageSpec, make_runner, tally_run
+from semisynth.runner import RunnerConfig, StageSpec, check_ray_target, make_runner, tally_run
 from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
 
@@ -82,6 +82,17 @@ class SamplingConfig(Sampling):
         "decoding may not write the template's example answer (its last two words, its rare words and the "
         "output tag's name: \"the rewritten message\"), which small models copy instead of answering; "
         "false: off"))
+
+    @model_validator(mode="after")
+    def _floor_within_cap(self) -> SamplingConfig:
+        # a floor set above the cap was silently clamped to it; the default floor (32) under a small cap set
+        # by the user is clamped on purpose (README: Generate), so only a floor the user wrote is checked
+        if "max_tokens_floor" in self.model_fields_set and self.max_tokens_floor > self.max_tokens:
+            raise ConfigRefusal(f"max_tokens_floor {self.max_tokens_floor} is above max_tokens {self.max_tokens} "
+                                "(it would be clamped to max_tokens without a word)",
+                                f"use a max_tokens_floor from 1 to {self.max_tokens}, or raise max_tokens",
+                                "max_tokens_floor")
+        return self
 
     @field_validator("stop")
     @classmethod
@@ -165,6 +176,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
     """Run (or resume) a generation; returns the manifest. Validates everything before writing."""
     started = time.perf_counter()
     check_output_dir(config.out, "out (--out)")  # before any engine starts: a bad --out fails in seconds
+    check_ray_target(config.runner)  # an unreachable Ray address, GPUs this machine lacks: before the seeds are read
     templates = {name: load_template(name) for name in {g.template_name() for g in config.generators}}
     taxonomies = {g.taxonomy: load_taxonomy(g.taxonomy) for g in config.generators if g.taxonomy}
     for g in config.generators:

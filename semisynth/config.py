@@ -296,8 +296,16 @@ def load_config(cls: type[C], path: str | os.PathLike | None = None, overrides: 
     if path is not None:
         p = Path(path)
         source = str(p)
+        if p.is_dir():
+            raise UserError(source, "is a folder, not a YAML config file", "give the path of the config file itself")
+        if not p.exists():
+            from semisynth.io import missing_reason
+
+            what, _ = missing_reason(p)
+            raise UserError(source, "config file not found" if what == "file not found" else what,
+                            "check the --config path")
         if not p.is_file():
-            raise UserError(source, "config file not found", "check the --config path")
+            raise UserError(source, "is not a regular file (a device or pipe)", "give a YAML config file")
         loaded = read_yaml(p)
         if loaded is None:
             loaded = {}

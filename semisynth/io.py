@@ -7,6 +7,7 @@ and the fix. Nothing is written here, so a failed read leaves nothing on disk.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -58,9 +59,29 @@ def detect_format(path: Path) -> str:
     return _FORMATS[suffix]
 
 
+def missing_reason(path: Path) -> tuple[str, str]:
+    """Why a path that does not exist cannot be read, and the fix: a symlink loop and a dangling symlink are
+    not "not found" (the name is there; what it points to is not)."""
+    if path.is_symlink():
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return (f"is a symlink loop ({path} -> {os.readlink(path)} leads back to itself)",
+                        "point the link at a real file, or give the file's own path")
+        return (f"is a dangling symlink (it points to {os.readlink(path)}, which does not exist)",
+                "fix the link or give the file's own path")
+    for parent in path.parents:
+        if parent.is_symlink() and not parent.exists():
+            return f"its folder {parent} is a broken symlink (dangling or a loop)", "fix the link or give another path"
+        if parent.exists() and not parent.is_dir():
+            return f"{parent} is a file, not a folder", "check the path: a file cannot hold other files"
+    return "file not found", "check the path (relative paths start at the working directory)"
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise UserError(str(path), "file not found", "check the path (relative paths start at the working directory)")
+        raise UserError(str(path), *missing_reason(path))
     if path.is_file():
         if path.stat().st_size == 0:
             raise UserError(str(path), "file is empty", "give a file with at least one record")

@@ -6,6 +6,7 @@ Every check only reads the file system (no probe files), so a refused path leave
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -20,12 +21,23 @@ def _nearest_existing(path: Path) -> Path:
     return Path(os.sep)
 
 
+def _is_loop(p: Path) -> bool:
+    try:
+        os.stat(p)
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
+
+
 def _check_common(path: str | os.PathLike | None, field: str, noun: str) -> Path:
     if path is None or not str(path).strip():
         example = "runs/try" if "folder" in noun else "out/items.jsonl"
         raise UserError(f"{field}", f"the {noun} path is empty", f"give an {noun} path, e.g. {example}")
     p = Path(os.path.expanduser(str(path)))
     if p.is_symlink() and not p.exists():
+        if _is_loop(p):
+            raise UserError(f"{field} {path}", f"is a symlink loop (it points to {os.readlink(p)}, which leads back "
+                            "to itself)", f"remove the link or give another {noun} path")
         raise UserError(f"{field} {path}", f"is a dangling symlink (it points to {os.readlink(p)}, which does not exist)",
                         f"remove the link or give another {noun} path")
     absolute = Path(os.path.abspath(p))

@@ -23,6 +23,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from semisynth.errors import UserError
-from semisynth.runner import LocalRunner, RunnerConfig, ShardResult, StageSpec
+from semisynth.runner import LocalRunner, RunnerConfig, ShardResult, StageSpec, check_ray_target
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def connect(config: RunnerConfig) -> bool:
     """Join (or start) Ray as `config.address` says; True when this call started the connection."""
     if ray.is_initialized():
         return False
+    check_ray_target(config)  # an unreachable address or GPUs this machine lacks: one line, before Ray starts
     env = {**WORKER_ENV, **config.env_vars}
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
                               "runtime_env": {**config.runtime_env,
@@ -110,7 +112,9 @@ def connect(config: RunnerConfig) -> bool:
         kwargs["address"] = config.address
     logging.getLogger("ray").setLevel(logging.ERROR)  # the CLI's stderr is ours: one line per error
     try:
-        ray.init(**kwargs)
+        with warnings.catch_warnings():  # Ray Client warns (warnings.warn) before raising on a timeout
+            warnings.simplefilter("ignore")
+            ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise UserError(f"runner.address {config.address!r}", f"cannot connect to Ray ({str(e).splitlines()[0]})",
                         "start the cluster (`ray start --head`), or give 'auto', 'ray://HOST:10001' or no address "

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semisynth.atomic import write_json, write_jsonl
 from semisynth.backends import BackendSpec, Completion, GenerationRequest, error_completion, open_backend
+from semisynth.config import ConfigRefusal
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.records import Record, Reject
@@ -130,9 +131,88 @@ class RunnerConfig(BaseModel):
     shard_timeout_s: float = Field(1800.0, gt=0, description="ray: watchdog per shard attempt; a stuck worker "
                                    "is killed, restarted and the shard retried")
     start_timeout_s: float = Field(900.0, gt=0, description="ray: how long workers may take to start engines")
+    connect_timeout_s: float = Field(5.0, gt=0, le=600, description="ray: how long runner.address may take to "
+                                     "answer (a TCP connect, before Ray is started) before the run is refused")
     env_vars: dict[str, str] = Field(default_factory=dict, description="ray: extra environment for the workers")
     runtime_env: dict[str, Any] = Field(default_factory=dict, description="ray: runtime_env for the job (e.g. "
                                         "working_dir, pip) when the cluster lacks semisynth")
+
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None:
+            ray_endpoint(v)  # a malformed address is refused at config load, not after a connect attempt
+        return v
+
+
+_ADDRESS_FIX = "give 'auto' (the cluster on this machine), 'ray://HOST:10001' (Ray Client), 'HOST:6379' or no address"
+
+
+def ray_endpoint(address: str) -> tuple[str, int] | None:
+    """(host, port) that `address` makes Ray connect to; None for 'auto' / 'local' (found on this machine).
+    A malformed address is a ConfigRefusal (Ray itself prints several warnings, then waits ~30 s)."""
+    if address in ("auto", "local"):
+        return None
+    rest, default_port = (address[len("ray://"):], 10001) if address.startswith("ray://") else (address, None)
+    if "://" in rest or not rest or any(c.isspace() for c in rest) or "/" in rest:
+        raise ConfigRefusal(f"{address!r:.80} is not a Ray address", _ADDRESS_FIX)
+    host, sep, port_text = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    host = host.strip("[]")  # [::1]:10001
+    if not host:
+        raise ConfigRefusal(f"{address!r:.80} has no host", _ADDRESS_FIX)
+    if not sep:
+        if default_port is None:
+            raise ConfigRefusal(f"{address!r:.80} has no port", _ADDRESS_FIX)
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigRefusal(f"{address!r:.80}: port {port_text!r} is not a number from 1 to 65535", _ADDRESS_FIX)
+    return host, int(port_text)
+
+
+def local_gpu_count() -> int:
+    """GPUs this process can use (CUDA_VISIBLE_DEVICES respected); 0 without a CUDA build of torch."""
+    try:
+        import torch
+    except ImportError:
+        return 0
+    try:
+        return int(torch.cuda.device_count())
+    except Exception:  # a broken driver: no usable GPU
+        return 0
+
+
+def check_ray_target(config: RunnerConfig) -> None:
+    """Before any work or any write: a Ray runner whose cluster cannot be reached, or a private Ray asked for
+    GPUs this machine does not have, is one line now (not Ray's own warnings after a ~30 s wait, not a Ray
+    told it has GPUs that runs every engine on the CPU)."""
+    if config.kind != "ray":
+        return
+    if config.address is None:
+        need = config.workers * config.gpus_per_worker
+        if need > 0:
+            have = local_gpu_count()
+            if need > have + 1e-9:
+                raise UserError("runner.gpus_per_worker", f"{config.workers} worker(s) x {config.gpus_per_worker:g} GPU "
+                                f"need {need:g} GPU(s) and this machine has {have} (a private local Ray runs here)",
+                                "set runner.gpus_per_worker to 0 for engines on the CPU, lower runner.workers, or give "
+                                "runner.address (--ray-address) of a cluster with GPUs")
+        return
+    endpoint = ray_endpoint(config.address)
+    if endpoint is None:
+        return
+    import socket
+
+    host, port = endpoint
+    try:
+        with socket.create_connection((host, port), timeout=config.connect_timeout_s):
+            pass
+    except OSError as e:
+        why = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__)
+        raise UserError(f"runner.address {config.address!r}", f"nothing answers at {host}:{port} within "
+                        f"{config.connect_timeout_s:g} s ({why})",
+                        "start the cluster (`ray start --head`) or fix --ray-address; on a slow network raise "
+                        "runner.connect_timeout_s") from None
 
 
 class Runner(Protocol):
@@ -320,6 +400,7 @@ def make_runner(config: RunnerConfig | None, run_dir: str | Path, shard_size: in
     """The runner a command's `runner:` config asks for (Ray is imported only when asked for)."""
     config = config or RunnerConfig()
     if config.kind == "ray":
+        check_ray_target(config)
         from semisynth.ray_runner import RayRunner
 
         return RayRunner(run_dir, shard_size, token_budget, progress, desc, config=config)

@@ -83,7 +83,8 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml"):
         if not p.is_file():
-            raise UserError(str(p), "taxonomy file not found", "check the path, or name a built-in taxonomy")
+            what = "is a folder, not a taxonomy file" if p.is_dir() else "taxonomy file not found"
+            raise UserError(str(p), what, "check the path, or name a built-in taxonomy")
         return p
     builtins = builtin_taxonomies()
     if str(name_or_path) not in builtins:
@@ -134,6 +135,9 @@ def load_taxonomy(name_or_path: str | os.PathLike) -> Taxonomy:
         return ids
 
     walk(data["labels"], None, "labels")
+    if not labels:  # pure synthetic would plan 0 tasks, seeded synthetic would aim at nothing, raters pick nothing
+        raise UserError(src, "'labels' is empty: the taxonomy has no labels",
+                        "add at least one label (id + definition) under labels: (see taxonomies/intents.yaml)")
     for lid, lab in list(labels.items()):  # children declared by `parent:` references (flat files)
         labels[lid] = replace(lab, children=tuple(dict.fromkeys(
             lab.children + tuple(k for k, v in labels.items() if v.parent == lid))))

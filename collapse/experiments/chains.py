@@ -339,6 +339,9 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     family = build_family(cfg, out)
     check_inputs(cfg, family)
     _check_experiment(out, cfg, write=False)
+    from semisynth.runner import check_ray_target
+
+    check_ray_target(cfg.runner)  # an unreachable Ray is refused before experiment.json is written
     out.mkdir(parents=True, exist_ok=True)
     run_id = _check_experiment(out, cfg)
     progress = _Progress(len(conditions(cfg)) * len(cfg.seeds) * (cfg.generations + 1), cfg.progress)
