@@ -114,7 +114,15 @@ class Connection:
         if r.status_code >= 400:
             raise UserError(self.url, f"unexpected answer from Argilla ({r.status_code})",
                             "check that the URL points at an Argilla 2.x server")
-        me = r.json()
+        try:
+            me = r.json()
+        except ValueError:  # a web page, a proxy's login form: 200 but not the API
+            me = None
+        if not isinstance(me, dict):
+            kind = (r.headers.get("content-type") or "no content type").split(";")[0]
+            raise UserError(self.url, f"answered /api/v1/me with {r.status_code} and {kind}, not Argilla's JSON API",
+                            "give the Argilla server's base URL (where /api/v1/me answers JSON), not a web page, "
+                            "proxy or another service")
         if me.get("role") not in ("owner", "admin"):
             raise UserError(self.url, f"user '{me.get('username')}' is a {me.get('role')}, not an owner/admin",
                             "use an owner or admin API key to create datasets and users")
@@ -259,8 +267,15 @@ def _ok(r: httpx.Response, allow: tuple[int, ...] = ()) -> httpx.Response:
 
 def resolve_connection(url: str | None, api_key_env: str, workspace: str, state_dir: str | Path) -> Connection:
     """Explicit URL + key from the environment (a team's Argilla), else the local stack's state."""
+    from_env = not url and bool(os.environ.get(API_URL_ENV))
     url = url or os.environ.get(API_URL_ENV)
     if url:
+        from semisynth.preference.configs import url_problem
+
+        problem = url_problem(url)
+        if problem:
+            raise UserError(f"${API_URL_ENV}" if from_env else "argilla.url (--url)", f"{url!r:.80} {problem}",
+                            "give the server's base URL, e.g. http://127.0.0.1:6900 or https://argilla.example.com")
         key = os.environ.get(api_key_env)
         if not key:
             raise UserError(f"${api_key_env}", "no API key for the configured Argilla URL",

@@ -4,16 +4,48 @@ a flag (semisynth/flags.py). Secrets never live here: API keys come from the env
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semisynth.backends import BackendSpec
-from semisynth.config import CommandConfig, Sampling
+from semisynth.config import CommandConfig, ConfigRefusal, Sampling
 from semisynth.runner import RunnerConfig
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be an Argilla server's base URL (None when it can): a malformed URL would otherwise
+    be reported as "unreachable, start `semisynth argilla up`"."""
+    if url != url.strip() or any(c.isspace() for c in url):
+        return "has spaces in it"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError as e:
+        return f"is not a valid URL ({e})"
+    if parts.scheme not in ("http", "https"):
+        return f"has scheme '{parts.scheme}', not http or https" if parts.scheme else "has no http:// or https://"
+    if not parts.hostname:
+        return "has no host name"
+    if port == 0:
+        return "has port 0"
+    if parts.query or parts.fragment:
+        return "has a query or fragment (?... or #...)"
+    return None
 
 
 class ArgillaTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     url: str | None = Field(None, description="a team's Argilla URL; unset = the local stack (or $ARGILLA_API_URL)")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        problem = url_problem(v) if v is not None else None
+        if problem:
+            raise ConfigRefusal(f"{v!r:.80} {problem}", "give the server's base URL, e.g. http://127.0.0.1:6900 or "
+                                "https://argilla.example.com")
+        return v
     api_key_env: str = Field("ARGILLA_API_KEY", description="environment variable holding the owner API key")
     workspace: str = Field("semisynth", description="workspace prefix: each rater works in <workspace>--<rater>")
     state_dir: str = Field(".semisynth/argilla", description="local stack state (ports, pids, 0600 credentials)")

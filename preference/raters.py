@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from semisynth.errors import UserError
+from semisynth.paths import check_output_file
 from semisynth.preference.client import Connection, connect
 from semisynth.preference.configs import RatersConfig
 
@@ -46,8 +47,11 @@ def default_credentials_file(state_dir: str | Path) -> Path:
 def check_credentials_target(path: str | Path | None) -> None:
     """Refuse before anything is created: an existing file is never overwritten (it may hold the only
     copy of other passwords)."""
-    if path is not None and Path(path).exists():
+    if path is None:
+        return
+    if Path(path).exists() and not Path(path).is_dir():
         raise UserError(str(path), "the credentials file already exists", "pass a new --credentials-out path")
+    check_output_file(path, "--credentials-out")  # a folder, under a file, a dangling link, not writable
 
 
 def add(conn: Connection, names: Sequence[str], role: str = "annotator") -> tuple[dict[str, str], list[str]]:

@@ -41,6 +41,23 @@ def default_server_python() -> Path:
     return Path.cwd() / ".venv-argilla" / "bin" / "python"
 
 
+def read_credentials(path: Path) -> dict[str, str]:
+    """The local stack's credentials.json: a JSON object with string username, password and api_key (as `up`
+    writes it). Anything else is one line naming the file, not a traceback."""
+    fix = ("restore the file from a backup, or stop the stack (`semisynth argilla down`), remove the state folder "
+           "and run `semisynth argilla up` again (a new owner key)")
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+        raise UserError(str(path), "is not JSON (the local Argilla stack's credentials file)", fix) from None
+    if not isinstance(data, dict):
+        raise UserError(str(path), f"holds a JSON {type(data).__name__}, not an object with api_key", fix)
+    for key in ("api_key", "password"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise UserError(str(path), f"has no '{key}' (a non-empty string)", fix)
+    return data
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -123,7 +140,7 @@ class LocalStack:
     def credentials(self) -> dict[str, str]:
         """Random password and API key, created once, stored 0600 (never printed to logs)."""
         if self.credentials_file.exists():
-            return json.loads(self.credentials_file.read_text())
+            return read_credentials(self.credentials_file)
         creds = {"username": OWNER, "password": secrets.token_urlsafe(18), "api_key": secrets.token_urlsafe(32)}
         _write_secret(self.credentials_file, json.dumps(creds))
         return creds
