@@ -139,6 +139,10 @@ def hand_over(passwords: dict[str, str], url: str, out: str | Path | None, state
 def run_raters(cfg: RatersConfig) -> list[dict[str, Any]] | dict[str, Any]:
     """`preference raters add|list|reset`: passwords go to the 0600 file (or the terminal), never the summary."""
     if cfg.action == "list":
+        if cfg.names or cfg.credentials_out or cfg.print_credentials:  # they would be ignored without a word
+            given = "names" if cfg.names else "--credentials-out" if cfg.credentials_out else "--print-credentials"
+            raise UserError("raters list", f"takes no {given} (it lists every rater)",
+                            "drop them, or use `raters add NAME...` / `raters reset NAME...`")
         return listing(connect(cfg.argilla))
     names = check_names(cfg.names, f"raters {cfg.action}")
     if cfg.print_credentials and cfg.credentials_out:

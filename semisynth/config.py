@@ -273,10 +273,40 @@ def validation_error_to_user_error(e: ValidationError, source: str, cls: type[Ba
     return UserError(f"{source}: field '{field}'", f"{msg}{shown}", _fix_for(err, cls))
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last one without a word, so
+    `seed: 1` ... `seed: 2` silently ran with 2) and a key that is not text (`1: x`)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden by the keys beside it
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, int | float | bool) or key is None:  # `1:`, `yes:` (YAML 1.1 reads it as true)
+                raise _KeyProblem(line, f"key {key_node.value!r} is read as {key!r}, not a name",
+                                  "write the field's name as the key (quote it if it must be yes/no/on/off)")
+            if not isinstance(key, str):
+                continue  # a complex key: left to the schema check
+            if key in seen:
+                raise _KeyProblem(line, f"key '{key}' is given twice (first on line {seen[key]})",
+                                  "keep one of the two: YAML would silently use the last")
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+class _KeyProblem(Exception):
+    def __init__(self, line: int, what: str, fix: str):
+        self.line, self.what, self.fix = line, what, fix
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; broken syntax or non-UTF-8 bytes are UserErrors naming the file (and line)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+    except _KeyProblem as e:
+        raise UserError(f"{path}:{e.line}", e.what, e.fix) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -87,7 +87,11 @@ def _check_file(path: Path) -> None:
             raise UserError(str(path), "file is empty", "give a file with at least one record")
         with path.open("rb") as f:
             head = f.read(8192)
-        if b"\x00" in head and path.suffix.lower() not in (".parquet", ".pq"):
+        text_file = path.suffix.lower() not in (".parquet", ".pq")
+        if text_file and (head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) > 3 and head[1:4:2] == b"\x00\x00")):
+            raise UserError(str(path), "is UTF-16 text (Windows 'Unicode'), not UTF-8",
+                            "re-encode the file as UTF-8, e.g. iconv -f utf-16 -t utf-8")
+        if b"\x00" in head and text_file:
             raise UserError(str(path), "looks like a binary file (NUL bytes), not text",
                             "give a UTF-8 JSONL/CSV file, or .parquet for Parquet")
 
@@ -110,6 +114,9 @@ def _iter_jsonl(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
+                if lineno == 1 and line.lstrip().startswith("["):  # a pretty-printed JSON array, not JSON Lines
+                    raise UserError(f"{path}:{lineno}", "is a JSON array spread over lines, not JSON Lines",
+                                    "write one object per line, e.g. jq -c '.[]' file.json > file.jsonl") from None
                 raise UserError(f"{path}:{lineno}", f"broken JSON ({e.msg} at column {e.colno})",
                                 "fix or remove that line; each line must be one JSON object") from None
             if not isinstance(obj, dict):
@@ -134,6 +141,10 @@ def _iter_csv(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
     try:
         if reader.fieldnames is not None:  # reads the header line
             start = reader.line_num + 1
+            repeated = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
+            if repeated:  # DictReader would keep the last column of that name without a word
+                raise UserError(f"{path}:{reader.line_num}", f"column '{repeated[0]}' appears twice in the header",
+                                "give every column its own name")
         for row in reader:
             size = _size_bytes(list(row.values()))
             if size > max_line_bytes:
@@ -226,10 +237,24 @@ def _kind(value: Any) -> str:
             dict: "an object"}.get(type(value), "an object" if isinstance(value, Mapping) else type(value).__name__)
 
 
+def _no_lone_surrogate(text: str, where: str, label: str) -> bool:
+    """JSON may spell half of a UTF-16 pair ("\\ud800"): a string no UTF-8 file can hold, which would fail
+    when the run writes it, after the work."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UserError(where, f"{label} holds an unpaired surrogate ({text[e.start]!r} at character "
+                        f"{e.start}), not valid text", "fix the \\uD8xx-\\uDFxx escape in that record (a broken "
+                        "UTF-16 pair)") from None
+    return True
+
+
 def check_text(value: Any, where: str, field: str) -> str | None:
     """A text cell must be a string (or null/missing: an empty seed, rejected as such). A number, list or
     object is refused rather than str()-ed into a confident "seed" that was never text."""
-    if value is None or isinstance(value, str):
+    if value is None or (isinstance(value, str) and _no_lone_surrogate(value, where, f"field '{field}'")):
         return value
     raise UserError(where, f"field '{field}' is {_kind(value)} ({value!r:.40}), not a string",
                     f"store the text of '{field}' as a string (e.g. \"{field}\": \"...\"), or point "
@@ -257,6 +282,7 @@ def messages_from(value: Any, where: str, field: str, roles: tuple[str, ...] = R
         if not isinstance(content, str):
             raise UserError(where, f"field '{field}' turn {i}: content is {_kind(content)} ({content!r:.40}), "
                             "not a string", "store each turn's content as a string (an empty turn as \"\")")
+        _no_lone_surrogate(content, where, f"field '{field}' turn {i}")
         turns.append({"role": role, "content": content})
     return turns
 

@@ -6,6 +6,7 @@ A row becomes a `real` record, or a reject with a reason (empty, duplicate): not
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -32,6 +33,12 @@ class SeedSet:
     inputs: int
     pii_masked: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)
+
+
+def _blank(text: str) -> bool:
+    """Nothing a reader would see: whitespace and invisible format characters (zero-width space, word joiner,
+    a stray byte-order mark) only; such a seed is empty, not a text in an undetermined language."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
 def load_seeds(
@@ -74,7 +81,7 @@ def load_seeds(
             if messages:
                 messages = [{"role": m["role"], "content": masked(m["content"])} for m in messages]
         content = text if text is not None else "\n".join(m["content"] for m in messages or ())
-        if not content.strip():
+        if _blank(content):
             rejects.append(Reject(content_hash(row.source), (), "empty_seed", detail=row.source))
             continue
         lang = str(row.data.get(mapping.language)) if mapping.language and row.data.get(mapping.language) else None

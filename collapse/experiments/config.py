@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from semisynth.config import CommandConfig
+from semisynth.config import CommandConfig, ConfigRefusal
 from semisynth.runner import RunnerConfig
 
 Mode = Literal["replace", "accumulate", "mix"]
@@ -78,13 +78,16 @@ class ExperimentConfig(CommandConfig):
     @model_validator(mode="after")
     def _check(self) -> ExperimentConfig:
         if not self.mode:
-            raise ValueError("mode is empty; use replace, accumulate or mix")
+            raise ConfigRefusal("mode is empty", "use replace, accumulate or mix (comma-separated for several)", "mode")
         if not self.seeds:
-            raise ValueError("seeds is empty; give at least one seed")
+            raise ConfigRefusal("seeds is empty", "give at least one seed, e.g. --seeds 0,1,2", "seeds")
         if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("seeds has duplicates")
+            dup = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+            raise ConfigRefusal(f"seeds has duplicates ({', '.join(map(str, dup))})",
+                                "give each seed once (a repeated seed repeats the same chain)", "seeds")
         if self.family == "hf_lm" and not self.base_model:
-            raise ValueError("family hf_lm needs base_model (a Hugging Face model name or folder)")
+            raise ConfigRefusal("family hf_lm needs base_model", "set base_model (--base-model) to a Hugging Face "
+                                "model name or folder", "base_model")
         return self
 
 
