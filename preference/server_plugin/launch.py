@@ -3,7 +3,8 @@
 Usage (server venv's python): launch.py start --host 127.0.0.1 --port N | worker | database migrate | ...
 `SearchEngine.register` fills the registry at import time, so the engine module must be imported in
 every server and worker process before argilla_server looks the engine up by name. session_guard ends
-sign-ins and rotates the API key when a password changes.
+sign-ins and rotates the API key when a password changes; ui_notice makes the UI say when an answer was
+not saved.
 
 `launch.py create-owner` reads {"username", "password", "api_key", "workspace"} as JSON on stdin, so the
 owner's secrets never appear on a command line (argilla_server's `database users create` takes them as flags).
@@ -16,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import osmem_engine  # noqa: E402,F401  (registers "osmem")
 import session_guard  # noqa: E402,F401  (patches token issue/check and password updates)
+import ui_notice  # noqa: E402,F401  (the UI says when an answer was not saved)
 from argilla_server.cli import app  # noqa: E402
 
 

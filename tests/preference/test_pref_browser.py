@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from semisynth.cli import main
+from semisynth.preference import curation
 
 pytestmark = [pytest.mark.argilla, pytest.mark.browser]
 
@@ -297,3 +298,46 @@ def test_raters_see_the_literal_text_and_the_expert_sees_why_and_what_the_raters
         assert "> Sure! Here is **the plan**:" in _field(expert, "response_1").text  # literal for the expert too
     finally:
         expert.close()
+
+
+def test_a_submit_while_the_server_is_down_is_announced_and_a_restart_keeps_the_rater_signed_in(
+        argilla_stack, conn, make_items, tmp_path, capsys):
+    """Argilla's UI moves on after a failed save as if it had worked; the rater must be told, the record
+    must stay pending, and the server coming back must not sign the rater out."""
+    _need_browser()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    items = make_items(2, prefix="offline")
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(it.to_dict()) + "\n" for it in items))
+    creds = tmp_path / "raters.json"
+    assert main(["preference", "push", "--state-dir", str(argilla_stack.state_dir), "--dataset", "offline",
+                 "--kind", "preference", "--input", str(tmp_path / "items.jsonl"), "--raters", "off-ann", "-k", "1",
+                 "--credentials-out", str(creds)]) == 0
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    browser = Rater(conn.url, "off-ann", json.loads(creds.read_text())["raters"][0]["password"], shots)
+    try:
+        link = browser.datasets()[0]
+        browser.open(link)
+        assert browser.total() == 2
+        for _ in range(3):  # the form hydrates after the record shows: a too-early click is lost
+            browser.wait("label[title='tie']").click()
+            submit = browser.d.find_elements(By.CSS_SELECTOR, "button.button--submit:not([disabled])")
+            if submit:
+                break
+            time.sleep(0.5)
+        argilla_stack.kill("server")
+        try:
+            submit[0].click()
+            banner = WebDriverWait(browser.d, 20).until(lambda d: d.find_elements(By.ID, "semisynth-unsaved"))[0]
+            browser.d.save_screenshot(str(shots / "unsaved.png"))
+            assert "NOT saved" in banner.text and "Pending" in banner.text
+        finally:
+            argilla_stack.start_server()
+            argilla_stack._wait_healthy(120)
+        assert curation.pull(conn, "offline").annotations == []  # nothing reached the server ...
+        browser.open(link)  # ... the record is still pending, and the rater is still signed in
+        assert "/sign-in" not in browser.d.current_url and browser.total() == 2
+    finally:
+        browser.close()
