@@ -122,6 +122,17 @@ def test_moderation_and_review_gold_answers_are_checked_too(argilla_stack, tmp_p
                  "--raters", "mg-a", "-k", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not_a_label" in err and "spam" in err
+    # the README's moderation input and gold lines are accepted
+    (tmp_path / "records.jsonl").write_text('{"text": "buy cheap pills at ...", "language": "en"}\n')
+    (tmp_path / "mod_gold.jsonl").write_text(
+        '{"id": "mod-gold-1", "kind": "moderation", "fields": {"text": "WIN A FREE PHONE, click here"}, '
+        '"payload": {"taxonomy": "trust_safety"}, "gold": ["spam"]}\n')
+    assert main(["preference", "push", "--state-dir", str(argilla_stack.state_dir), "--dataset", "mgold",
+                 "--kind", "moderation", "--input", str(tmp_path / "records.jsonl"), "--gold",
+                 str(tmp_path / "mod_gold.jsonl"), "--taxonomy", "trust_safety", "--raters", "mg-a", "-k", "1"]) == 0
+    assert _last_json(capsys) | {"credentials_file": None} == {
+        "dataset": "mgold", "items": 1, "gold": 1, "sent": 2, "skipped_batches": 0, "unassigned": 0,
+        "queues": {"mg-a": 2}, "credentials_file": None}
     rev = Item("rg1", "review", {"synthetic": "x", "seed": "y"}, "en", "paraphrase", {}, gold="accepted")
     _write(tmp_path / "rgold.jsonl", [rev.to_dict()])
     assert main(["preference", "push", "--state-dir", str(argilla_stack.state_dir), "--dataset", "rgold",
