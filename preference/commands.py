@@ -83,6 +83,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+@rerun_if_lost("reading the answers", "it changes nothing in Argilla")
 def cmd_report(args: argparse.Namespace) -> int:
     from semisynth.preference.pull import run_report
 
@@ -91,6 +92,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+@rerun_if_lost("reading the answers", "it changes nothing in Argilla")
 def cmd_export(args: argparse.Namespace) -> int:
     from semisynth.preference.pull import run_export
 
