@@ -66,13 +66,22 @@ def load_seeds(
     # The whole file's shape first (types, sizes, columns, roles): a row broken at the end of 100k is refused
     # in seconds, before any row's language is identified (~2 ms a row).
     rows: list[tuple[RawRow, str | None, list[dict[str, str]] | None]] = []
+    wanted = {c: False for c in (*mapping.keep, *([mapping.language] if mapping.language else []))}
     for row in iter_raw_rows(path, max_record_bytes):
         if limit is not None and len(rows) >= limit:
             break
+        for c in wanted:
+            wanted[c] = wanted[c] or c in row.data
         if is_record_dict(row.data) and mapping.text == "text" and not mapping.messages:
             rows.append((row, *record_content(row)))
         else:
             rows.append((row, *extract_content(row, mapping)))
+    missing = [c for c, seen in wanted.items() if not seen]
+    if rows and missing:  # a typo in keep_fields / language_field would be ignored without a word
+        flag = "input.language_field (--input-language-field)" if missing[0] == mapping.language else \
+            "input.keep_fields (--input-keep-fields)"
+        raise UserError(str(path), f"column '{missing[0]}' is in no row (columns: "
+                        f"{', '.join(map(str, rows[0][0].data)) or 'none'})", f"fix {flag}, or remove it")
     for row, text, messages in rows:
         inputs += 1
         if mask:

@@ -85,6 +85,12 @@ class ExperimentConfig(CommandConfig):
             dup = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
             raise ConfigRefusal(f"seeds has duplicates ({', '.join(map(str, dup))})",
                                 "give each seed once (a repeated seed repeats the same chain)", "seeds")
+        if self.base_model and self.family != "hf_lm":  # it would be ignored without a word
+            raise ConfigRefusal(f"base_model is set but family is {self.family}",
+                                "use family hf_lm to fine-tune base_model, or remove base_model", "base_model")
+        if "real_fraction" in self.model_fields_set and "mix" not in self.mode:
+            raise ConfigRefusal(f"real_fraction is set but mode is {', '.join(self.mode)} (only mix uses it)",
+                                "add mix to mode (e.g. --mode mix), or remove real_fraction", "real_fraction")
         if self.family == "hf_lm" and not self.base_model:
             raise ConfigRefusal("family hf_lm needs base_model", "set base_model (--base-model) to a Hugging Face "
                                 "model name or folder", "base_model")
