@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     aucs = "; ".join(f"classifier AUC ({k}) {r3(c['auc'])} {c['verdict']}"
                      for k, c in (v.get("classifier_two_sample") or {}).items())
     print(f"smoothing index {r3(v['smoothing_index'])} [{r3(ci[0])}, {r3(ci[1])}] {v.get('smoothing_index_verdict')} "
-          f"(real vs real at this n [{r3(null[0])}, {r3(null[1])}]); smoothed: {', '.join(v['smoothed_features']) or 'none'}"
+          f"(real vs real at this n [{r3(null[0])}, {r3(null[1])}]); exaggeration index "
+          f"{r3(v.get('exaggeration_index'))} {v.get('exaggeration_index_verdict')}; "
+          f"smoothed: {', '.join(v['smoothed_features']) or 'none'}"
           f"; inconclusive: {len(v.get('inconclusive_features') or [])} features"
           f"{'; ' + aucs if aucs else ''}; report: {Path(args.out) / 'report.json'}")
     gates = report["gates"]
