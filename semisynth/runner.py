@@ -201,18 +201,13 @@ def check_ray_target(config: RunnerConfig) -> None:
     endpoint = ray_endpoint(config.address)
     if endpoint is None:
         return
-    import socket
+    from semisynth.ray_probe import probe
 
-    host, port = endpoint
-    try:
-        with socket.create_connection((host, port), timeout=config.connect_timeout_s):
-            pass
-    except OSError as e:
-        why = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__)
-        raise UserError(f"runner.address {config.address!r}", f"nothing answers at {host}:{port} within "
-                        f"{config.connect_timeout_s:g} s ({why})",
+    problem = probe(config.address, *endpoint, config.connect_timeout_s)
+    if problem:
+        raise UserError(f"runner.address {config.address!r}", problem,
                         "start the cluster (`ray start --head`) or fix --ray-address; on a slow network raise "
-                        "runner.connect_timeout_s") from None
+                        "runner.connect_timeout_s")
 
 
 class Runner(Protocol):

@@ -122,6 +122,12 @@ CASES: list[Case] = [
          "runner.address", "nothing answers at 127.0.0.1", "ray start --head"),
     case("ray-gcs-unreachable", lambda e: gen(e, "--runner", "ray", "--ray-address", f"127.0.0.1:{closed_port()}"),
          "runner.address", "nothing answers"),
+    case("ray-client-address-is-a-web-server", lambda e: gen(e, "--runner", "ray", "--ray-address",
+                                                             "ray://" + _SERVER["url"].removeprefix("http://")),
+         "runner.address", "accepts connections but no Ray Client server answers there"),
+    case("ray-head-address-is-a-web-server", lambda e: crun(e, "--runner", "ray", "--ray-address",
+                                                           _SERVER["url"].removeprefix("http://")),
+         "runner.address", "no Ray head (GCS) answers there"),  # Ray's own GCS client printed warnings for minutes
     case("ray-client-no-host", lambda e: gen(e, "--runner", "ray", "--ray-address", "ray://"),
          "runner.address", "is not a Ray address", "ray://HOST:10001"),
     case("ray-client-port-word", lambda e: gen(e, "--runner", "ray", "--ray-address", "ray://head:port"),
