@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,26 @@ CASES = {
         lambda t: ["collapse", "run", "--family", "ngram", "--sample-size", "50", "--real-data",
                    _w(t, "small.jsonl", '{"text": "the flight was late"}\n' * 3), "--out", str(t / "exp")],
         ["small.jsonl", "sample_size 50"]),
+    "generate-ray-client-unreachable": (  # Ray's own warnings (up to 6 lines) used to print first, after ~31 s
+        lambda t: ["generate", "--input", _w(t, "s.jsonl", '{"text": "bag lost"}\n'), "--model", "m", "--out",
+                   str(t / "run"), "--runner", "ray", "--ray-address", f"ray://127.0.0.1:{_closed_port()}"],
+        ["runner.address", "nothing answers at 127.0.0.1"]),
+    "collapse-ray-head-unreachable": (  # and left experiment.json behind
+        lambda t: ["collapse", "run", "--family", "categorical", "--generations", "1", "--seeds", "0", "--out",
+                   str(t / "exp"), "--runner", "ray", "--ray-address", f"127.0.0.1:{_closed_port()}"],
+        ["runner.address", "nothing answers"]),
     "preference-push-no-raters": (
         lambda t: ["preference", "push", "--dataset", "d", "--kind", "preference", "--input",
                    _w(t, "i.jsonl", "{}\n")], ["raters"]),
 }
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _w(t: Path, name: str, text: str) -> str:
@@ -55,8 +72,12 @@ def test_installed_script_exits_2_with_one_line(name, tmp_path, request):
     if "TINY" in argv:
         argv[argv.index("TINY")] = str(request.getfixturevalue("tiny_model_dir"))
     before = snapshot(tmp_path)
+    started = time.monotonic()
     res = _run(argv, tmp_path)
+    took = time.monotonic() - started
     assert res.returncode == 2, res.stderr
+    if "ray" in name:  # refused in one line within 10 s, imports included
+        assert took < 10, f"{took:.1f} s"
     assert "Traceback" not in res.stderr
     lines = res.stderr.splitlines()
     assert len(lines) == 1, res.stderr
