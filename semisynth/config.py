@@ -285,27 +285,34 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if isinstance(key, int | float | bool) or key is None:  # `1:`, `yes:` (YAML 1.1 reads it as true)
-                raise _KeyProblem(line, f"key {key_node.value!r} is read as {key!r}, not a name",
+                raise YamlKeyProblem(line, f"key {key_node.value!r} is read as {key!r}, not a name",
                                   "write the field's name as the key (quote it if it must be yes/no/on/off)")
             if not isinstance(key, str):
                 continue  # a complex key: left to the schema check
             if key in seen:
-                raise _KeyProblem(line, f"key '{key}' is given twice (first on line {seen[key]})",
+                raise YamlKeyProblem(line, f"key '{key}' is given twice (first on line {seen[key]})",
                                   "keep one of the two: YAML would silently use the last")
             seen[key] = line
         return super().construct_mapping(node, deep)
 
 
-class _KeyProblem(Exception):
+class YamlKeyProblem(Exception):
+    """A mapping key given twice or not a name, with its line (raised by the strict loader)."""
+
     def __init__(self, line: int, what: str, fix: str):
         self.line, self.what, self.fix = line, what, fix
+
+
+def strict_yaml_loader() -> type[yaml.SafeLoader]:
+    """The loader every config YAML goes through (files and YAML-valued flags)."""
+    return _StrictLoader
 
 
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; broken syntax or non-UTF-8 bytes are UserErrors naming the file (and line)."""
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
-    except _KeyProblem as e:
+    except YamlKeyProblem as e:
         raise UserError(f"{path}:{e.line}", e.what, e.fix) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)

@@ -130,8 +130,12 @@ class _Append(argparse.Action):
 
 
 def _yaml_value(text: str) -> Any:
+    from semisynth.config import YamlKeyProblem, strict_yaml_loader
+
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=strict_yaml_loader())  # noqa: S506 (a SafeLoader that refuses repeated keys)
+    except YamlKeyProblem as e:
+        raise argparse.ArgumentTypeError(f"{e.what} in {text!r}; {e.fix}") from None
     except yaml.YAMLError as e:
         raise argparse.ArgumentTypeError(f"invalid YAML value {text!r} ({getattr(e, 'problem', None) or e}); "
                                          "write it in YAML flow style, e.g. '[{kind: paraphrase}]' or "

@@ -65,7 +65,7 @@ FIXED = {
     "gen-all-text-zero-width", "gen-all-text-null-parquet", "gen-csv-duplicate-header", "gen-template-folder",
     "gen-template-empty", "gen-input-under-a-file", "gen-config-is-a-folder", "gen-message-lone-surrogate",
     "gen-taxonomy-folder", "argilla-status-credentials-not-json", "raters-list-with-names",
-    "gen-ray-address-no-port", "collapse-seeds-empty", "gen-keep-field-in-no-row", "gen-language-field-in-no-row",
+    "gen-ray-address-no-port", "collapse-seeds-empty", "gen-flag-yaml-duplicate-key", "gen-keep-field-in-no-row", "gen-language-field-in-no-row",
     "collapse-base-model-with-ngram", "collapse-real-fraction-without-mix", "gen-config-numeric-key", "collapse-ray-address-spaces", "push-url-with-query", "mix-yaml-duplicate-source-key",
 }
 
@@ -128,6 +128,8 @@ CASES: list[Case] = [
     case("gen-runner-env-vars-list", lambda e: gen(e, "--runner-env-vars", "[a, b]"), "runner.env_vars", "mapping"),
     case("gen-ray-address-no-port", lambda e: gen(e, "--runner", "ray", "--ray-address", "head-node"),
          "runner.address", "has no port"),
+    case("gen-flag-yaml-duplicate-key", lambda e: gen(e, "--generators", "[{kind: paraphrase, kind: pure_synthetic}]"),
+         "--generators", "key 'kind' is given twice"),
     case("gen-missing-flag-value", lambda e: ["generate", "--config"], "--config", "expected one argument"),
     # --- generate: config files ----------------------------------------------------------------------------
     case("gen-config-empty-file", lambda e: gcfg(e, ""), "field 'input'", "add this field"),
