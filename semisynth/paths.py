@@ -34,6 +34,10 @@ def _check_common(path: str | os.PathLike | None, field: str, noun: str) -> Path
         example = "runs/try" if "folder" in noun else "out/items.jsonl"
         raise UserError(f"{field}", f"the {noun} path is empty", f"give an {noun} path, e.g. {example}")
     p = Path(os.path.expanduser(str(path)))
+    too_long = next((part for part in p.parts if len(os.fsencode(part)) > 255), None)
+    if too_long is not None:  # every look at it fails (ENAMETOOLONG), and so would the write after the work
+        raise UserError(f"{field} {str(path)[:60]}...", f"a name in the path is {len(os.fsencode(too_long))} bytes, "
+                        "over the 255-byte limit of file names", f"give a shorter {noun} path")
     if p.is_symlink() and not p.exists():
         if _is_loop(p):
             raise UserError(f"{field} {path}", f"is a symlink loop (it points to {os.readlink(p)}, which leads back "

@@ -65,7 +65,7 @@ FIXED = {
     "gen-all-text-zero-width", "gen-all-text-null-parquet", "gen-csv-duplicate-header", "gen-template-folder",
     "gen-template-empty", "gen-input-under-a-file", "gen-config-is-a-folder", "gen-message-lone-surrogate",
     "gen-taxonomy-folder", "argilla-status-credentials-not-json", "raters-list-with-names",
-    "gen-ray-address-no-port", "collapse-seeds-empty", "gen-flag-yaml-duplicate-key", "gen-keep-field-in-no-row", "gen-language-field-in-no-row",
+    "gen-ray-address-no-port", "mon-out-name-too-long", "collapse-seeds-empty", "gen-flag-yaml-duplicate-key", "gen-keep-field-in-no-row", "gen-language-field-in-no-row",
     "collapse-base-model-with-ngram", "collapse-real-fraction-without-mix", "gen-config-numeric-key", "collapse-ray-address-spaces", "push-url-with-query", "mix-yaml-duplicate-source-key",
 }
 
@@ -178,6 +178,7 @@ CASES: list[Case] = [
          "UTF-8"),
     case("mon-config-empty-gates-figure", lambda e: mon(e, "--config", e.yaml("m.yaml", "gates: [{min: 1}]\n")),
          "gates.0.figure", "add this field"),
+    case("mon-out-name-too-long", lambda e: mon(e)[:-1] + [e.path("r" * 300)], "--out", "over the 255-byte limit"),
     # --- mix ------------------------------------------------------------------------------------------------
     case("mix-sources-mapping", lambda e: mix(e, "sources: {path: a, kind: real}\n"), "field 'sources'", "list"),
     case("mix-share-negative", lambda e: mix(e, "sources: [{path: a, kind: real, share: -0.5}]\n"), "sources.0.share",
