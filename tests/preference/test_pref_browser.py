@@ -115,8 +115,9 @@ class Rater:
             out.append(self.record_id())
         return out
 
-    def rank_and_submit(self, dataset_url: str, order: list[str]) -> str:
-        """Verdict "ranked", then the keyboard ranking (focus a card, press its rank), then Submit."""
+    def rank_and_submit(self, dataset_url: str, order: list[str], ranks: list[int] | None = None) -> str:
+        """Verdict "ranked", then the keyboard ranking (focus a card, press its rank: `ranks`, default
+        1, 2, ... in `order`), then Submit."""
         from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
@@ -126,7 +127,7 @@ class Rater:
         for _ in range(3):  # the form hydrates after the record shows: a too-early click is lost, so retry
             self.wait("label[title='ranked']").click()
             time.sleep(0.3)
-            for rank, name in enumerate(order, start=1):
+            for rank, name in zip(ranks or range(1, len(order) + 1), order, strict=True):
                 self.d.find_element(By.ID, name).send_keys(str(rank))
                 time.sleep(0.3)
             try:
@@ -341,3 +342,32 @@ def test_a_submit_while_the_server_is_down_is_announced_and_a_restart_keeps_the_
         assert "/sign-in" not in browser.d.current_url and browser.total() == 2
     finally:
         browser.close()
+
+
+def test_both_responses_at_rank_1_in_the_ui_export_as_a_tie_not_a_pair(argilla_stack, conn, make_items, tmp_path,
+                                                                      capsys):
+    """The UI lets a rater choose "ranked" and put both responses at rank 1; that is a tie, not a preference
+    for the response stored first (it was exported as a DPO pair with agreement 1.0)."""
+    _need_browser()
+    items = make_items(2, prefix="uitie")  # a second record for the UI to move on to after the submit
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(it.to_dict()) + "\n" for it in items))
+    creds = tmp_path / "raters.json"
+    base = ["--state-dir", str(argilla_stack.state_dir), "--dataset", "uitie"]
+    assert main(["preference", "push", *base, "--kind", "preference", "--input", str(tmp_path / "items.jsonl"),
+                 "--raters", "ut-ann", "-k", "1", "--credentials-out", str(creds)]) == 0
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    browser = Rater(conn.url, "ut-ann", json.loads(creds.read_text())["raters"][0]["password"], shots)
+    try:
+        browser.rank_and_submit(browser.datasets()[0], ["response_2", "response_1"], ranks=[1, 1])
+    finally:
+        browser.close()
+    ann = curation.pull(conn, "uitie").annotations
+    assert [sorted((v["value"], v["rank"]) for v in a.values["ranking"]) for a in ann] == \
+        [[("response_1", 1), ("response_2", 1)]]  # what the UI stored
+    cfg = tmp_path / "one.yaml"
+    cfg.write_text("policy:\n  min_raters: 1\n")
+    assert main(["preference", "export", *base, "--config", str(cfg), "--format", "dpo",
+                 "--out", str(tmp_path / "ex")]) == 0
+    manifest = json.loads((tmp_path / "ex" / "manifest_dpo.json").read_text())
+    assert manifest["rows"] == 0 and manifest["excluded"] == {"tie": 1, "unresolved": 1}
