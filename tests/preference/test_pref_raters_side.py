@@ -275,3 +275,22 @@ def test_a_restart_keeps_raters_signed_in_and_up_puts_no_secret_on_a_command_lin
     assert oct(os.stat(secret).st_mode & 0o777) == "0o600" and len(secret.read_text().strip()) >= 32
     out = capsys.readouterr().out
     assert owner["password"] not in out and owner["api_key"] not in out
+
+
+def test_a_dataset_made_with_markdown_fields_is_refused_in_one_line(argilla_stack, conn, make_items, tmp_path,
+                                                                   capsys):
+    """Datasets pushed before raters saw literal text render Markdown; a push into one is refused (one line,
+    naming the markdown fields), not mixed with literal records."""
+    import argilla as rg
+
+    items = make_items(1, prefix="oldmd")
+    old = curation.dataset_settings("preference", 2)
+    old.fields["prompt"].use_markdown = True
+    curation.push(conn, "oldmd", old, items, {items[0].id: ["om-a"]}, None)
+    assert isinstance(old.fields["prompt"], rg.TextField)
+    _write(tmp_path / "items.jsonl", [it.to_dict() for it in make_items(2, prefix="oldmd-new")])
+    capsys.readouterr()
+    assert _push(argilla_stack, "oldmd", tmp_path / "items.jsonl", ["om-a"], 1) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "markdown_fields: existing ['prompt'] vs wanted []" in err
+    assert "push to a new --dataset name" in err
