@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semisynth.atomic import write_json, write_jsonl
 from semisynth.backends import BackendSpec, Completion, GenerationRequest, error_completion, open_backend
@@ -144,6 +144,14 @@ class RunnerConfig(BaseModel):
         if v is not None:
             ray_endpoint(v)  # a malformed address is refused at config load, not after a connect attempt
         return v
+
+    @model_validator(mode="after")
+    def _address_needs_ray(self) -> RunnerConfig:
+        if self.address is not None and self.kind == "local":  # it would be ignored without a word
+            raise ConfigRefusal(f"address {self.address!r} is set but kind is local (shards run here, not there)",
+                                "add --runner ray (runner.kind: ray) to run on that cluster, or remove the address",
+                                "address")
+        return self
 
 
 _ADDRESS_FIX = "give 'auto' (the cluster on this machine), 'ray://HOST:10001' (Ray Client), 'HOST:6379' or no address"
