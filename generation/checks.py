@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semisynth import lexicon as lx
 from semisynth.backends import Completion
-from semisynth.config import ConfigRefusal
+from semisynth.config import ConfigRefusal, check_language_codes
 from semisynth.langid import UNDETERMINED, detect_language
 
 _REFUSAL = re.compile(
@@ -77,6 +77,12 @@ class CheckConfig(BaseModel):
         "acceptable in a blind reading); empty: every language"))
     meaning_languages: tuple[str, ...] = Field(("en",), description="seed languages the meaning check applies to "
                                                                     "(the embedder is English)")
+
+    @field_validator("languages", "meaning_languages")
+    @classmethod
+    def _codes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        check_language_codes(v)  # 'english' would match no seed: every one rejected as unsupported_language
+        return v
 
     @model_validator(mode="after")
     def _ranges_not_empty(self) -> CheckConfig:

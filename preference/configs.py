@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semisynth.backends import BackendSpec
-from semisynth.config import CommandConfig, ConfigRefusal, Sampling
+from semisynth.config import CommandConfig, ConfigRefusal, Sampling, check_language_codes
 from semisynth.runner import RunnerConfig
 
 
@@ -70,6 +70,12 @@ class PolicyConfig(BaseModel):
     low_resource_languages: list[str] = Field(default_factory=list, description="language codes whose synthetic "
                                               "records always go to an expert")
 
+    @field_validator("low_resource_languages")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        check_language_codes(v)
+        return v
+
     def policy(self):
         from semisynth.preference.consensus import Policy
 
@@ -97,6 +103,12 @@ class PushConfig(CommandConfig):
     rejects: str | None = Field(None, description="review: a run's rejects ledger (run dir or rejects/); a small "
                                 "sample of its rejects joins the review, marked auto_rejected, to calibrate the checks")
     rejects_sample: int = Field(30, ge=1, description="review: rejects drawn from `rejects`, stratified by reason")
+
+    @field_validator("low_resource_languages")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        check_language_codes(v)
+        return v
 
 
 class ArmConfig(Sampling):

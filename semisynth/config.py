@@ -46,6 +46,19 @@ class ConfigRefusal(ValueError):
         super().__init__(what)
 
 
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+
+
+def check_language_codes(codes: Sequence[str]) -> None:
+    """Language lists in configs hold ISO 639 codes as records carry them ("en", "sw", "zh-cn"): a name
+    ("english") or a capitalised code would match no record, silently (every seed rejected, no record
+    marked). Raises ConfigRefusal naming the first bad entry."""
+    for c in codes:
+        if not isinstance(c, str) or not _LANGUAGE_CODE.fullmatch(c):
+            raise ConfigRefusal(f"{c!r:.40} is not a language code", "use ISO 639 codes as records carry them, "
+                                "lowercase: e.g. en, de, sw, zh-cn")
+
+
 class CommandConfig(BaseModel):
     """Base for command configs: unknown keys are errors (a typo must not be silently ignored)."""
 
