@@ -28,7 +28,7 @@ from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.io import ColumnMapping
 from semisynth.paths import check_output_dir
-from semisynth.runner import RunnerConfig, StageSpec, check_ray_target, make_runner, tally_run
+from semisynth.runner import RunnerConfig, StageSpec, check_ray_target, make_runner, shard_engines, tally_run
 from semisynth.seeds import load_seeds
 from semisynth.taxonomy import load_taxonomy
 
@@ -237,7 +237,8 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         "config": config.model_dump(mode="json"),
         "versions": _versions(),
         "model": config.backend.model,  # every backend's model_name is its spec's model
-        "engine": describe_engine(config.backend),  # device and resolved engine arguments (as on the driver)
+        # the engine every shard was made with, as its worker resolved it (shard_engines lists each one)
+        **shard_engines(out, describe_engine(config.backend)),
         "templates": {t.name: t.hash for t in templates.values()},
         "taxonomies": {name: {"version": t.version, "fingerprint": t.fingerprint} for name, t in taxonomies.items()},
         "counts": {

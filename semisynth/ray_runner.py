@@ -60,23 +60,43 @@ def _describe(e: BaseException) -> dict[str, str]:
     return {"what": f"{type(e).__name__}: {' / '.join(lines[:3])[:300]}"}
 
 
+def node_label() -> str:
+    """This node as a one-line message names it: IP and the start of Ray's node id."""
+    return f"Ray node {ray.util.get_node_ip_address()} ({ray.get_runtime_context().get_node_id()[:8]})"
+
+
 class StageWorker:
-    """One actor = one stage = one engine. A build failure is kept and reported by `ready()`
-    (a constructor that raises would leave Ray with a dead actor and a long traceback)."""
+    """One actor = one stage = one engine. The constructor only reads the spec, checks the paths it needs
+    and resolves the engine (device, dtype, engine arguments) as this node sees it: cheap, so the driver
+    compares every worker's resolution before any engine starts (`describe`). `ready()` builds the stage.
+    A failure is kept and reported (a constructor that raises would leave Ray with a dead actor and a long
+    traceback)."""
 
     def __init__(self, holder_name: str, namespace: str):
         self.error: dict[str, str] | None = None
         self.stage = None
+        self.spec: StageSpec | None = None
+        self.engine: dict[str, Any] | None = None
         try:  # a restart reads the spec again from the holder (nothing of it in the constructor's arguments)
-            spec: StageSpec = ray.get(ray.get_actor(holder_name, namespace=namespace).get.remote())
-            self.stage = spec.build()
+            self.spec = ray.get(ray.get_actor(holder_name, namespace=namespace).get.remote())
+            self.spec.check_paths(node_label())
+            self.engine = self.spec.engine()
         except BaseException as e:  # reported to the driver as one line
             self.error = _describe(e)
 
-    def ready(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         torch = sys.modules.get("torch")  # reported when the stage uses it (the bench prints it)
-        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "error": self.error,
+        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "label": node_label(),
+                "error": self.error, "engine": self.engine,
                 "torch_threads": torch.get_num_threads() if torch is not None else None}
+
+    def ready(self) -> dict[str, Any]:
+        if self.stage is None and self.error is None and self.spec is not None:
+            try:
+                self.stage = self.spec.build()
+            except BaseException as e:
+                self.error = _describe(e)
+        return self.describe()
 
     def run(self, items: Sequence[Any]) -> ShardResult:
         if self.stage is None:
@@ -138,40 +158,78 @@ class RayRunner(LocalRunner):
         """Start the pool and wait until every worker has its engine (or say in one line why not)."""
         if self.actors:
             return
+        spec = portable_spec(spec)
         self.spec = spec
         cfg = self.config
         self._owns_ray = connect(cfg)
         have = ray.cluster_resources()
         need_cpu, need_gpu = cfg.workers * cfg.cpus_per_worker, cfg.workers * cfg.gpus_per_worker
-        if need_cpu > have.get("CPU", 0) + 1e-9 or need_gpu > have.get("GPU", 0) + 1e-9:
+        short = need_cpu > have.get("CPU", 0) + 1e-9 or need_gpu > have.get("GPU", 0) + 1e-9
+        sizes = (f"{cfg.workers} workers x {cfg.cpus_per_worker:g} CPU / {cfg.gpus_per_worker:g} GPU need "
+                 f"{need_cpu:g} CPU / {need_gpu:g} GPU, the cluster has {have.get('CPU', 0):g} / {have.get('GPU', 0):g}")
+        if short and self._owns_ray and cfg.address is None:  # the private Ray this call started never grows
             self.close()
-            raise UserError("runner", f"{cfg.workers} workers x {cfg.cpus_per_worker} CPU / {cfg.gpus_per_worker} GPU "
-                            f"need {need_cpu:g} CPU / {need_gpu:g} GPU, the cluster has {have.get('CPU', 0):g} / "
-                            f"{have.get('GPU', 0):g}", "lower runner.workers or the per-worker resources, or add nodes")
+            raise UserError("runner", sizes, "lower runner.workers or the per-worker resources, or add nodes")
+        if short:  # a cluster may grow (an autoscaler, nodes still joining): the actors wait for it
+            log.warning("%s now: waiting up to %g s (runner.start_timeout_s) for nodes to join", sizes,
+                        cfg.start_timeout_s)
         actor_cls = ray.remote(StageWorker).options(
             num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker, max_restarts=-1, max_task_retries=0,
             runtime_env={"env_vars": worker_env(cfg)})
         name, namespace = f"semisynth-spec-{uuid.uuid4().hex}", ray.get_runtime_context().namespace
         self._holder = ray.remote(SpecHolder).options(num_cpus=0, name=name, namespace=namespace).remote(spec)
         self.actors = [actor_cls.remote(name, namespace) for _ in range(cfg.workers)]
+        deadline = time.monotonic() + cfg.start_timeout_s
+        self.workers_info = self._gather("describe", deadline, sizes if short else None)  # no engine started yet
+        self._check_engines()
+        self.workers_info = self._gather("ready", deadline, sizes if short else None)
+
+    def _gather(self, method: str, deadline: float, sizes: str | None) -> list[dict[str, Any]]:
+        """Every actor's `method()` (describe or ready) by the deadline; a failure is one line."""
         try:
-            self.workers_info = ray.get([a.ready.remote() for a in self.actors], timeout=cfg.start_timeout_s)
+            infos = ray.get([getattr(a, method).remote() for a in self.actors],
+                            timeout=max(1.0, deadline - time.monotonic()))
         except GetTimeoutError:
             self.close()
-            raise UserError("runner", f"Ray workers not ready after {cfg.start_timeout_s:g} s",
+            why = f" ({sizes}, and no node joined)" if sizes and method == "describe" else ""
+            raise UserError("runner", f"Ray workers not ready after {self.config.start_timeout_s:g} s{why}",
                             "raise runner.start_timeout_s, or check the cluster (`ray status`)") from None
         except RayError as e:
             self.close()
             raise UserError("runner", f"a Ray worker died while starting ({type(e).__name__})",
                             "check the worker logs under the Ray temp dir (session_latest/logs)") from None
-        for info in self.workers_info:
+        for info in infos:
             if info["error"]:
                 err = info["error"]
                 self.close()
                 if "where" in err:
                     raise UserError(err["where"], f"{err['what']} (in a Ray worker)", err["fix"])
-                raise UserError(f"backend {spec.describe()}", f"engine could not start in a Ray worker ({err['what']})",
+                raise UserError(f"backend {self.spec.describe()}", f"engine could not start in a Ray worker on "
+                                f"{info['label']} ({err['what']})",
                                 "check backend.model exists on every node and fits the worker's memory/GPU")
+        return infos
+
+    def _check_engines(self) -> None:
+        """Workers that resolve different engines (bf16 on one node, fp32 on another; a GPU node beside a CPU
+        node) would mix them in one run: refused at start, before any engine starts, unless allowed."""
+        by: dict[str, list[str]] = {}
+        for info in self.workers_info:
+            by.setdefault(_engine_label(info["engine"]), []).append(info["label"])
+        if len(by) > 1 and not self.config.allow_mixed_engines:
+            self.close()
+            raise UserError("runner", "Ray workers resolve different engines: " + "; ".join(
+                f"{label} on {', '.join(sorted(set(nodes)))}" for label, nodes in sorted(by.items())),
+                "pin them in the backend (e.g. backend.dtype: float32, backend.device: cpu) so every node "
+                "resolves the same, or set runner.allow_mixed_engines: true (each shard's marker names its engine)")
+        if len(by) > 1:
+            log.warning("Ray workers resolve different engines (allowed): %s", "; ".join(sorted(by)))
+
+    def engines(self) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for info in self.workers_info:
+            if info.get("engine") is not None:
+                seen.setdefault(_engine_label(info["engine"]), info["engine"])
+        return list(seen.values())
 
     def worker_pids(self) -> list[int]:
         return [int(w["pid"]) for w in self.workers_info]
@@ -199,6 +257,32 @@ class RayRunner(LocalRunner):
         self._owns_ray = False
 
 
+def _engine_label(engine: dict[str, Any] | None) -> str:
+    if engine is None:
+        return "no engine"
+    from semisynth.hashing import content_hash
+
+    args = engine.get("engine_args") or (engine.get("sample") or {}).get("engine_args") or {}
+    device = engine.get("device") or (engine.get("sample") or {}).get("device")
+    short = ", ".join(f"{k}={args[k]}" for k in ("dtype",) if k in args)
+    return f"{engine.get('kind') or engine.get('sample', {}).get('kind', '?')} on {device}" + \
+        (f" ({short})" if short else "") + f" [engine {content_hash(engine, 8)}]"
+
+
+def portable_spec(spec: StageSpec) -> StageSpec:
+    """The spec as it must travel: a backend model that is a folder on the driver becomes its absolute path
+    (a relative one would resolve in the worker's session directory) and a path every worker checks at
+    start; a packaged or hub name is left to each node."""
+    import dataclasses
+
+    b = spec.backend
+    if b is None or b.kind == "http" or not Path(b.model).expanduser().exists():
+        return spec
+    model = str(Path(b.model).expanduser().absolute())
+    return dataclasses.replace(spec, backend=b.model_copy(update={"model": model}),
+                               paths=tuple(dict.fromkeys((*spec.paths, model))))
+
+
 class _RayShards:
     """Dispatch loop: one shard in flight per actor, results kept by shard index until committed.
 
@@ -221,6 +305,8 @@ class _RayShards:
         self.lost: dict[int, str] = {}  # actor index -> why it left the pool
         self.attempts: dict[int, int] = {}
         self.window = 2 * len(runner.actors)
+        self.engine_of = {a: info.get("engine") for a, info in enumerate(runner.workers_info)}
+        self.pool_engine = runner.workers_info[0].get("engine") if runner.workers_info else None
 
     def _fill(self, needed: int) -> None:
         while self.idle and self.queue:
@@ -272,12 +358,20 @@ class _RayShards:
                 return
             if info["error"]:
                 self._lose(a, f"engine did not restart: {info['error'].get('what')}")
+            elif (not self.cfg.allow_mixed_engines and self.pool_engine is not None
+                  and info["engine"] != self.pool_engine):  # restarted on a node that resolves differently
+                self._lose(a, f"restarted on {info['label']}, which resolves another engine "
+                              f"({_engine_label(info['engine'])})")
             else:
+                self.engine_of[a] = info["engine"]
                 self.idle.append(a)
             return
         shard, a, _ = self.inflight.pop(ref)
         try:
-            self.results[shard] = ray.get(ref)
+            res = ray.get(ref)
+            if isinstance(res, ShardResult):
+                res.engine = self.engine_of.get(a)
+            self.results[shard] = res
             self.idle.append(a)
         except RayActorError as e:  # the process died (kill -9, OOM, a crashed engine): Ray restarts it
             self._failed(shard, a, f"worker died ({type(e).__name__})", kill=False)

@@ -41,6 +41,7 @@ class ShardResult:
     records: list[Record]
     rejects: list[Reject]
     stats: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens, ...
+    engine: dict[str, Any] | None = None  # the engine as the worker that made the shard resolved it
 
 
 Stage = Callable[[Sequence[Any]], ShardResult]
@@ -75,8 +76,31 @@ class StageSpec:
     factory: Callable[..., Stage]
     backend: BackendSpec | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    paths: tuple[str, ...] = ()  # absolute paths every worker must read (a model folder): checked at its start
+    resolves: BackendSpec | None = None  # a backend the stage opens itself (collapse: per generation)
+
+    def engine(self) -> dict[str, Any] | None:
+        """The engine as it resolves in this process (device, dtype, engine arguments): where a worker runs,
+        what that worker's shards are made with. None without a backend."""
+        spec = self.backend if self.backend is not None else self.resolves
+        if spec is None:
+            return None
+        from semisynth.backends import describe_engine
+
+        return describe_engine(spec)
+
+    def check_paths(self, where: str = "this machine") -> None:
+        """Every path of `paths` readable here, else one line naming `where` and the path."""
+        import os
+
+        for p in self.paths:
+            if not os.access(p, os.R_OK):
+                raise UserError(p, f"is not readable on {where} (a path the driver sees but this worker does not)",
+                                "put it on a filesystem every node mounts at the same path, or use a packaged "
+                                "model / runtime_env that brings it to every node")
 
     def build(self) -> BuiltStage:
+        self.check_paths()
         backend = open_backend(self.backend) if self.backend is not None else None
         try:
             stage = self.factory(backend, **self.options) if backend is not None else self.factory(**self.options)
@@ -133,6 +157,9 @@ class RunnerConfig(BaseModel):
     start_timeout_s: float = Field(900.0, gt=0, description="ray: how long workers may take to start engines")
     connect_timeout_s: float = Field(5.0, gt=0, le=600, description="ray: how long runner.address may take to "
                                      "answer (a TCP connect, before Ray is started) before the run is refused")
+    allow_mixed_engines: bool = Field(False, description="ray: run even when workers resolve different engines "
+                                      "(device, dtype, engine arguments; e.g. bf16 on one node, fp32 on another); "
+                                      "false: refused at start. Each shard's marker names its engine either way")
     env_vars: dict[str, str] = Field(default_factory=dict, description="ray: extra environment for the workers")
     runtime_env: dict[str, Any] = Field(default_factory=dict, description="ray: runtime_env for the job (e.g. "
                                         "working_dir, pip) when the cluster lacks semisynth")
@@ -263,11 +290,14 @@ class ShardSource(Protocol):
 
 
 class _InlineSource:
-    def __init__(self, stage: Stage, batches: Mapping[int, Sequence[Any]]):
-        self.stage, self.batches = stage, batches
+    def __init__(self, stage: Stage, batches: Mapping[int, Sequence[Any]], engine: dict[str, Any] | None = None):
+        self.stage, self.batches, self.engine = stage, batches, engine
 
     def result(self, idx: int) -> ShardResult:
-        return self.stage(self.batches[idx])
+        res = self.stage(self.batches[idx])
+        if isinstance(res, ShardResult) and self.engine is not None:
+            res.engine = self.engine
+        return res
 
     def cancel(self) -> None:
         pass
@@ -292,6 +322,13 @@ class LocalRunner(Generic[T]):
         self.spec = spec
         if self._built is None:
             self._built = spec.build()
+            self._engine = spec.engine()
+
+    _engine: dict[str, Any] | None = None
+
+    def engines(self) -> list[dict[str, Any]]:
+        """The engines this runner's stages resolved (one locally; one per distinct worker resolution on Ray)."""
+        return [self._engine] if self._engine is not None else []
 
     def close(self) -> None:
         if self._built is not None:
@@ -307,7 +344,7 @@ class LocalRunner(Generic[T]):
     def _source(self, pending: Mapping[int, Sequence[T]]) -> ShardSource:
         if self._built is None:
             raise RuntimeError("runner not started: call start(spec) or pass a stage to run()")
-        return _InlineSource(self._built, pending)
+        return _InlineSource(self._built, pending, self._engine)
 
     def results(self, batches: Sequence[Sequence[Any]]) -> Iterator[Any]:
         """The stage's result for each batch, yielded in batch order whatever order they are computed in;
@@ -380,9 +417,11 @@ class LocalRunner(Generic[T]):
                         records.append(rec)
                 write_jsonl(self.run_dir / "records" / f"{name}.jsonl", (r.to_dict() for r in records))
                 write_jsonl(self.run_dir / "rejects" / f"{name}.jsonl", (r.to_dict() for r in rejects))
-                write_json(self.run_dir / "done" / f"{name}.json",
-                           {"tasks_hash": keys_hash, "tasks": len(batch), "records": len(records),
-                            "rejects": len(rejects), "stats": result.stats})
+                marker = {"tasks_hash": keys_hash, "tasks": len(batch), "records": len(records),
+                          "rejects": len(rejects), "stats": result.stats}
+                if result.engine is not None:  # how this shard was made, as its worker resolved it
+                    marker["engine"] = result.engine
+                write_json(self.run_dir / "done" / f"{name}.json", marker)
                 _add(prog.stats, result.stats)
                 prog.records += len(records)
                 prog.rejects += len(rejects)
@@ -408,6 +447,23 @@ def make_runner(config: RunnerConfig | None, run_dir: str | Path, shard_size: in
 
         return RayRunner(run_dir, shard_size, token_budget, progress, desc, config=config)
     return LocalRunner(run_dir, shard_size, token_budget, progress, desc)
+
+
+def shard_engines(run_dir: str | Path, driver_engine: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a manifest says about engines, from the shards' markers: `engine` (the one every shard was made
+    with; the driver's resolution when no marker names one, e.g. a run from before markers named it),
+    `shard_engines` (each distinct engine and its shards) and `engines_agree`."""
+    groups: dict[str, dict[str, Any]] = {}
+    for marker in sorted(Path(run_dir, "done").glob("shard-*.json")):
+        eng = json.loads(marker.read_text(encoding="utf-8")).get("engine")
+        if eng is None:
+            continue
+        g = groups.setdefault(content_hash(eng, 12), {"engine": eng, "shards": []})
+        g["shards"].append(marker.stem)
+    listed = list(groups.values())
+    one = listed[0]["engine"] if len(listed) == 1 else (driver_engine if not listed else None)
+    return {"engine": one if one is not None else "mixed: see shard_engines", "shard_engines": listed,
+            "engines_agree": len(listed) <= 1}
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:

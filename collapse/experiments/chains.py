@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any
@@ -148,17 +150,49 @@ class StepOutput:
     metrics: dict[str, float]
     timing: dict[str, float]
     model_id: str
+    files: dict[str, bytes] = field(default_factory=dict)  # a Ray worker's fit artefacts, for the driver to write
+
+
+def sampling_spec(cfg: ExperimentConfig) -> Any:
+    """The backend a causal-LM family samples with (each generation's own weights; the model named here only
+    stands for them): what a worker resolves it to (device, dtype) is that generation's provenance."""
+    if cfg.family not in ("tiny_lm", "hf_lm"):
+        return None
+    from semisynth.backends import backend_spec
+
+    return backend_spec(kind=cfg.backend, model="each generation's weights", seed=0)
+
+
+def train_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class ChainStage:
     """A runner stage (built from a picklable StageSpec where the work runs): fits, samples and scores one
-    chain generation per item. Writes nothing of the results; a family's fit may keep its own artefacts in
-    the generation's folder (the causal LM's weights), which the driver's DONE marker does not depend on."""
+    chain generation per item. Writes nothing of the results.
 
-    def __init__(self, cfg: ExperimentConfig, out: str, run_id: str):
-        self.cfg, self.out, self.run_id = cfg, Path(out), run_id
-        self.family = build_family(cfg, self.out)
-        self.embedder = make_embedder(cfg.embedder, self.out / "embeddings") if self.family.is_text else None
+    `family`: the family the driver built (its real text read, its tiny base built, on the driver's disk).
+    `portable` (Ray): the stage reads and writes nothing of the driver's disk, which a worker on another node
+    does not see: the family arrives whole (its real pool and base model as data), a fit trains in this
+    node's scratch folder and its files (the causal LM's weights) come back in `StepOutput.files` for the
+    driver to write, and the embedding cache is off (the driver's cache is the driver's). Local: the fit
+    keeps its artefacts in the generation's folder as it always has (resume reuses trained weights)."""
+
+    def __init__(self, cfg: ExperimentConfig, out: str, run_id: str, family: ModelFamily | None = None,
+                 portable: bool = False):
+        self.cfg, self.out, self.run_id, self.portable = cfg, Path(out), run_id, portable
+        self.family = family if family is not None else build_family(cfg, self.out)
+        cache = None if portable else self.out / "embeddings"
+        spec = sampling_spec(cfg)
+        if spec is not None:  # as this process resolves it: recorded in every generation's model.json
+            from semisynth.backends import describe_engine
+
+            self.engine: dict[str, Any] | None = {"train_device": train_device(), "sample": describe_engine(spec)}
+        else:
+            self.engine = None
+        self.embedder = make_embedder(cfg.embedder, cache) if self.family.is_text else None
         self.tail = pool_tail(self.family.real_pool()[0], cfg.tail_rank) if self.family.is_text else set()
         self._metrics: dict[tuple[str, int], TextMetrics] = {}  # per chain, as long as this worker lives
 
@@ -194,7 +228,19 @@ class ChainStage:
         data = _tag_records(data, self.run_id, step.task, meta)
         train = step.earlier + data if cond.mode == "accumulate" else data
         fit_seed = seed_from("fit", "gen0" if g == 0 else cond.tag, seed, g)
-        gdir = _gen_dir(self.out, cond, seed, g)
+        scratch = Path(tempfile.mkdtemp(prefix="semisynth-chain-")) if self.portable else None
+        try:
+            return self._fit_sample_score(step, data, train, fit_seed, meta, t0, scratch)
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+    def _fit_sample_score(self, step: ChainStep, data: list[Record], train: list[Record], fit_seed: int,
+                          meta: dict[str, Any], t0: float, scratch: Path | None) -> StepOutput:
+        cfg, family, cond, seed, g = self.cfg, self.family, step.cond, step.seed, step.g
+        n = cfg.sample_size
+        _, heldout = family.real_pool()
+        gdir = (scratch if scratch is not None else _gen_dir(self.out, cond, seed, g))
         t_fit = time.perf_counter()
         gdir.mkdir(parents=True, exist_ok=True)
         model: FittedModel = family.fit(train, fit_seed, workdir=gdir)
@@ -213,9 +259,13 @@ class ChainStage:
         t_end = time.perf_counter()
         info = {"model_id": model.model_id, "generation": g, "mode": cond.mode, "seed": seed, "fit_seed": fit_seed,
                 "sample_seed": sample_seed, "train_size": len(train), "train_ids": [r.id for r in train]}
+        if self.engine is not None:
+            info["engine"] = self.engine
         timing = {"fit_s": t_sample - t_fit, "sample_s": t_eval - t_sample, "metrics_s": t_end - t_eval,
                   "total_s": t_end - t0}
-        return StepOutput(data, samples, info, metrics, timing, model.model_id)
+        files = ({str(f.relative_to(gdir)): f.read_bytes() for f in sorted(gdir.rglob("*")) if f.is_file()}
+                 if scratch is not None else {})
+        return StepOutput(data, samples, info, metrics, timing, model.model_id, files)
 
 
 class _Chain:
@@ -249,6 +299,9 @@ class _Chain:
         for name in self.FILES:  # a driver killed mid-write leaves its temp file: gone when the generation is redone
             for tmp in gdir.glob(f".{name}.*.tmp"):
                 tmp.unlink(missing_ok=True)
+        for rel, data in res.files.items():  # a Ray worker's weights: written here, before DONE
+            with atomic_open(gdir / rel, "wb") as f:
+                f.write(data)
         write_jsonl(gdir / "data.jsonl", (r.to_dict() for r in res.data))
         write_jsonl(gdir / "samples.jsonl", (r.to_dict() for r in res.samples))
         write_json(gdir / "model.json", res.model)
@@ -279,7 +332,8 @@ def _in_order(runner: Any, steps: list[ChainStep], cfg: ExperimentConfig) -> Ite
         yield res
 
 
-def run_chains(cfg: ExperimentConfig, out: Path, run_id: str, progress: _Progress) -> list[dict[str, Any]]:
+def run_chains(cfg: ExperimentConfig, out: Path, run_id: str, progress: _Progress,
+               family: ModelFamily | None = None) -> list[dict[str, Any]]:
     """Every chain through the configured runner, one generation of every unfinished chain per round (each
     (condition, seed, generation) a work item; a chain's next generation needs its previous one). The
     driver commits each round's generations in chain order, so a Ray run writes a local run's bytes, and a
@@ -291,8 +345,14 @@ def run_chains(cfg: ExperimentConfig, out: Path, run_id: str, progress: _Progres
     if all(c.next > cfg.generations for c in chains):
         return timings
     runner = make_runner(cfg.runner, out, shard_size=1, progress=False, desc="collapse")
+    portable = cfg.runner.kind == "ray"
+    family = family or build_family(cfg, out)  # on the driver: the real text read here, the tiny base built here
+    prepare = getattr(family, "portable" if portable else "prepare", None)
+    family = (prepare() or family) if prepare is not None else family
+    paths = tuple(p for p in (cfg.base_model,) if p and Path(p).is_absolute())  # hf_lm's base folder
     try:
-        runner.start(StageSpec(ChainStage, None, {"cfg": cfg, "out": str(out), "run_id": run_id}))
+        runner.start(StageSpec(ChainStage, None, {"cfg": cfg, "out": str(out), "run_id": run_id, "family": family,
+                                                  "portable": portable}, paths=paths, resolves=sampling_spec(cfg)))
         while pending := [c for c in chains if c.next <= cfg.generations]:
             steps = [c.step() for c in pending]
             for chain, step, res in zip(pending, steps, _in_order(runner, steps, cfg), strict=True):
@@ -327,9 +387,21 @@ def check_inputs(cfg: ExperimentConfig, family: ModelFamily) -> None:
                         "give a real corpus with at least 10 texts of two or more words")
 
 
+def absolute_paths(cfg: ExperimentConfig) -> ExperimentConfig:
+    """--out, real_data and a base_model folder as absolute paths, before anything is shipped: a relative
+    path would resolve in a Ray worker's own working folder (its session directory), not the driver's."""
+    update: dict[str, Any] = {"out": str(Path(cfg.out).expanduser().absolute())}
+    if cfg.real_data is not None and cfg.real_data.strip():
+        update["real_data"] = str(Path(cfg.real_data).expanduser().absolute())
+    if cfg.base_model and Path(cfg.base_model).expanduser().exists():  # a folder here, not a hub/packaged name
+        update["base_model"] = str(Path(cfg.base_model).expanduser().absolute())
+    return cfg.model_copy(update=update)
+
+
 def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     from semisynth.paths import check_output_dir
 
+    cfg = absolute_paths(cfg)
     out = check_output_dir(cfg.out, "--out")
     if cfg.real_data is not None and not cfg.real_data.strip():  # would silently mean "the bundled text"
         raise UserError("--real-data", "the real corpus path is empty",
@@ -346,7 +418,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     run_id = _check_experiment(out, cfg)
     progress = _Progress(len(conditions(cfg)) * len(cfg.seeds) * (cfg.generations + 1), cfg.progress)
     try:
-        timings = run_chains(cfg, out, run_id, progress)
+        timings = run_chains(cfg, out, run_id, progress, family)
     finally:
         progress.close()
     rows = collect_results(out)

@@ -3,6 +3,7 @@ defaults are decided."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
@@ -12,9 +13,17 @@ from semisynth.errors import UserError
 
 Device = Literal["cpu", "cuda"]
 
+CPU_BF16_ENV = "SEMISYNTH_CPU_BF16"
+
+
 def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """The CPU computes bfloat16 natively (AVX512-BF16 or AMX): vLLM's CPU kernels then run bf16 ~1.7x faster
-    than float32 (SmolLM2-135M, 64 requests, idle 2 cores: 8.7 s vs 14.9 s); without it bf16 is emulated."""
+    than float32 (SmolLM2-135M, 64 requests, idle 2 cores: 8.7 s vs 14.9 s); without it bf16 is emulated.
+    Read per process, so per node on a cluster: SEMISYNTH_CPU_BF16=0/1 in a node's environment overrides what
+    its /proc/cpuinfo says (to pin a mixed cluster to one dtype, or to test one)."""
+    forced = os.environ.get(CPU_BF16_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
     try:
         with open(cpuinfo, encoding="utf-8") as f:
             flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])

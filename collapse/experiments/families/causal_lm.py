@@ -107,22 +107,44 @@ class CausalLMFamily:
         self.tiny = {"hidden": tiny_hidden, "layers": tiny_layers, "vocab_size": tiny_vocab}
         self.grad_accum_steps = grad_accum_steps  # None: 1 on CPU, 4 on GPU (train_plan)
         self._base_dir: Path | None = None
+        self._base_files: dict[str, bytes] | None = None  # the driver's base, shipped to a Ray worker
 
     def real_pool(self) -> tuple[list[Record], list[Record]]:
         return self.source.pool, self.source.heldout
 
+    def prepare(self, workdir: Path | None = None) -> None:
+        """Build the tiny base once, here (the driver), before any worker starts: workers only ever read it."""
+        if not self.base_model:
+            self._base(workdir or self.workspace or Path("."))
+
     def _base(self, workdir: Path) -> str:
         if self.base_model:
             return self.base_model
+        if self._base_files is not None:  # shipped by the driver: this node's copy, written once, never swapped
+            self._base_dir = materialize_folder(self._base_files)
         if self._base_dir is None or not self._base_dir.exists():
-            from semisynth.models import build_tiny_model
-
-            # One base per experiment, its tokenizer trained on the real pool (a fixed vocabulary);
-            # build_tiny_model is deterministic, so a resumed run rebuilds the identical base.
-            self._base_dir = build_tiny_model((self.workspace or workdir) / "base_model", seed=0,
-                                              corpus=[r.content for r in self.source.pool[:5000]],
-                                              heads=4, **self.tiny)
+            # One base per experiment, its tokenizer trained on the real pool (a fixed vocabulary). An existing
+            # folder is kept as it is: build_tiny_model is deterministic, and rebuilding would swap the folder
+            # under a reader (two workers sharing --out: one deleted the base the other was loading).
+            self._base_dir = build_base_once((self.workspace or workdir) / "base_model",
+                                             [r.content for r in self.source.pool[:5000]], self.tiny)
         return str(self._base_dir)
+
+    def portable(self) -> CausalLMFamily:
+        """A copy that needs nothing of this machine's disk: the tiny base travels as bytes (built here first,
+        ~4 MB) and is written once per node by `materialize_folder`. An hf_lm base stays a name or a path
+        (a large model is not shipped; the workers check they can read it at start)."""
+        import copy
+
+        self.prepare()
+        twin = copy.copy(self)
+        if not self.base_model:
+            assert self._base_dir is not None
+            twin._base_files = {str(f.relative_to(self._base_dir)): f.read_bytes()
+                                for f in sorted(self._base_dir.rglob("*")) if f.is_file()}
+            twin._base_dir = None
+        twin.workspace = None
+        return twin
 
     def fit(self, records: Sequence[Record], seed: int, workdir: Path | None = None) -> CausalLMModel:
         if workdir is None:
@@ -164,6 +186,66 @@ class CausalLMFamily:
         out.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(out)
         tok.save_pretrained(out)
+
+
+def build_base_once(target: Path, corpus: list[str], tiny: dict[str, int]) -> Path:
+    """The tiny base at `target`, built only when absent: built beside it and renamed into place (rename of a
+    folder onto an existing one fails, so two builders never swap a folder under a reader; the loser's copy
+    is dropped). An existing folder is never rebuilt."""
+    import shutil
+    import tempfile
+
+    from semisynth.models import build_tiny_model
+
+    target = Path(target).resolve()
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".build", dir=target.parent))
+    try:
+        built = build_tiny_model(scratch / "model", seed=0, corpus=corpus, heads=4, **tiny)
+        _rename_if_absent(built, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def _rename_if_absent(src: Path, target: Path) -> None:
+    import os
+
+    try:
+        os.rename(src, target)  # atomic; fails when target is a non-empty folder (another builder won)
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+
+
+def materialize_folder(files: dict[str, bytes], root: Path | None = None) -> Path:
+    """Write a shipped folder once on this node, under a name that is its content hash; an existing copy is
+    reused as it is (same name, same bytes), and a copy is complete before it gets its name."""
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    root = root or Path(tempfile.gettempdir()) / f"semisynth-{os.getuid()}" / "models"
+    target = root / digest.hexdigest()[:24]
+    if (target / "config.json").is_file():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=root))
+    try:
+        for name, data in files.items():
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / name).write_bytes(data)
+        scratch.chmod(0o755)
+        _rename_if_absent(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 def backward_batch(model: Any, parts: Sequence[dict[str, Any]], device: str, bf16: bool) -> None:
