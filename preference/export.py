@@ -4,6 +4,11 @@ DPO standard: prompt/chosen/rejected strings. DPO conversational: the same keys 
 KTO (unpaired): prompt/completion/label. Moderation: labels + taxonomy version + agreement.
 Ties, both-bad, unresolved and still-escalated items are excluded and counted. Low-resource-language
 synthetic items are exported only after an expert resolution, whatever the raters said.
+
+Review: the records whose verdict is accepted or edited, the verdict being review.json's (review.item_verdicts on
+the trusted raters, an expert's answer winning), so the export, `report` and the mix's review gate agree on every
+record; an edited record is exported in its edited form, as the mix takes it in (lineage.edited_from = the
+generated record's id, meta.human_review.original_text). Rejected and undecided records are counted.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from semisynth.atomic import write_json, write_jsonl
 from semisynth.errors import UserError
 from semisynth.preference.consensus import Policy, Resolution
-from semisynth.preference.curation import REVIEW_REJECTS, Item
+from semisynth.preference.curation import REVIEW_ACCEPT, Item
 
 # format -> the dataset kind it exports
 FORMATS = {"dpo": "preference", "dpo_conversational": "preference", "kto": "preference",
@@ -57,9 +62,48 @@ def malformed(it: Item, res: Resolution) -> str | None:
             return "incomplete_answer"
     elif it.kind == "moderation" and not isinstance(res.answer, (list, tuple)):
         return "incomplete_answer"
-    elif it.kind == "review" and (res.answer is None or "record" not in it.payload):
-        return "incomplete_answer" if res.answer is None else "malformed_item_record"
     return None
+
+
+def select_review(items: dict[str, Item], verdicts: dict[str, dict], policy: Policy) -> tuple[list, Counter]:
+    """(item, verdict) pairs of the review records to export (accepted or edited) and a count of the others by
+    verdict; a low-resource-language synthetic record waits for the expert (escalated_pending) whatever the
+    raters said."""
+    counts: Counter = Counter()
+    keep = []
+    for iid, it in items.items():
+        if it.gold is not None:
+            counts["gold_excluded"] += 1
+            continue
+        v = verdicts[iid]
+        if _needs_expert(it, policy) and v["by"] != "expert":
+            counts["escalated_pending"] += 1
+        elif v["verdict"] in ("rejected", "undecided"):
+            counts[v["verdict"]] += 1
+        elif "record" not in it.payload:
+            counts["malformed_item_record"] += 1
+        else:
+            keep.append((it, v))
+    return keep, counts
+
+
+def review_row(it: Item, v: dict[str, Any]) -> dict[str, Any]:
+    """The reviewed record as the run holds it (the review sample's meta taken off), with meta.human_review; an
+    edited one in its edited form, the same record the mix takes in (collapse/mix/review_gate.py)."""
+    from semisynth.collapse.mix.review_gate import edited
+    from semisynth.preference.review import reviewed_record
+
+    rec = reviewed_record(it)
+    said = {"decision": "edit" if v["verdict"] == "edited" else REVIEW_ACCEPT, "verdict": v["verdict"],
+            "resolved_by": v["by"], "n_raters": v["n_raters"], "votes": v["votes"]}
+    if it.payload.get("auto_rejected"):
+        said["auto_rejected"] = it.payload.get("reject_reason")
+    if v["verdict"] == "edited":
+        rec = edited(rec, v["edited_text"], {"review_sha256": None}, v)
+        said = {**rec.meta["human_review"], **said}
+        said.pop("review_sha256", None)
+        said.pop("by", None)
+    return rec.evolve(meta={**rec.meta, "human_review": said}).to_dict()
 
 
 def select(items: dict[str, Item], resolutions: dict[str, Resolution], policy: Policy) -> tuple[list, Counter]:
@@ -79,8 +123,6 @@ def select(items: dict[str, Item], resolutions: dict[str, Resolution], policy: P
             counts["blocked_low_resource_unreviewed"] += 1
         elif res.answer in ("tie", "both_bad"):
             counts[res.answer] += 1
-        elif it.kind == "review" and res.answer in REVIEW_REJECTS:
-            counts["rejected"] += 1
         elif why := malformed(it, res):
             counts[why] += 1
         else:
@@ -127,18 +169,15 @@ def rows(fmt: str, selected: list) -> list[dict[str, Any]]:
             out.append({"id": it.id, "text": it.fields["text"], "labels": list(res.answer),
                         "taxonomy": it.payload.get("taxonomy"), "taxonomy_version": it.payload.get("taxonomy_version"),
                         "agreement": res.agreement, "lineage": _lineage(it, res)})
-        else:  # review
-            rec = dict(it.payload["record"])
-            meta = dict(rec.get("meta") or {})
-            meta["human_review"] = {"decision": res.answer, "resolved_by": res.status, "agreement": res.agreement}
-            rec["meta"] = meta
-            out.append(rec)
+        else:  # review: (item, verdict) pairs
+            out.append(review_row(it, res))
     return out
 
 
 def export(fmt: str, items: dict[str, Item], resolutions: dict[str, Resolution], policy: Policy,
-           out_dir: str | Path) -> dict[str, Any]:
-    """Write a `datasets` folder (or records JSONL for review) plus manifest.json; returns the manifest."""
+           out_dir: str | Path, verdicts: dict[str, dict] | None = None) -> dict[str, Any]:
+    """Write a `datasets` folder (or records JSONL for review) plus manifest.json; returns the manifest.
+    A review export needs `verdicts` (review.trusted_verdicts): the review's verdict, not `resolutions`."""
     if fmt not in FORMATS:
         raise UserError(f"format '{fmt}'", "unknown export format", f"use one of {', '.join(FORMATS)}")
     other = sorted({it.kind for it in items.values()} - {FORMATS[fmt]})
@@ -147,7 +186,12 @@ def export(fmt: str, items: dict[str, Item], resolutions: dict[str, Resolution],
         raise UserError(f"format '{fmt}'", f"the dataset holds {', '.join(other)} items, not {FORMATS[fmt]} items",
                         f"use --format {' or '.join(fits) or 'matching the dataset'}")
     out_dir = Path(out_dir)
-    selected, counts = select(items, resolutions, policy)
+    if fmt == "review":
+        if verdicts is None:
+            raise ValueError("export --format review needs the review's verdicts (review.trusted_verdicts)")
+        selected, counts = select_review(items, verdicts, policy)
+    else:
+        selected, counts = select(items, resolutions, policy)
     data = rows(fmt, selected)
     out_dir.mkdir(parents=True, exist_ok=True)
     if fmt == "review":

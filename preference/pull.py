@@ -76,7 +76,12 @@ def run_report(cfg: ReportConfig) -> tuple:
 def run_export(cfg: ExportConfig) -> dict[str, Any]:
     """Consensus-only export in cfg.format; returns the export's manifest summary."""
     from semisynth.preference.export import export
+    from semisynth.preference.review import trusted_verdicts
 
     check_output_dir(cfg.out, "out (--out)")  # before connecting to Argilla
-    pulled, _, _, res = resolved(cfg)
-    return export(cfg.format, pulled.items, res, cfg.policy.policy(), cfg.out)
+    pulled, kind, _, res = resolved(cfg)
+    verdicts = None
+    if kind == "review":  # the verdicts review.json reports (preference/review.py), not the 6-way consensus
+        experts = expert_annotations(connect(cfg.argilla), cfg.dataset)
+        verdicts = trusted_verdicts(pulled.items, pulled.annotations, cfg.policy.policy(), experts)
+    return export(cfg.format, pulled.items, res, cfg.policy.policy(), cfg.out, verdicts)

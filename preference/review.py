@@ -125,6 +125,18 @@ def item_verdicts(items: Mapping[str, Item], anns: Sequence[Annotation], min_rat
     return out
 
 
+def trusted_verdicts(items: Mapping[str, Item], anns: Sequence[Annotation], policy: Any,
+                     expert_anns: Sequence[Annotation] = ()) -> dict[str, dict]:
+    """item_verdicts with the raters who failed the gold items left out (policy's min_gold_items /
+    min_gold_accuracy, as consensus.resolve): the one verdict review.json reports and `export --format review`
+    exports."""
+    from semisynth.preference.consensus import gold_accuracy
+
+    gold = gold_accuracy(dict(items), anns)
+    failed = [u for u, g in gold.items() if g["n"] >= policy.min_gold_items and g["accuracy"] < policy.min_gold_accuracy]
+    return item_verdicts(items, anns, policy.min_raters, failed, expert_anns)
+
+
 # -- the reviewed records ---------------------------------------------------------------------------
 def reviewed_record(it: Item) -> Record:
     """The record as the run holds it: the sample's review_* meta taken off (the monitor added it)."""
@@ -430,14 +442,10 @@ def write_review_report(cfg: Any, pulled: Any, monitor: Mapping[str, Any] | None
     section); returns the paths written."""
     from semisynth.atomic import write_json
     from semisynth.preference.client import connect
-    from semisynth.preference.consensus import gold_accuracy
     from semisynth.preference.pull import expert_annotations
 
-    pol = cfg.policy
-    gold = gold_accuracy(pulled.items, pulled.annotations)
-    failed = [u for u, g in gold.items() if g["n"] >= pol.min_gold_items and g["accuracy"] < pol.min_gold_accuracy]
     experts = expert_annotations(connect(cfg.argilla), cfg.dataset)
-    verdicts = item_verdicts(pulled.items, pulled.annotations, pol.min_raters, failed, experts)
+    verdicts = trusted_verdicts(pulled.items, pulled.annotations, cfg.policy.policy(), experts)
     rep = build_review(cfg.dataset, pulled.items, pulled.annotations, verdicts, n_boot=cfg.bootstrap,
                        monitor_report=monitor, monitor_report_path=cfg.monitor_report)
     paths = [Path(cfg.out) / "review.json"]

@@ -55,6 +55,60 @@ def test_review_flow_through_the_cli(argilla_stack, conn, tmp_path, capsys):
     assert json.loads((tmp_path / "ex2" / "manifest_review.json").read_text())["rows"] == 4
 
 
+def test_review_export_takes_review_jsons_verdicts_and_exports_edits_edited(argilla_stack, conn, tmp_path, capsys):
+    """export --format review read the 6-way consensus: two failure reasons and an acceptable (review.json:
+    rejected) or acceptable / edit / changed_meaning (review.json: accepted) were a tie it escalated, and a
+    2-of-3 edit was exported with the generated text. Now the export holds exactly the records review.json
+    accepts or edits, the edited one as edited (the record the mix takes in)."""
+    from semisynth.collapse.mix.review_gate import edited
+    from semisynth.preference import curation
+    from semisynth.preference.review import reviewed_record
+
+    seeds = [Record.create("real", text=f"where is my refund {i} ??", language="en") for i in range(5)]
+    synth = [Record.create("paraphrase", text=f"where's my refund {i}", parents=[s.id], language="en")
+             for i, s in enumerate(seeds)]
+    _write(tmp_path / "sample.jsonl", synth)
+    _write(tmp_path / "seeds.jsonl", seeds)
+    base = ["--state-dir", str(argilla_stack.state_dir), "--dataset", "rev-agree"]
+    raters = ["xa", "xb", "xc"]
+    assert main(["preference", "push", *base, "--kind", "review", "--input", str(tmp_path / "sample.jsonl"),
+                 "--seeds", str(tmp_path / "seeds.jsonl"), "--raters", ",".join(raters), "-k", "3"]) == 0
+    pulled = curation.pull(conn, "rev-agree")
+    by_text = {it.fields["synthetic"]: it for it in pulled.items.values()}
+    answers = [("acceptable", "edit", "edit"),                                # edited
+               ("acceptable", "acceptable", "edit"),                          # accepted
+               ("changed_meaning", "not_fluent_or_leaked", "acceptable"),     # rejected (changed_meaning)
+               ("acceptable", "edit", "changed_meaning"),                     # accepted
+               ("changed_meaning", "changed_meaning", "acceptable")]          # rejected
+    keys = conn.ensure_users(raters)
+    for r, said in zip(synth, answers, strict=True):
+        it = by_text[r.text]
+        for user, decision in zip(raters, said, strict=True):
+            conn.submit(pulled.records[it.id][user], keys[user],
+                        {"decision": decision, "edited": "Where is my refund? (fixed)" if decision == "edit" else None})
+    assert main(["preference", "report", *base, "--out", str(tmp_path / "rep")]) == 0
+    review = json.loads((tmp_path / "rep" / "review.json").read_text())
+    verdicts = {rid: d["verdict"] for rid, d in review["decisions"].items()}
+    assert [verdicts[r.id] for r in synth] == ["edited", "accepted", "rejected", "accepted", "rejected"]
+
+    capsys.readouterr()
+    assert main(["preference", "export", *base, "--format", "review", "--out", str(tmp_path / "ex")]) == 0
+    manifest = json.loads((tmp_path / "ex" / "manifest_review.json").read_text())
+    assert manifest["rows"] == 3 and manifest["excluded"] == {"rejected": 2}
+    out = {json.loads(x)["lineage"].get("edited_from") or json.loads(x)["id"]: json.loads(x)
+           for x in (tmp_path / "ex" / "reviewed.jsonl").read_text().splitlines()}
+    assert set(out) == {rid for rid, v in verdicts.items() if v in ("accepted", "edited")}  # review.json's records
+    assert out[synth[1].id]["text"] == synth[1].text and out[synth[3].id]["text"] == synth[3].text
+    assert out[synth[1].id]["meta"]["human_review"]["decision"] == "acceptable"
+    ed = out[synth[0].id]  # the edit, in its edited form, saying what it was
+    assert ed["text"] == "Where is my refund? (fixed)" and ed["id"] != synth[0].id
+    assert ed["lineage"]["edited_from"] == synth[0].id
+    assert ed["meta"]["human_review"]["original_text"] == synth[0].text
+    assert ed["meta"]["human_review"]["decision"] == "edit" and ed["meta"]["human_review"]["verdict"] == "edited"
+    mixed = edited(reviewed_record(by_text[synth[0].text]), "Where is my refund? (fixed)", {}, {})
+    assert (ed["id"], ed["text"], ed["lineage"]) == (mixed.id, mixed.text, mixed.lineage.to_dict())  # as the mix
+
+
 def test_bad_input_is_one_line_exit_2(argilla_stack, tmp_path, capsys):
     sd = str(argilla_stack.state_dir)
     rc = main(["preference", "push", "--state-dir", sd, "--dataset", "m", "--kind", "moderation",
