@@ -117,6 +117,9 @@ def _iter_jsonl(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
                 if lineno == 1 and line.lstrip().startswith("["):  # a pretty-printed JSON array, not JSON Lines
                     raise UserError(f"{path}:{lineno}", "is a JSON array spread over lines, not JSON Lines",
                                     "write one object per line, e.g. jq -c '.[]' file.json > file.jsonl") from None
+                if lineno == 1 and line.strip() == "{":  # one pretty-printed object
+                    raise UserError(f"{path}:{lineno}", "is a JSON object spread over lines, not JSON Lines",
+                                    "write each record on one line, e.g. jq -c . file.json > file.jsonl") from None
                 raise UserError(f"{path}:{lineno}", f"broken JSON ({e.msg} at column {e.colno})",
                                 "fix or remove that line; each line must be one JSON object") from None
             if not isinstance(obj, dict):
