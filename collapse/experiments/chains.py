@@ -390,7 +390,8 @@ def check_inputs(cfg: ExperimentConfig, family: ModelFamily) -> None:
 def absolute_paths(cfg: ExperimentConfig) -> ExperimentConfig:
     """--out, real_data and a base_model folder as absolute paths, before anything is shipped: a relative
     path would resolve in a Ray worker's own working folder (its session directory), not the driver's."""
-    update: dict[str, Any] = {"out": str(Path(cfg.out).expanduser().absolute())}
+    # an empty --out stays empty, for check_output_dir to refuse (made absolute it became the working folder)
+    update: dict[str, Any] = {"out": str(Path(cfg.out).expanduser().absolute()) if cfg.out.strip() else cfg.out}
     if cfg.real_data is not None and cfg.real_data.strip():
         update["real_data"] = str(Path(cfg.real_data).expanduser().absolute())
     if cfg.base_model and Path(cfg.base_model).expanduser().exists():  # a folder here, not a hub/packaged name
