@@ -47,7 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from semisynth.io import ColumnMapping, read_records
 
     cfg = args.config_flags.load(args)
+    from semisynth.errors import UserError
     from semisynth.paths import check_output_dir
+
+    if bool(args.real_embeddings) != bool(args.synthetic_embeddings):
+        given, missing = (("--real-embeddings", "--synthetic-embeddings") if args.real_embeddings else
+                          ("--synthetic-embeddings", "--real-embeddings"))
+        raise UserError(given, f"given without {missing}: both corpora must be embedded by the same model",
+                        f"give {missing} too (same model, one row per record), or neither to embed both here")
 
     check_output_dir(args.out, "--out")  # before reading or embedding anything
     if cfg.cache_dir:
