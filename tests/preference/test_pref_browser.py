@@ -1,5 +1,5 @@
-"""A rater in a real browser: headless Debian Chromium driven by Selenium through Debian's
-chromium-driver (nothing downloaded at run time) against the session's local Argilla stack.
+"""A rater in a real browser (tests/preference/browser_rater.py: headless Debian Chromium through Debian's
+chromium-driver) against the session's local Argilla stack.
 
 Each rater signs in with the password `push` handed over in its 0600 credentials file, sees one
 dataset, and in it exactly the records assigned to them (count and server ids read from the DOM);
@@ -9,156 +9,23 @@ Under CI=true a missing browser, driver or selenium is a failure, not a skip."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import stat
-import tempfile
 import time
 from pathlib import Path
 
+import browser_rater
 import pytest
+from browser_rater import Rater, need_browser
 
 from semisynth.cli import main
 from semisynth.preference import curation
 
 pytestmark = [pytest.mark.argilla, pytest.mark.browser]
 
-CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1400,1000")
-
-
-def _need_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, DRIVER) if not p.exists()]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("selenium (requirements/dev.txt)")
-    if missing:
-        msg = f"needs {', '.join(missing)} (apt-get install -y chromium chromium-driver; pip install selenium)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-
-
-class Rater:
-    """One browser session (fresh profile) signed in as one rater."""
-
-    def __init__(self, url: str, username: str, password: str, shots: Path):
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = str(CHROMIUM)
-        for flag in FLAGS:
-            opts.add_argument(flag)
-        self.profile = tempfile.mkdtemp(prefix="chromium-")
-        opts.add_argument(f"--user-data-dir={self.profile}")
-        self.d = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
-        self.url, self.user, self.shots = url, username, shots
-        self.sign_in(password)
-
-    def wait(self, css: str, timeout: float = 30):
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        return WebDriverWait(self.d, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-    def sign_in(self, password: str) -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.d.get(f"{self.url}/sign-in")
-        self.wait("input[name='Username']").send_keys(self.user)
-        self.d.find_element(By.NAME, "Password").send_keys(password)
-        self.d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(self.d, 30).until(lambda d: "/sign-in" not in d.current_url)
-
-    def datasets(self) -> list[str]:
-        """Dataset links on the rater's home page (every dataset they can open)."""
-        from selenium.webdriver.common.by import By
-
-        self.wait("a[href*='/dataset/']")
-        return sorted({a.get_attribute("href").split("?")[0] for a in self.d.find_elements(By.TAG_NAME, "a")
-                       if "/dataset/" in (a.get_attribute("href") or "")})
-
-    def open(self, dataset_url: str, page: int = 1) -> None:
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.d.get(f"{dataset_url}?page={page}&status=pending")
-        el = self.wait("[aria-label='Current Record']")
-        WebDriverWait(self.d, 30).until(lambda d: el.text.strip() == str(page))
-
-    def total(self) -> int:
-        return int(self.wait("[aria-label='Total Records']").text.split()[-1])  # "of N"
-
-    def record_id(self) -> str:
-        """The server id of the record shown: field containers are `fields-content-<field>-<record>`."""
-        ids = self._shown()
-        assert len(ids) == 1, ids
-        return ids.pop()
-
-    def queue(self, dataset_url: str) -> list[str]:
-        """Every pending record id, as the rater pages through them with the Next button."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.open(dataset_url)
-        out = [self.record_id()]
-        for page in range(2, self.total() + 1):
-            self.d.find_element(By.CSS_SELECTOR, "button[aria-label^='Next']").click()
-            WebDriverWait(self.d, 30).until(
-                lambda d, page=page: d.find_element(By.CSS_SELECTOR, "[aria-label='Current Record']").text.strip()
-                == str(page) and len(shown := self._shown()) == 1 and shown != {out[-1]})
-            out.append(self.record_id())
-        return out
-
-    def rank_and_submit(self, dataset_url: str, order: list[str], ranks: list[int] | None = None) -> str:
-        """Verdict "ranked", then the keyboard ranking (focus a card, press its rank: `ranks`, default
-        1, 2, ... in `order`), then Submit."""
-        from selenium.common.exceptions import TimeoutException
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.open(dataset_url)
-        rid = self.record_id()
-        for _ in range(3):  # the form hydrates after the record shows: a too-early click is lost, so retry
-            self.wait("label[title='ranked']").click()
-            time.sleep(0.3)
-            for rank, name in zip(ranks or range(1, len(order) + 1), order, strict=True):
-                self.d.find_element(By.ID, name).send_keys(str(rank))
-                time.sleep(0.3)
-            try:
-                submit = WebDriverWait(self.d, 5).until(
-                    lambda d: d.find_element(By.CSS_SELECTOR, "button.button--submit:not([disabled])"))
-                break
-            except TimeoutException:
-                self.open(dataset_url)
-        else:
-            self.d.save_screenshot(str(self.shots / f"{self.user}-submit-disabled.png"))
-            raise AssertionError(f"Submit stayed disabled; see {self.shots}")
-        self.d.save_screenshot(str(self.shots / f"{self.user}-ranked.png"))
-        submit.click()
-        # once the server has the response the UI moves on to the next pending record
-        WebDriverWait(self.d, 30).until(lambda d: len(shown := self._shown()) == 1 and shown != {rid})
-        self.d.save_screenshot(str(self.shots / f"{self.user}-after-submit.png"))
-        return rid
-
-    def _shown(self) -> set[str]:
-        from selenium.webdriver.common.by import By
-
-        return {e.get_attribute("id")[-36:] for e in self.d.find_elements(By.CSS_SELECTOR, "[id^='fields-content-']")}
-
-    def close(self) -> None:
-        self.d.quit()
-        shutil.rmtree(self.profile, ignore_errors=True)
-
 
 def test_raters_see_exactly_their_queue_in_the_ui_and_a_submitted_ranking_is_reported(
         argilla_stack, conn, make_items, tmp_path, capsys):
-    _need_browser()
+    need_browser()
     from semisynth.preference import curation
 
     items = make_items(7, prefix="browser")
@@ -217,34 +84,20 @@ def test_raters_see_exactly_their_queue_in_the_ui_and_a_submitted_ranking_is_rep
 
 
 def test_a_missing_browser_fails_under_ci_and_skips_only_outside_it(monkeypatch):
-    import sys
-
-    mod = sys.modules[__name__]
-    monkeypatch.setattr(mod, "DRIVER", Path("/nonexistent/chromedriver"))
+    monkeypatch.setattr(browser_rater, "DRIVER", Path("/nonexistent/chromedriver"))
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="chromium-driver"):
-        _need_browser()
+        need_browser()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
-        _need_browser()
-
-
-def _field(browser: Rater, title: str):
-    """The content of the shown record's text field whose title starts with `title` (container ids name the
-    field's server id, not its name)."""
-    from selenium.webdriver.common.by import By
-
-    for comp in browser.d.find_elements(By.CSS_SELECTOR, ".text_field_component"):
-        if comp.find_element(By.CSS_SELECTOR, ".text_field_component__title-content").text.startswith(title):
-            return comp.find_element(By.CSS_SELECTOR, "[id^='fields-content-']")
-    raise AssertionError(f"no field titled {title!r} on {browser.d.current_url}")
+        need_browser()
 
 
 def test_raters_see_the_literal_text_and_the_expert_sees_why_and_what_the_raters_said(
         argilla_stack, conn, make_items, tmp_path, capsys):
     """A response that is Markdown or HTML is shown as the characters the export holds (no blockquote, no
     image, no sandboxed page); the expert's record says why it was escalated and what each rater answered."""
-    _need_browser()
+    need_browser()
     from selenium.webdriver.common.by import By
 
     from semisynth.preference import curation
@@ -266,7 +119,7 @@ def test_raters_see_the_literal_text_and_the_expert_sees_why_and_what_the_raters
     browser = Rater(conn.url, "lt-ann", passwords["lt-ann"], shots)
     try:
         browser.open(browser.datasets()[0])
-        r1, r2 = _field(browser, "response_1"), _field(browser, "response_2")
+        r1, r2 = browser.field("response_1"), browser.field("response_2")
         browser.d.save_screenshot(str(shots / "literal.png"))
         for el in (r1, r2):  # nothing rendered: no quote, list, bold, image or sandboxed page
             assert not el.find_elements(By.CSS_SELECTOR, "blockquote, ul, li, strong, b, img, iframe"), \
@@ -290,13 +143,13 @@ def test_raters_see_the_literal_text_and_the_expert_sees_why_and_what_the_raters
         links = expert.datasets()
         assert len(links) == 1
         expert.open(links[0])
-        why = _field(expert, "Why this came to you").text
+        why = expert.field("Why this came to you").text
         expert.d.save_screenshot(str(shots / "expert.png"))
         assert "Escalated because: the raters disagree" in why
         assert "lt-ann: best:response_1; ranking: response_1=1, response_2=2; confidence 4/5; " \
                "why: the first one answers" in why
         assert "lt-bob: tie; confidence 3/5" in why
-        assert "> Sure! Here is **the plan**:" in _field(expert, "response_1").text  # literal for the expert too
+        assert "> Sure! Here is **the plan**:" in expert.field("response_1").text  # literal for the expert too
     finally:
         expert.close()
 
@@ -305,7 +158,7 @@ def test_a_submit_while_the_server_is_down_is_announced_and_a_restart_keeps_the_
         argilla_stack, conn, make_items, tmp_path, capsys):
     """Argilla's UI moves on after a failed save as if it had worked; the rater must be told, the record
     must stay pending, and the server coming back must not sign the rater out."""
-    _need_browser()
+    need_browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -348,7 +201,7 @@ def test_both_responses_at_rank_1_in_the_ui_export_as_a_tie_not_a_pair(argilla_s
                                                                       capsys):
     """The UI lets a rater choose "ranked" and put both responses at rank 1; that is a tie, not a preference
     for the response stored first (it was exported as a DPO pair with agreement 1.0)."""
-    _need_browser()
+    need_browser()
     items = make_items(2, prefix="uitie")  # a second record for the UI to move on to after the submit
     (tmp_path / "items.jsonl").write_text("".join(json.dumps(it.to_dict()) + "\n" for it in items))
     creds = tmp_path / "raters.json"

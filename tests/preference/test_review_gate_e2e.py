@@ -1,5 +1,7 @@
 """Issue 22's done-when, through the real Argilla server: a real run (the tiny model through vLLM) is monitored,
-its review sample and a few of its rejects are pushed, three raters answer with their own credentials, `report`
+its review sample and a few of its rejects are pushed, three raters answer with their own credentials (one of them
+in a real browser: Chromium in Argilla's UI, signed in with the password push handed over; two through the SDK with
+their own API keys), `report`
 gives acceptance per generator with intervals equal to statsmodels' Wilson interval, and `mix` refuses the run
 when the lower bound is under min_accepted and accepts it (recording the review) when over; rejected records are
 absent from the mix and the edited one is present as edited."""
@@ -9,17 +11,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from browser_rater import Rater, need_browser
 from statsmodels.stats.proportion import proportion_confint
 
 from semisynth.cli import main
 
-pytestmark = [pytest.mark.argilla, pytest.mark.slow]
+pytestmark = [pytest.mark.argilla, pytest.mark.slow, pytest.mark.browser]
 
 SAMPLE = Path(__file__).resolve().parents[2] / "semisynth" / "data" / "sample_conversations.jsonl"
 
@@ -34,6 +38,7 @@ def test_review_of_a_real_run_gates_the_mix(argilla_stack, conn, tiny_model_dir,
     from semisynth.preference import curation
     from semisynth.preference.simulator import RaterSimulator, SimulatedRater
 
+    need_browser()
     run = tmp_path / "run"
     cfg = tmp_path / "gen.yaml"
     cfg.write_text(yaml.safe_dump({
@@ -66,7 +71,7 @@ def test_review_of_a_real_run_gates_the_mix(argilla_stack, conn, tiny_model_dir,
     base = ["--state-dir", sd, "--dataset", "rev-gate"]
     assert main(["preference", "push", *base, "--kind", "review", "--input", str(run / "monitor" / "review_sample.jsonl"),
                  "--seeds", str(run / "seeds.jsonl"), "--rejects", str(run), "--rejects-sample", "4",
-                 "--raters", "ga,gb,gc", "-k", "3"]) == 0
+                 "--raters", "ga,gb,gc", "-k", "3", "--credentials-out", str(tmp_path / "raters.json")]) == 0
     pulled = curation.pull(conn, "rev-gate")
     kept = sorted((it for it in pulled.items.values() if not it.payload.get("auto_rejected")),
                   key=lambda it: it.payload["record"]["id"])
@@ -79,8 +84,27 @@ def test_review_of_a_real_run_gates_the_mix(argilla_stack, conn, tiny_model_dir,
         by_gen[it.payload["record"]["lineage"]["generator"]].append(truth[it.id] == "acceptable")
     for k, it in enumerate(rejected_items):
         truth[it.id] = "not_fluent_or_leaked" if k % 2 == 0 else "acceptable"
-    done = RaterSimulator(conn, "rev-gate", [SimulatedRater(u, 0.0) for u in ("ga", "gb", "gc")], truth).run()
-    assert sum(done.values()) == 3 * len(pulled.items)  # each rater, with their own API key, answered every record
+    done = RaterSimulator(conn, "rev-gate", [SimulatedRater(u, 0.0) for u in ("ga", "gb")], truth).run()
+    assert sum(done.values()) == 2 * len(pulled.items)  # ga and gb, with their own API keys, answered every record
+    # gc answers in the UI: signs in with the password push handed over, clicks each record's label, types the edit
+    item_of = {recs["gc"]: iid for iid, recs in pulled.records.items()}
+    password = {r["username"]: r["password"] for r in json.loads((tmp_path / "raters.json").read_text())["raters"]}
+    (tmp_path / "shots").mkdir()
+    t0 = time.monotonic()
+    browser = Rater(conn.url, "gc", password["gc"], tmp_path / "shots")
+    try:
+        links = browser.datasets()
+        assert len(links) == 1
+        answered = browser.review_queue(links[0], lambda rid: (
+            truth[item_of[rid]], "fixed text" if truth[item_of[rid]] == "edit" else None))
+    finally:
+        browser.close()
+    with capsys.disabled():
+        print(json.dumps({"browser_rater": "gc", "answered": len(answered), "seconds": round(time.monotonic() - t0, 1)}))
+    assert sorted(item_of[r] for r in answered) == sorted(pulled.items)  # every record of gc's queue, once
+    in_ui = {a.item_id: a.values for a in curation.pull(conn, "rev-gate").annotations if a.user == "gc"}
+    assert {i: v["decision"] for i, v in in_ui.items()} == truth  # what the server stored from the browser
+    assert [v.get("edited") for i, v in in_ui.items() if truth[i] == "edit"] == ["fixed text"]
 
     report = run / "monitor" / "report.json"
     assert main(["preference", "report", *base, "--out", str(tmp_path / "rep"), "--monitor-report", str(report)]) == 0
@@ -91,6 +115,9 @@ def test_review_of_a_real_run_gates_the_mix(argilla_stack, conn, tiny_model_dir,
         lo, hi = proportion_confint(sum(acc), len(acc), alpha=0.05, method="wilson")
         assert (got["accepted"], got["n"]) == (sum(acc), len(acc))
         assert got["ci_low"] == pytest.approx(lo, abs=1e-6) and got["ci_high"] == pytest.approx(hi, abs=1e-6)
+    with capsys.disabled():
+        print(json.dumps({g: [r["accepted"], r["n"], round(r["ci_low"], 4), round(r["ci_high"], 4)]
+                          for g, r in review["acceptance"]["by_generator"].items()}))
     assert review["failure_reasons"]["changed_meaning"]["n"] == sum(truth[it.id] == "changed_meaning" for it in kept)
     assert review["agreement"]["decision"]["pairwise_agreement"] == 1.0
     assert review["fingerprint"]["population"]["records"] == json.loads(report.read_text())["fingerprint"]["synthetic"]["records"]
