@@ -46,6 +46,7 @@ class Cluster:
     hidden: Path  # exists for the driver; an empty tmpfs on the worker node
     dirs: list[str] = field(default_factory=list)
     cpus: int = 0
+    float32_node: bool = False
 
     def add_node(self, cpus: int, env: dict[str, str] | None = None, isolated: bool = False) -> None:
         node_dir = tempfile.mkdtemp(prefix="rn", dir="/tmp")
@@ -59,6 +60,12 @@ class Cluster:
         subprocess.run(cmd, check=True, capture_output=True, timeout=120,
                        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})})
         self.cpus += cpus
+
+    def ensure_float32_node(self) -> None:
+        """A node whose CPU 'lacks' bf16 (forced through its environment): its workers resolve float32."""
+        if not self.float32_node:
+            self.add_node(1, env={"SEMISYNTH_CPU_BF16": "0"})
+            self.float32_node = True
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +275,7 @@ def test_workers_that_resolve_different_dtypes_are_refused_at_start(cluster, tin
     refused before any engine starts, naming both resolutions; nothing is written."""
     from semisynth.errors import UserError
 
-    cluster.add_node(1, env={"SEMISYNTH_CPU_BF16": "0"})
+    cluster.ensure_float32_node()
     out = tmp_path / "mixed"
     start = time.monotonic()
     with pytest.raises(UserError) as e:  # one worker per CPU of the cluster: one lands on the float32 node
@@ -277,3 +284,41 @@ def test_workers_that_resolve_different_dtypes_are_refused_at_start(cluster, tin
     assert "resolve different engines" in msg and "dtype=bfloat16" in msg and "dtype=float32" in msg, msg
     assert "allow_mixed_engines" in msg and not out.exists()
     assert time.monotonic() - start < 60  # before any engine started
+
+
+def _slow_stage():
+    """A stage that takes a moment per shard (so every worker gets some), made where it runs."""
+    from semisynth.runner import ShardResult
+
+    def stage(items):
+        time.sleep(0.3)
+        return ShardResult([], [], {"items": len(items)})
+
+    return stage
+
+
+def test_allowed_mixed_engines_are_recorded_per_shard(cluster, tmp_path):
+    """With runner.allow_mixed_engines the same cluster runs; each shard's marker names the engine of the
+    worker that made it, and the manifest summary says the engines differ and lists both."""
+    import ray.cloudpickle
+
+    from semisynth.backends import backend_spec
+    from semisynth.ray_runner import RayRunner
+    from semisynth.runner import RunnerConfig, StageSpec, shard_engines
+
+    cluster.ensure_float32_node()
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the stage lives in this test module
+    spec = StageSpec(_slow_stage, resolves=backend_spec(kind="vllm", model="m"))  # resolved, never opened
+    runner = RayRunner(tmp_path / "mixed-ok", shard_size=1, progress=False,
+                       config=RunnerConfig(**_ray(cluster, cluster.cpus, allow_mixed_engines=True)))
+    runner.start(spec)
+    try:
+        assert {e["engine_args"]["dtype"] for e in runner.engines()} == {"bfloat16", "float32"}
+        prog = runner.run([str(i) for i in range(24)])
+    finally:
+        runner.close()
+    assert prog.complete
+    summary = shard_engines(tmp_path / "mixed-ok")
+    assert summary["engines_agree"] is False and summary["engine"].startswith("mixed")
+    by_dtype = {g["engine"]["engine_args"]["dtype"]: len(g["shards"]) for g in summary["shard_engines"]}
+    assert set(by_dtype) == {"bfloat16", "float32"} and sum(by_dtype.values()) == 24, by_dtype
