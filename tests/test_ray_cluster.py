@@ -270,6 +270,20 @@ def test_an_autoscaling_cluster_runs_once_a_node_joins(cluster, tmp_path):
     assert _files(tmp_path / "ray").keys() == _files(tmp_path / "local").keys()
 
 
+def test_a_cluster_that_never_grows_enough_is_one_line_after_start_timeout(cluster, tmp_path):
+    from semisynth.collapse.experiments.chains import run_experiment
+    from semisynth.collapse.experiments.config import ExperimentConfig
+    from semisynth.errors import UserError
+
+    with pytest.raises(UserError) as e:
+        run_experiment(ExperimentConfig(out=str(tmp_path / "never"), family="categorical", generations=1,
+                                        seeds=[0], sample_size=50, progress=False,
+                                        runner=_ray(cluster, cluster.cpus + 8, start_timeout_s=3)))
+    msg = str(e.value)
+    assert "not ready after 3 s" in msg and f"need {cluster.cpus + 8} CPU" in msg and "no node joined" in msg, msg
+    assert "\n" not in msg
+
+
 def test_workers_that_resolve_different_dtypes_are_refused_at_start(cluster, tiny_model_dir, tmp_path):
     """A node whose CPU lacks bf16 (forced through its environment) beside nodes that have it: the run is
     refused before any engine starts, naming both resolutions; nothing is written."""
