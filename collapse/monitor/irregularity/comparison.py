@@ -224,7 +224,8 @@ def _index_tests(rc: np.ndarray, rd: np.ndarray, sc: np.ndarray, sd: np.ndarray,
     n_eff = max(2, round(len(sc) / deff))
     # the null's upper tail sets a small level: enough draws for >= 10 beyond it, up to 10,000 (a smaller level, as
     # in a breakdown slice, reads its p from a normal approximation of the null; see below)
-    n_null = int(min(10_000, max(n_boot, 1000, math.ceil(10 / (index_alpha / 2)))))
+    need = math.ceil(10 / (index_alpha / 2))
+    n_null = int(max(n_boot, 1000, need if need <= 10_000 else 0))
     n0_c, n0_d = _resample_sums(rc, rd, len(rc), n_null, rng)
     n1_c, n1_d = _resample_sums(rc, rd, n_eff, n_null, rng)
     null_ratio = np.exp(log_ratio(n1_c, n1_d, n0_c, n0_d))
