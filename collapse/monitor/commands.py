@@ -50,11 +50,6 @@ def run(args: argparse.Namespace) -> int:
     from semisynth.errors import UserError
     from semisynth.paths import check_output_dir
 
-    if bool(args.real_embeddings) != bool(args.synthetic_embeddings):
-        given, missing = (("--real-embeddings", "--synthetic-embeddings") if args.real_embeddings else
-                          ("--synthetic-embeddings", "--real-embeddings"))
-        raise UserError(given, f"given without {missing}: both corpora must be embedded by the same model",
-                        f"give {missing} too (same model, one row per record), or neither to embed both here")
 
     check_output_dir(args.out, "--out")  # before reading or embedding anything
     if cfg.cache_dir:
@@ -64,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
     synthetic = read_records(args.synthetic, mapping, default_origin="synthetic")
     r_emb = load_embeddings(args.real_embeddings, len(real)) if args.real_embeddings else None
     s_emb = load_embeddings(args.synthetic_embeddings, len(synthetic)) if args.synthetic_embeddings else None
+    if bool(args.real_embeddings) != bool(args.synthetic_embeddings):
+        given, missing = (("--real-embeddings", "--synthetic-embeddings") if args.real_embeddings else
+                          ("--synthetic-embeddings", "--real-embeddings"))
+        raise UserError(given, f"given without {missing}: both corpora must be embedded by the same model",
+                        f"give {missing} too (same model, one row per record), or neither to embed both here")
     inputs = {side: {"path": str(Path(path).resolve()), "text_field": cfg.text_field, "default_origin": side}
               for side, path in (("real", args.real), ("synthetic", args.synthetic))}
     report = run_monitor(real, synthetic, cfg, Path(args.out), r_emb, s_emb, inputs=inputs)
