@@ -140,7 +140,7 @@ class Rater:
         """Answer every pending record of a review dataset as a rater does: click the `decision` label, type the
         edited text into "Edited text" when there is one, Submit, and let the UI move on to the next pending
         record. answer(record id) -> (decision label, edited text or None). Returns the record ids answered."""
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
@@ -150,12 +150,12 @@ class Rater:
             rid = self.record_id()
             decision, edited = answer(rid)
             for _try in range(3):  # the form hydrates after the record shows: a too-early click is lost, so retry
-                self.wait(f"label[title='{decision}']").click()
-                if edited:
-                    box = self.wait("[contenteditable='true']")
-                    box.click()
-                    box.send_keys(edited)
                 try:
+                    self.wait(f"label[title='{decision}']").click()
+                    if edited:
+                        box = self.wait("[contenteditable='true']")
+                        box.click()
+                        box.send_keys(edited)
                     submit = WebDriverWait(self.d, 5).until(
                         lambda d, label=f"decision_{decision}": d.find_element(By.ID, label).is_selected()
                         and d.find_element(By.CSS_SELECTOR, "button.button--submit:not([disabled])"))
@@ -164,7 +164,7 @@ class Rater:
                             lambda d, text=edited: d.find_element(By.CSS_SELECTOR, "[contenteditable='true']").text
                             == text)
                     break
-                except TimeoutException:
+                except (TimeoutException, StaleElementReferenceException):
                     self.open(dataset_url)
                     assert self.record_id() == rid
             else:
@@ -188,9 +188,18 @@ class Rater:
         raise AssertionError(f"no field titled {title!r} on {self.d.current_url}")
 
     def _shown(self) -> set[str]:
+        """Ids of the records on screen; the list re-renders while a record loads, so an element found can go
+        stale before its id is read: read again (a busy machine makes this common)."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.by import By
 
-        return {e.get_attribute("id")[-36:] for e in self.d.find_elements(By.CSS_SELECTOR, "[id^='fields-content-']")}
+        for _ in range(10):
+            try:
+                return {e.get_attribute("id")[-36:]
+                        for e in self.d.find_elements(By.CSS_SELECTOR, "[id^='fields-content-']")}
+            except StaleElementReferenceException:
+                time.sleep(0.2)
+        return set()
 
     def close(self) -> None:
         self.d.quit()
