@@ -19,6 +19,7 @@ from semisynth.collapse.monitor.irregularity.features import (
 )
 from semisynth.collapse.monitor.irregularity.kinds import KIND_FEATURES, KIND_HELP, kind_counts, kind_test
 from semisynth.collapse.monitor.irregularity.rate_ratio import (
+    cluster_index,
     cluster_sums,
     design_effect_bound,
     linearised_variance,
@@ -27,19 +28,11 @@ from semisynth.collapse.monitor.irregularity.rate_ratio import (
 from semisynth.collapse.monitor.irregularity.verdicts import VERDICTS, log_ratio, ratio_verdicts
 
 
-def _group_weights(groups: np.ndarray | None, n: int) -> tuple[np.ndarray, int]:
-    """Cluster index of each text (0..G-1) and G; no groups: each text its own cluster."""
-    if groups is None:
-        return np.arange(n), n
-    _, inv = np.unique(np.asarray(groups), return_inverse=True)
-    return inv, int(inv.max()) + 1 if n else 0
-
-
 def _bootstrap_sums(counts: np.ndarray, denoms: np.ndarray, n_boot: int, rng: np.random.Generator,
                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap replicates of column sums as (B, F) arrays: clusters (all variants of one seed) resampled with
     replacement, every text of a drawn cluster kept. All texts, no subsample: the spread is the one at this n."""
-    inv, g = _group_weights(groups, len(counts))
+    inv, g = cluster_index(groups, len(counts))
     out_c, out_d = np.empty((n_boot, counts.shape[1])), np.empty((n_boot, counts.shape[1]))
     chunk = max(1, min(n_boot, 2_000_000 // max(len(counts), 1)))  # memory O(chunk * n)
     for start in range(0, n_boot, chunk):

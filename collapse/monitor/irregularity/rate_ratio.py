@@ -22,15 +22,22 @@ import numpy as np
 from semisynth.collapse.monitor.irregularity.verdicts import PSEUDO_COUNT
 
 
+def cluster_index(groups: np.ndarray | None, n: int) -> tuple[np.ndarray, int]:
+    """Each text's cluster (0..G-1) and G; no groups: each text its own cluster."""
+    if groups is None:
+        return np.arange(n), n
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    return inv, int(inv.max()) + 1 if n else 0
+
+
 def cluster_sums(counts: np.ndarray, denoms: np.ndarray, groups: np.ndarray | None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(G, F) counts and denominators summed per cluster, and each cluster's size in texts (no groups: one per text)."""
     if groups is None:
         return counts, denoms, np.ones(len(counts))
-    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    inv, g = cluster_index(groups, len(counts))
     from scipy.sparse import csr_matrix
 
-    g = int(inv.max()) + 1 if len(inv) else 0
     m = csr_matrix((np.ones(len(inv)), (inv, np.arange(len(inv)))), shape=(g, len(inv)))
     return m @ counts, m @ denoms, np.asarray(m.sum(1)).ravel()
 
