@@ -178,13 +178,12 @@ def main() -> None:
 def measure_power(frac: float, pool, smoothed, E, E_smooth, sizes, cfg, splits: int, results: dict) -> None:
     """Per feature: the share of splits that call it "smoothed" beside the power the report's own statement
     predicts for the feature's true ratio (the population ratio of sums with a fraction `frac` of texts smoothed),
-    from the SE and the Bonferroni level the report used (recovered from its detectable ratio). The statement is a
+    from the count-scale power model and the Bonferroni level the report stored (power_model). The statement is a
     lower bound (Holm's later steps are laxer than Bonferroni): observed should be >= predicted, within MC error.
     Feature verdicts are corpus_profile's with the pipeline's settings (the same call profile_irregularity makes)."""
-    from scipy.stats import norm
-
     from semisynth.collapse.monitor import irregularity as irr
     from semisynth.collapse.monitor.config import ALPHA_SHARES
+    from semisynth.collapse.monitor.irregularity.rate_ratio import detection_power
 
     oc, od = irr.profile_counts(pool)
     sc, sd = irr.profile_counts(smoothed, length_bounds=irr.length_tail_bounds(irr.length_words(oc)))
@@ -192,7 +191,6 @@ def measure_power(frac: float, pool, smoothed, E, E_smooth, sizes, cfg, splits: 
     mix_rate = ((1 - frac) * oc.sum(0) + frac * sc.sum(0)) / ((1 - frac) * od.sum(0) + frac * sd.sum(0))
     with np.errstate(divide="ignore", invalid="ignore"):
         true_ratio = mix_rate / real_rate
-    z_b = norm.ppf(cfg.power)
     for n in sizes:
         hits, judged, pred = defaultdict(int), defaultdict(int), defaultdict(float)
         t1 = time.perf_counter()
@@ -211,11 +209,9 @@ def measure_power(frac: float, pool, smoothed, E, E_smooth, sizes, cfg, splits: 
                 j = irr.FEATURES.index(k)
                 if f.get("status") != "ok" or not irr.FEATURE_SPECS[j].irregularity:
                     continue
-                se = f["se_log_ratio"]
-                z_d = -math.log(f["detectable_smoothed_ratio"] / cfg.smoothed_below) / se - z_b
                 judged[k] += 1
-                pred[k] += float(norm.cdf((math.log(cfg.smoothed_below) - math.log(max(true_ratio[j], 1e-9))) / se
-                                          - z_d))
+                pred[k] += detection_power(f["power_model"], max(float(true_ratio[j]), 1e-9), f["power_model"]["z"],
+                                           lower=cfg.smoothed_below, upper=cfg.exaggerated_above)
                 hits[k] += f["verdict"] == "smoothed"
         rows = {}
         for k, cnt in sorted(judged.items()):

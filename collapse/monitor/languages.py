@@ -13,6 +13,7 @@ import numpy as np
 from semisynth.collapse.monitor import irregularity as irr
 from semisynth.collapse.monitor.comparisons import not_enough
 from semisynth.collapse.monitor.config import ALPHA_SHARES, LANGUAGE_FIGURES, MonitorConfig
+from semisynth.collapse.monitor.irregularity.rate_ratio import count_scale_power
 from semisynth.records import Record
 
 
@@ -87,8 +88,9 @@ def _rate_compare(r: np.ndarray, s: np.ndarray, cfg: MonitorConfig, help_: str,
     L, se = float(rr.log_ratio[0]), float(rr.se[0])
     z = float(norm.ppf(0.5 + cfg.ci / 2))
     alpha = cfg.alpha * ALPHA_SHARES["languages"] / len(LANGUAGE_FIGURES)  # Bonferroni over the two figures
-    res = irr.ratio_verdicts([L], [se], lower=cfg.smoothed_below, upper=cfg.exaggerated_above, alpha=alpha,
-                             power=cfg.power, n_real=len(r), n_synthetic=len(s))["features"][0]
+    v = irr.ratio_verdicts([L], [se], lower=cfg.smoothed_below, upper=cfg.exaggerated_above, alpha=alpha,
+                           power=cfg.power, n_real=len(r), n_synthetic=len(s))
+    res = {**v["features"][0], **count_scale_power(rr, 0, float(len(r)), float(len(s)), v["settings"], cfg.power)}
     entry.update(status="ok", ratio=math.exp(L), raw_ratio=float(s.mean() / r.mean()),
                  ci=[math.exp(L - z * se), math.exp(L + z * se)], alpha=alpha, **res)
     return entry

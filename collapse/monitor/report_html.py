@@ -268,7 +268,8 @@ def write_report_html(path: str | os.PathLike, report: dict[str, Any], A: np.nda
         settle = f.get("n_to_settle") or {}
         settle_s = (f"{settle['n_real']:,}, {settle['n_synthetic']:,}" if settle.get("factor") else
                     e(settle.get("note", "")))
-        det = (f"{_fmt(f['detectable_smoothed_ratio'])}, {_fmt(f['detectable_exaggerated_ratio'])}"
+        det = (", ".join("none at this n" if f[k] is None else _fmt(f[k])
+                         for k in ("detectable_smoothed_ratio", "detectable_exaggerated_ratio"))
                if "detectable_smoothed_ratio" in f else "")
         parts.append(f"<tr><td title='{e(f.get('help', ''))}'>{e(name)}</td><td>{_fmt(f.get('real_rate'))}</td>"
                      f"<td>{_fmt(f.get('synthetic_rate'))}</td><td>{_fmt(f.get('ratio'))}</td><td>{_verdict_ci(f)}"

@@ -21,6 +21,7 @@ from semisynth.collapse.monitor.irregularity.kinds import KIND_FEATURES, KIND_HE
 from semisynth.collapse.monitor.irregularity.rate_ratio import (
     cluster_index,
     cluster_sums,
+    count_scale_power,
     design_effect_bound,
     linearised_variance,
     rate_ratio,
@@ -163,8 +164,9 @@ def corpus_profile(real_texts: Sequence[str], synthetic_texts: Sequence[str], *,
                        lower=smoothed_below, upper=exaggerated_above, alpha=alpha, power=power,
                        n_real=len(rc), n_synthetic=len(sc),
                        extra_difference_p=[kind_entries[k]["p_value"] for k in tested_kinds])
-    for name, res in zip(judged_names, v["features"], strict=True):
-        features[name].update(res)
+    for name, j, res in zip(judged_names, judged, v["features"], strict=True):
+        features[name].update(res, **count_scale_power(rr, j, float(rd.sum(0)[j]), float(sd.sum(0)[j]),
+                                                       v["settings"], power))
     for name, res in zip(tested_kinds, v["extra"], strict=True):
         kind_entries[name].update(p_holm=res["p_holm"], verdict="different" if res["rejected"] else "inconclusive")
 
@@ -191,8 +193,9 @@ def corpus_profile(real_texts: Sequence[str], synthetic_texts: Sequence[str], *,
         "kinds": kind_entries,
         "power": {"alpha": alpha, "power": power, "correction": "Bonferroni (Holm's first, strictest step)",
                   "n_real": len(rc), "n_synthetic": len(sc), "effective_n_synthetic": n_eff_syn,
-                  "meaning": ("a true ratio at or beyond these is flagged with at least this power at this n "
-                              "(the SE is the one computed here, which shrinks as 1/sqrt(n) at every n)"),
+                  "meaning": ("a true ratio at or beyond these is flagged with at least this power at this n: the "
+                              "test's own rule integrated over the synthetic event count (not a normal log ratio, "
+                              "which over-promises with few events); null where no ratio is"),
                   "features": power_rows},
     }
 
