@@ -8,6 +8,12 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One Ray auth mode for the whole session and every process it starts. Left unset, the first local ray.init()
+# turns token auth on in this process (os.environ and Ray's cached config) and writes ~/.ray/auth_token; a
+# later `ray start` cluster, or a module that set the mode for itself, then disagrees with this process, and
+# its workers die at start or ray.init fails with InvalidAuthToken (CI, 2026-12-05). Every Ray here is on
+# loopback and lives for one module.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 import pytest  # noqa: E402
 from ray_processes import ray_session_processes, stop_ray_session  # noqa: E402
@@ -63,11 +69,6 @@ def ray_cluster():
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--num-gpus", "0", "--node-ip-address", "127.0.0.1", "--disable-usage-stats",
               "--object-store-memory", str(200 << 20)]
-    # One auth mode for every process of the cluster, whatever the machine has in ~/.ray: `ray start --head`
-    # turns token auth on when it finds a token there, and a joining node (or driver) without the mode set
-    # then fails with InvalidAuthToken. The cluster is on loopback and lives for this module only.
-    saved_mode = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "disabled"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     try:
         subprocess.run([ray_bin, "start", "--head", "--port", str(port), "--include-dashboard=false",
@@ -81,8 +82,4 @@ def ray_cluster():
         left = [p.pid for d in (node_dir, head_dir) for p in ray_session_processes(d, port)]
         for d in (node_dir, head_dir):
             shutil.rmtree(d, ignore_errors=True)
-        if saved_mode is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = saved_mode
         assert not left, f"Ray processes outlived the cluster: {left}"

@@ -78,8 +78,6 @@ def cluster():
         pytest.skip(f"no private mount namespace here (unshare --mount): {probe.stderr.decode()[-200:]}")
     port = _free_port()
     c = Cluster(f"127.0.0.1:{port}", port, hidden)
-    saved_mode = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "disabled"  # one auth mode for every process (tests/conftest.py says why)
     head_dir = tempfile.mkdtemp(prefix="rh", dir="/tmp")
     c.dirs.append(head_dir)
     try:
@@ -97,10 +95,6 @@ def cluster():
         for d in c.dirs:
             shutil.rmtree(d, ignore_errors=True)
         shutil.rmtree(hidden, ignore_errors=True)
-        if saved_mode is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = saved_mode
         assert not left, f"Ray processes outlived the cluster: {left}"
 
 
