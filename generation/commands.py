@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", type=int, help="paraphrase variants per seed (replaces the generators list)")
     p.add_argument("--style", choices=["keep_irregularities", "clean"], help="paraphrase style (with --variants)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--push-to-hub", metavar="REPO", help="then upload the records and the dataset card to this "
+                   "hub dataset repo (OWNER/NAME; token from HF_TOKEN or `hf auth login`)")
     p.set_defaults(func=_generate)
 
     d = sub.add_parser("demo", help="the main job end to end on the bundled real sample with a packaged model")
@@ -68,8 +70,17 @@ def _generate(args: argparse.Namespace) -> int:
     from .run import generate
 
     config = args.config_flags.load(args, _shortcuts(args))
+    if args.push_to_hub:
+        from semisynth.dataset_card import check_repo_id
+
+        check_repo_id(args.push_to_hub)  # before the run, not after it
     manifest = generate(config, progress=False if args.quiet else None)
     _print_summary(manifest, config.out)
+    if args.push_to_hub:
+        from semisynth.dataset_card import push_to_hub
+
+        pushed = push_to_hub(config.out, args.push_to_hub)
+        print(f"pushed {len(pushed['files'])} files (records and README.md) to {pushed['repo_url']}")
     return 0
 
 

@@ -6,6 +6,8 @@ Run directory:
   done/shard-*.json       completion markers (a rerun skips these shards)
   seeds.jsonl             the real seeds as loaded (PII-masked): every record's parents resolve here
   manifest.json           config, versions, counts, tokens, wall time, the accounting invariant
+  README.md               the dataset card (semisynth/dataset_card.py): `datasets.load_dataset(run_dir)` loads records/
+  input/                  seeds handed to the Python API as rows (semisynth.generate(seeds=...)), read from there
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from semisynth.atomic import write_json, write_jsonl
 from semisynth.backends import BackendSpec, describe_engine, spec_device
 from semisynth.config import CommandConfig, ConfigRefusal, Sampling
+from semisynth.dataset_card import write_card
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.io import ColumnMapping
@@ -37,6 +40,8 @@ from .generators import GenerationStage, OutputBudget
 from .prompts import load_template
 from .tasks import GeneratorSpec, plan_tasks
 from .transfer import TRANSFER_GENERATORS, TransferModel
+
+SEEDS_INPUT = "input"  # the folder of a run where the Python API writes seeds given as rows
 
 
 class InputConfig(BaseModel):
@@ -198,7 +203,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
         if prev.get("run_id") != run_id:
             raise UserError(str(out), "holds a run made with a different config or seed",
                             "use a new --out directory, or rerun with the original config")
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(p.name != SEEDS_INPUT for p in out.iterdir()):  # the API's seeds may be there
         raise UserError(str(out), "exists and is not a semisynth run directory", "use a new --out directory")
     # fitted on all seeds (rates, typo kinds, the corpus profile for records without a parent)
     transfer = (TransferModel(seeds.records, config.transfer.generators,
@@ -275,5 +280,6 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
     write_json(out / "manifest.json", manifest)
     if prog.complete and not manifest["invariant"]["holds"]:
         raise RuntimeError(f"accounting invariant broken in {out}: {accounting}")
+    write_card(out)  # README.md: what is in the run now (rewritten on every resume)
     return manifest
 

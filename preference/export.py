@@ -204,4 +204,7 @@ def export(fmt: str, items: dict[str, Item], resolutions: dict[str, Resolution],
     manifest = {"format": fmt, "rows": len(data), "items_exported": len(selected), "excluded": dict(counts),
                 "items_total": len(items)}
     write_json(out_dir / f"manifest_{fmt}.json", manifest)
+    from semisynth.dataset_card import write_card
+
+    write_card(out_dir)  # README.md: every format exported here so far, one `datasets` config each
     return manifest

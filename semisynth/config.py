@@ -60,9 +60,25 @@ def check_language_codes(codes: Sequence[str]) -> None:
 
 
 class CommandConfig(BaseModel):
-    """Base for command configs: unknown keys are errors (a typo must not be silently ignored)."""
+    """Base for command configs: unknown keys are errors (a typo must not be silently ignored).
+
+    A config built in Python round-trips through YAML: `cfg.to_yaml(path)` writes what `load_config(type(cfg),
+    path)` (or `--config path` on the command line) reads back as an equal config."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    def to_yaml(self, path: str | os.PathLike | None = None) -> str:
+        """The config as YAML, the fields that were set (a default left as a default stays one: validators that
+        check only what the user wrote, e.g. sampling.max_tokens_floor under max_tokens, judge it the same way
+        again); written atomically to `path` when given."""
+        text = yaml.safe_dump(self.model_dump(mode="json", exclude_unset=True), sort_keys=False, allow_unicode=True,
+                              width=110)
+        if path is not None:
+            from semisynth.atomic import atomic_open
+
+            with atomic_open(path) as f:
+                f.write(text)
+        return text
 
 
 def _set_path(d: dict[str, Any], dotted: str, value: Any, source: str = "config") -> None:

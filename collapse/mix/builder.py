@@ -20,6 +20,7 @@ realised shares and checks that accounting. Output:
   <out>/rejects.jsonl   one Reject per record left out
   <out>/manifest.json   sources, target and realised shares, gates (the report path + sha256 and the
                         fingerprint each source was trusted on), counts by reason
+  <out>/README.md       the dataset card (semisynth/dataset_card.py): `datasets.load_dataset(out)` loads corpus/
 The build is `MIX_STEPS`, named steps over one `MixState` (load, select, mix, write ...), each runnable alone.
 """
 
@@ -47,9 +48,11 @@ from semisynth.collapse.mix.trust import (
     check_real,
     check_real_reference,
 )
+from semisynth.dataset_card import write_card
 from semisynth.errors import UserError
 from semisynth.hashing import seed_from
 from semisynth.io import read_records
+from semisynth.paths import check_output_dir
 from semisynth.records import Origin, Record, Reject
 
 
@@ -232,6 +235,7 @@ def write_mix(st: MixState) -> None:
         ds.save_to_disk(str(tmp / "corpus"))
         write_jsonl(tmp / "rejects.jsonl", (r.to_dict() for r in st.rejects))
         write_json(tmp / "manifest.json", st.manifest)
+        write_card(tmp, name=out.name)  # README.md: the dataset card, in place with the mix it describes
     if target != out:
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
@@ -247,7 +251,9 @@ MIX_STEPS: tuple[Step, ...] = (
 
 
 def build_mix(cfg: MixConfig, steps: Sequence[Step] = MIX_STEPS) -> dict[str, Any]:
-    """Select, write corpus + rejects + manifest atomically; returns the manifest."""
+    """Select, write corpus + rejects + manifest + card atomically; returns the manifest (`semisynth mix` and
+    `semisynth.mix()`)."""
+    check_output_dir(cfg.out, "out (--out)")  # before any source is read
     state = MixState(cfg)
     for step in steps:
         step(state)

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = sub.add_parser("mix", help="compose a fine-tuning corpus from real / semi-synthetic / synthetic runs",
                        description="Every MixConfig field is a flag; flags override the YAML config.")
     add_config_flags(m, MixConfig, config_required=True)
+    m.add_argument("--push-to-hub", metavar="REPO", help="then upload the corpus and the dataset card to this hub "
+                   "dataset repo (OWNER/NAME; token from HF_TOKEN or `hf auth login`)")
     m.set_defaults(func=_mix)
 
 
@@ -24,10 +26,16 @@ def _mix(args: argparse.Namespace) -> int:
     from .builder import build_mix
 
     cfg = args.config_flags.load(args)
-    from semisynth.paths import check_output_dir
+    if args.push_to_hub:
+        from semisynth.dataset_card import check_repo_id
 
-    check_output_dir(cfg.out, "out (--out)")  # before any source is read
-    manifest = build_mix(cfg)
+        check_repo_id(args.push_to_hub)  # before the mix is built
+    manifest = build_mix(cfg)  # checks --out before any source is read
     print(json.dumps({k: manifest[k] for k in ("size", "realised_real_share", "realised_shares_by_origin",
                                                "rejects_by_reason")}, indent=2))
+    if args.push_to_hub:
+        from semisynth.dataset_card import push_to_hub
+
+        pushed = push_to_hub(cfg.out, args.push_to_hub)
+        print(f"pushed {len(pushed['files'])} files (corpus and README.md) to {pushed['repo_url']}")
     return 0

@@ -4,8 +4,10 @@ no gate could be evaluated)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_GATE_FAILED = 3
 
@@ -41,32 +43,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def monitor_paths(real: str | os.PathLike, synthetic: str | os.PathLike, cfg: Any, out: str | os.PathLike,
+                  real_embeddings: str | os.PathLike | None = None,
+                  synthetic_embeddings: str | os.PathLike | None = None) -> dict[str, Any]:
+    """`semisynth monitor` and `semisynth.monitor()`: read both corpora, check the embeddings given, run the monitor
+    into `out`, and rewrite the card of a generate run judged (its README.md quotes the verdicts); the report."""
     from semisynth.collapse.monitor.embeddings import load_embeddings
     from semisynth.collapse.monitor.pipeline import run_monitor
-    from semisynth.io import ColumnMapping, read_records
-
-    cfg = args.config_flags.load(args)
     from semisynth.errors import UserError
+    from semisynth.io import ColumnMapping, read_records
     from semisynth.paths import check_output_dir
 
-
-    check_output_dir(args.out, "--out")  # before reading or embedding anything
+    check_output_dir(out, "--out")  # before reading or embedding anything
     if cfg.cache_dir:
         check_output_dir(cfg.cache_dir, "cache_dir (--cache-dir)")
     mapping = ColumnMapping(text=cfg.text_field)
-    real = read_records(args.real, mapping, default_origin="real")
-    synthetic = read_records(args.synthetic, mapping, default_origin="synthetic")
-    r_emb = load_embeddings(args.real_embeddings, len(real)) if args.real_embeddings else None
-    s_emb = load_embeddings(args.synthetic_embeddings, len(synthetic)) if args.synthetic_embeddings else None
-    if bool(args.real_embeddings) != bool(args.synthetic_embeddings):
-        given, missing = (("--real-embeddings", "--synthetic-embeddings") if args.real_embeddings else
+    real_records = read_records(real, mapping, default_origin="real")
+    synthetic_records = read_records(synthetic, mapping, default_origin="synthetic")
+    r_emb = load_embeddings(real_embeddings, len(real_records)) if real_embeddings else None
+    s_emb = load_embeddings(synthetic_embeddings, len(synthetic_records)) if synthetic_embeddings else None
+    if bool(real_embeddings) != bool(synthetic_embeddings):
+        given, missing = (("--real-embeddings", "--synthetic-embeddings") if real_embeddings else
                           ("--synthetic-embeddings", "--real-embeddings"))
         raise UserError(given, f"given without {missing}: both corpora must be embedded by the same model",
                         f"give {missing} too (same model, one row per record), or neither to embed both here")
     inputs = {side: {"path": str(Path(path).resolve()), "text_field": cfg.text_field, "default_origin": side}
-              for side, path in (("real", args.real), ("synthetic", args.synthetic))}
-    report = run_monitor(real, synthetic, cfg, Path(args.out), r_emb, s_emb, inputs=inputs)
+              for side, path in (("real", real), ("synthetic", synthetic))}
+    report = run_monitor(real_records, synthetic_records, cfg, Path(out), r_emb, s_emb, inputs=inputs)
+    from semisynth.dataset_card import folder_kind, write_card
+
+    syn = Path(synthetic)
+    if syn.is_dir() and (syn / "run.json").exists():
+        try:
+            if folder_kind(syn) == "run":
+                write_card(syn)  # the run's card now quotes this report (when it is <run>/monitor)
+        except (UserError, OSError):  # a run without a manifest (killed before its first one) keeps no card
+            pass
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = args.config_flags.load(args)
+    report = monitor_paths(args.real, args.synthetic, cfg, args.out, args.real_embeddings, args.synthetic_embeddings)
     v = report["verdict"]
 
     def r3(x: float | None) -> float | None:

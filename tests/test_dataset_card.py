@@ -1,0 +1,154 @@
+"""Dataset cards (semisynth/dataset_card.py), no engine: a mix of real rows and a preference export each get a
+README.md that `huggingface_hub.DatasetCard` parses and `datasets.load_dataset(folder)` follows to the data and only
+the data; `--push-to-hub` uploads exactly the card and the data files (recorded at the HfApi seam, no network), and
+a hub that refuses is one line. The run's card is pinned end to end in tests/test_api.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import pytest
+from huggingface_hub import DatasetCard, DatasetCardData, HfApi
+from huggingface_hub.errors import HfHubHTTPError
+
+from semisynth import dataset_card
+from semisynth.cli import main
+from semisynth.preference.consensus import Policy, resolve
+from semisynth.preference.curation import Annotation, preference_item
+from semisynth.preference.export import export
+from semisynth.records import Lineage, Record
+
+LICENSES = ["MIT", "MIT", "BSD-3-Clause"]
+
+
+def _real_rows(path: Path, n: int = 6) -> Path:
+    rows = [Record.create("real", text=f"@united where is my bag number {i}??", language="en",
+                          meta={"license": LICENSES[i % 3], "source": "tweets"}).to_dict() for i in range(n)]
+    rows[0]["language"] = "de"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _error(capsys) -> str:
+    """The one error line (stderr also holds the datasets library's progress bar while the corpus is saved)."""
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("semisynth: error:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+class RecordingHfApi(HfApi):
+    """The real HfApi up to its calls that reach the network (create the repo, upload the folder), which record
+    what they were given instead (the files upload_folder would send, chosen by the hub's own pattern filter), or
+    fail as the hub would."""
+
+    def __init__(self, fail: Exception | None = None):
+        super().__init__(token="hf_test")
+        self.fail, self.repos, self.uploads = fail, [], []
+
+    def create_repo(self, repo_id, **kw):
+        self.repos.append((repo_id, kw))
+        return f"https://huggingface.co/datasets/{repo_id}"
+
+    def upload_folder(self, *, folder_path, repo_id, repo_type=None, allow_patterns=None, **kw):
+        if self.fail is not None:
+            raise self.fail
+        from huggingface_hub.utils import filter_repo_objects
+
+        root = Path(folder_path)
+        every = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        sent = list(filter_repo_objects(every, allow_patterns=allow_patterns))
+        self.uploads.append({"repo_id": repo_id, "repo_type": repo_type,
+                             "files": {f: (root / f).read_bytes() for f in sent}})
+        return type("CommitInfo", (), {"oid": "0" * 40})()
+
+
+def test_mix_card_loads_validates_and_is_pushed_with_its_data(tmp_path, monkeypatch, capsys):
+    real = _real_rows(tmp_path / "real.jsonl")
+    (tmp_path / "mix.yaml").write_text(f"sources:\n  - {{path: {real}, kind: real, name: tweets}}\n")
+    api = RecordingHfApi()
+    monkeypatch.setattr(dataset_card, "hub_api", lambda token=None: api)
+    out = tmp_path / "mix"
+    assert main(["mix", "--config", str(tmp_path / "mix.yaml"), "--out", str(out), "--push-to-hub", "me/mix"]) == 0
+    assert "pushed 2 files" in capsys.readouterr().out
+
+    card = DatasetCard.load(out / "README.md")
+    meta = card.data.to_dict()
+    assert DatasetCardData(**meta).to_dict() == meta  # the metadata is DatasetCardData's own
+    assert {"synthetic", "training-mix"} <= set(meta["tags"]) and meta["size_categories"] == ["n<1K"]
+    assert meta["language_creators"] == ["found", "machine-generated"] and meta["source_datasets"] == ["tweets"]
+    assert meta["language"] == ["de", "en"] and meta["license"] == ["bsd-3-clause", "mit"]
+    assert "## Privacy" in card.text and "real user text" in card.text and "6 records" in card.text
+    ds = datasets.load_dataset(str(out), split="train")  # the corpus and only it (no rejects, no manifest)
+    assert len(ds) == 6 and sorted(ds["id"]) == sorted(json.loads(x)["id"] for x in real.read_text().splitlines())
+
+    # what went up: one dataset repo, one upload holding the card as written and the corpus' arrow file
+    assert api.repos == [("me/mix", {"repo_type": "dataset", "private": None, "exist_ok": True})]
+    (upload,) = api.uploads
+    arrow = [str(p.relative_to(out)) for p in (out / "corpus").glob("*.arrow")]
+    assert upload["repo_type"] == "dataset" and sorted(upload["files"]) == sorted(["README.md", *arrow])
+    assert upload["files"]["README.md"] == (out / "README.md").read_bytes()
+
+
+def test_a_refused_or_offline_upload_is_one_line_and_the_mix_stays(tmp_path, monkeypatch, capsys):
+    real = _real_rows(tmp_path / "real.jsonl")
+    (tmp_path / "mix.yaml").write_text(f"sources:\n  - {{path: {real}, kind: real}}\n")
+    # no double at all: the suite is offline (HF_HUB_OFFLINE=1), so the real HfApi refuses before any request
+    assert main(["mix", "--config", str(tmp_path / "mix.yaml"), "--out", str(tmp_path / "a"),
+                 "--push-to-hub", "me/mix"]) == 2
+    err = _error(capsys)
+    assert "HF_HUB_OFFLINE is set" in err and (tmp_path / "a" / "README.md").is_file()
+
+    import httpx
+
+    refused = HfHubHTTPError("403 Forbidden: you may not write to me/mix",
+                             response=httpx.Response(403, request=httpx.Request("POST", "https://huggingface.co")))
+    monkeypatch.setattr(dataset_card, "hub_api", lambda token=None: RecordingHfApi(fail=refused))
+    assert main(["mix", "--config", str(tmp_path / "mix.yaml"), "--out", str(tmp_path / "b"),
+                 "--push-to-hub", "me/mix"]) == 2
+    err = _error(capsys)
+    assert "403 Forbidden" in err and "HF_TOKEN" in err
+    assert (tmp_path / "b" / "corpus").is_dir()
+
+    # a repo id that cannot be one is refused before the mix is built
+    assert main(["mix", "--config", str(tmp_path / "mix.yaml"), "--out", str(tmp_path / "c"),
+                 "--push-to-hub", "me/my/mix"]) == 2
+    assert "is not a hub repo id" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_export_card_has_one_config_per_format_and_loads_each(tmp_path):
+    items = {}
+    for i in range(4):
+        prompt = Record.create("synthetic", text=f"question {i}: how do I change my flight?", language="en",
+                               lineage=Lineage(generator="seeded_synthetic", model="tiny", seed=i))
+        it = preference_item(prompt, [{"text": f"good answer {i}", "model": "m-a"},
+                                      {"text": f"weak answer {i}", "model": "m-b"}])
+        items[it.id] = it
+    best = {"verdict": "ranked", "ranking": [{"value": "response_1", "rank": 1}, {"value": "response_2", "rank": 2}],
+            "confidence": 4}
+    anns = [Annotation(iid, u, best) for iid in list(items)[:3] for u in "abc"]
+    res = resolve(items, anns, Policy())
+    export("dpo", items, res, Policy(), tmp_path)
+    export("kto", items, res, Policy(), tmp_path)
+
+    card = DatasetCard.load(tmp_path / "README.md")
+    configs = {c["config_name"]: c for c in card.data.configs}
+    assert set(configs) == {"dpo", "kto"} and configs["dpo"].get("default") is True
+    assert {"synthetic", "human-feedback", "preference"} <= set(card.data.tags)
+    assert "3 rows from 3 of 4 items" in card.text and "unresolved 1" in card.text
+    dpo = datasets.load_dataset(str(tmp_path), split="train")  # the default config
+    kto = datasets.load_dataset(str(tmp_path), "kto", split="train")
+    assert len(dpo) == 3 and set(dpo.column_names) >= {"prompt", "chosen", "rejected"}
+    assert len(kto) == 6 and set(kto["label"]) == {True, False}
+
+
+def test_size_categories_are_the_hubs():
+    assert [dataset_card.size_category(n) for n in (0, 999, 1000, 99_999, 100_000, 5_000_000)] == \
+        ["n<1K", "n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M"]
+
+
+@pytest.mark.parametrize("bad", ["", "a/b/c", " me/x", "me/x.git", "me/..", "-x"])
+def test_a_bad_repo_id_is_refused(bad):
+    with pytest.raises(dataset_card.UserError, match="is not a hub repo id"):
+        dataset_card.check_repo_id(bad)
