@@ -6,6 +6,7 @@ Run directory:
   done/shard-*.json       completion markers (a rerun skips these shards)
   seeds.jsonl             the real seeds as loaded (PII-masked): every record's parents resolve here
   manifest.json           config, versions, counts, tokens, wall time, the accounting invariant
+  logs/engine.log         the engine's and libraries' chatter (vLLM warnings, torch's C++ notes), appended per run
   README.md               the dataset card (semisynth/dataset_card.py): `datasets.load_dataset(run_dir)` loads records/
   input/                  seeds handed to the Python API as rows (semisynth.generate(seeds=...)), read from there
 """
@@ -27,6 +28,8 @@ from semisynth.atomic import write_json, write_jsonl
 from semisynth.backends import BackendSpec, describe_engine, spec_device
 from semisynth.config import CommandConfig, ConfigRefusal, Sampling
 from semisynth.dataset_card import write_card
+from semisynth.engine_log import LOG_NAME as ENGINE_LOG
+from semisynth.engine_log import EngineLog
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.io import ColumnMapping
@@ -219,20 +222,23 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
                                                        "avoid_ngrams": config.sampling.avoid_seed_ngrams,
                                                        "avoid_examples": config.sampling.avoid_example_answer})
     runner = make_runner(config.runner, out, config.shard_size, config.token_budget, progress)
-    runner.start(spec)
-    fresh = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "run.json", {"run_id": run_id, "config": config.model_dump(mode="json")})
-        write_jsonl(out / "seeds.jsonl", (r.to_dict() for r in seeds.records))  # parents, PII-masked
-        write_jsonl(out / "rejects" / "seeds.jsonl", (r.to_dict() for r in seeds.rejects))
-        prog = runner.run(tasks, item_key=lambda t: t.id)
-    except BaseException:
-        if fresh and not any((out / "done").glob("*.json")):
-            shutil.rmtree(out, ignore_errors=True)  # nothing useful was made: leave nothing partial
-        raise
-    finally:
-        runner.close()
+    # engine and library chatter -> RUN/logs/engine.log (-v: the terminal too); the bar and warnings stay
+    with EngineLog(quiet=progress is False) as engine_log:
+        runner.start(spec)
+        fresh = not out.exists()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            engine_log.settle(out / ENGINE_LOG)
+            write_json(out / "run.json", {"run_id": run_id, "config": config.model_dump(mode="json")})
+            write_jsonl(out / "seeds.jsonl", (r.to_dict() for r in seeds.records))  # parents, PII-masked
+            write_jsonl(out / "rejects" / "seeds.jsonl", (r.to_dict() for r in seeds.rejects))
+            prog = runner.run(tasks, item_key=lambda t: t.id)
+        except BaseException:
+            if fresh and not any((out / "done").glob("*.json")):
+                shutil.rmtree(out, ignore_errors=True)  # nothing useful was made: leave nothing partial
+            raise
+        finally:
+            runner.close()
     tally = tally_run(out)
     accounting = tally.accounting([t.id for t in tasks])
     inputs_accounted = seeds.inputs == len(seeds.records) + len(seeds.rejects)

