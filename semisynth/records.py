@@ -1,6 +1,6 @@
 """The record contract: one frozen type in code, plain dicts on disk (one JSON object per line).
 
-Schema (documented in README):
+Schema (documented in docs/record-contract.md):
   id        deterministic hash of origin, content and parents: reruns give the same ids
   text      plain text (a message, a post), and/or
   messages  chat turns [{"role", "content"}]
