@@ -323,6 +323,13 @@ def mix_card(mix: Path, name: str | None = None) -> str:
                         (f"forced past: {(s.get('gates') or {}).get('forced')}" if (s.get("gates") or {}).get("forced")
                          else "passed"))
             for s in manifest["sources"]}
+    for s in manifest["sources"]:  # the human review each source was let in on (collapse/mix/review_gate.py)
+        review = (s.get("gates") or {}).get("review") or {}
+        acc = review.get("acceptance_overall") or {}
+        if review.get("checked") and acc.get("rate") is not None:
+            rows[s["name"]] += (f"; human review: accepted as generated {_r3(acc['rate'])} [{_r3(acc.get('ci_low'))}, "
+                                f"{_r3(acc.get('ci_high'))}] of {acc.get('n')}, rejected left out "
+                                f"{review.get('rejected_left_out', 0)}, edited entered {review.get('edited_entered', 0)}")
     data = _card_data(n=manifest["size"], languages=langs, licenses=licenses,
                       source_datasets=[s["name"] for s in manifest["sources"]], tags=["training-mix"],
                       pretty_name=f"semisynth mix {name or mix.name}", annotations=["machine-generated"],

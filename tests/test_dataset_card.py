@@ -228,3 +228,18 @@ def test_run_push_sends_the_card_and_the_record_shards_only(tmp_path, monkeypatc
     assert sorted(upload["files"]) == ["README.md", "records/shard-00000.jsonl", "records/shard-00001.jsonl"]
     assert pushed["files"] == sorted(upload["files"]) and upload["repo_id"] == "me/run"
     assert DatasetCard.load(run / "README.md").data.configs[0]["data_files"][0]["path"] == "records/shard-*.jsonl"
+
+
+def test_mix_card_quotes_the_review_a_source_was_let_in_on(tmp_path, capsys):
+    """The mix manifest's review gate (collapse/mix/review_gate.py keys) is quoted per source."""
+    real = _real_rows(tmp_path / "real.jsonl")
+    (tmp_path / "mix.yaml").write_text(f"sources:\n  - {{path: {real}, kind: real, name: tweets}}\n")
+    assert main(["mix", "--config", str(tmp_path / "mix.yaml"), "--out", str(tmp_path / "mix")]) == 0
+    assert "human review" not in dataset_card.card_text(tmp_path / "mix")
+    manifest = json.loads((tmp_path / "mix" / "manifest.json").read_text())
+    manifest["sources"][0]["gates"] = {"review": {
+        "checked": True, "acceptance_overall": {"rate": 0.8, "ci_low": 0.376, "ci_high": 0.964, "n": 5},
+        "rejected_left_out": 1, "edited_entered": 2}}
+    (tmp_path / "mix" / "manifest.json").write_text(json.dumps(manifest))
+    assert "human review: accepted as generated 0.800 [0.376, 0.964] of 5, rejected left out 1, edited entered 2" \
+        in dataset_card.card_text(tmp_path / "mix")
