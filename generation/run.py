@@ -223,7 +223,7 @@ def generate(config: GenerateConfig, progress: bool | None = None) -> dict[str, 
                                                        "avoid_examples": config.sampling.avoid_example_answer})
     runner = make_runner(config.runner, out, config.shard_size, config.token_budget, progress)
     # engine and library chatter -> RUN/logs/engine.log (-v: the terminal too); the bar and warnings stay
-    with EngineLog(quiet=progress is False) as engine_log:
+    with EngineLog(quiet=progress is False, near=out) as engine_log:
         runner.start(spec)
         fresh = not out.exists()
         try:

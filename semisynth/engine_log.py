@@ -5,8 +5,8 @@ their own, and torch's C++ and OpenMP write straight to file descriptor 2, below
 terminal should hold the progress bar, the summary and semisynth's own warnings. So while an engine lives,
 `EngineLog` points fds 1 and 2 (and sys.stdout/sys.stderr, and the library loggers' handlers) at a log file,
 or with `show` (`-v`) at the log file and the terminal both; progress bars and semisynth's warnings write to
-`terminal()`, a copy of the stderr from before. The log starts in a temporary file (the run directory is
-created only once the engine is up, so a model that fails to load leaves nothing on disk) and moves to
+`terminal()`, a copy of the stderr from before. The log starts in a temporary file beside the run directory
+(which is created only once the engine is up, so a model that fails to load leaves nothing on disk) and moves to
 RUN/logs/engine.log at `settle()`; a rerun appends to it.
 """
 
@@ -54,8 +54,10 @@ class EngineLog:
     where it stays. `quiet` (--quiet): only errors reach the terminal (the summary is printed after);
     `show` (-v): everything also reaches the terminal; None: when the root logger is at DEBUG."""
 
-    def __init__(self, *, quiet: bool = False, show: bool | None = None) -> None:
+    def __init__(self, *, quiet: bool = False, show: bool | None = None,
+                 near: str | os.PathLike | None = None) -> None:
         self.quiet = quiet
+        self.near = near  # the run folder to be: the temporary log starts beside it, so settle() is a rename
         self.show = logging.getLogger().isEnabledFor(logging.DEBUG) if show is None else show
         self.path: Path | None = None  # where the log is now (a temporary file until settled)
         self._active = False
@@ -71,7 +73,7 @@ class EngineLog:
                 stream.flush()
             except (AttributeError, OSError, ValueError):
                 pass
-        fd, tmp = tempfile.mkstemp(prefix="semisynth-engine-", suffix=".log")
+        fd, tmp = _temporary_log(self.near)
         os.set_inheritable(fd, False)
         self._file_fd, self.path, self._temporary = fd, Path(tmp), True
         self._saved = {1: os.dup(1), 2: os.dup(2)}
@@ -150,6 +152,15 @@ class EngineLog:
         if not self._active or not self._temporary:
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # a rename keeps every descriptor on the file (an engine's child process has one)
+            try:
+                os.rename(self.path, path)
+            except OSError:  # another file system: copied below
+                pass
+            else:
+                self.path, self._temporary = path, False
+                self._point_library_handlers()
+                return path
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.set_inheritable(fd, False)
         for stream in (sys.stdout, sys.stderr):
@@ -204,6 +215,20 @@ class EngineLog:
                 self.path.unlink(missing_ok=True)
         elif crashed and self.path is not None and self.path.exists():
             print(f"semisynth: the engine's log is {self.path}; its last lines:\n" + _tail(self.path), file=sys.stderr)
+
+
+def _temporary_log(near: str | os.PathLike | None) -> tuple[int, str]:
+    """A new log file in the nearest existing folder above `near` (the same file system as the run folder, so
+    settle() renames it), else in the system's temporary folder."""
+    if near is not None:
+        folder = Path(os.path.abspath(near)).parent
+        while not folder.is_dir() and folder != folder.parent:
+            folder = folder.parent
+        try:
+            return tempfile.mkstemp(prefix=".semisynth-engine-", suffix=".log", dir=folder)
+        except OSError:
+            pass
+    return tempfile.mkstemp(prefix="semisynth-engine-", suffix=".log")
 
 
 def _said_in_one_line(error: BaseException) -> bool:

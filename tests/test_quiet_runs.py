@@ -50,7 +50,8 @@ def test_engine_chatter_goes_to_the_run_log_not_the_terminal(tmp_path, tiny_mode
     assert res.stdout.startswith("complete: 4 input rows -> 4 seeds -> 4 tasks")
     log = (out / "logs" / "engine.log").read_text()
     assert log.count(ENGINE_LINE) >= 11, log[-2000:]
-    assert list((tmp_path / "tmp").iterdir()) == []  # the temporary log moved into the run
+    assert list((tmp_path / "tmp").iterdir()) == []  # the temporary log, beside the run, moved into it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gen.yaml", "run", "tmp"]
 
 
 SCRIPT = textwrap.dedent("""
