@@ -254,32 +254,36 @@ def run_card(run: Path, name: str | None = None) -> str:
                         "run `semisynth generate` into it (rerun to resume)")
     cfg = manifest.get("config") or {}
     shards = sorted((run / "records").glob("shard-*.jsonl"))
-    records = list(_jsonl(shards))
-    seeds = list(_jsonl([run / "seeds.jsonl"])) if (run / "seeds.jsonl").exists() else []
+    ids: list[str] = []
+    languages: Counter = Counter()
+    for r in _jsonl(shards):  # streamed: a card of a 10M-record run holds its ids, not its records
+        ids.append(r["id"])
+        languages[r.get("language") or "und"] += 1
+    seeds = _jsonl([run / "seeds.jsonl"]) if (run / "seeds.jsonl").exists() else iter(())
     c = manifest.get("counts") or {}
     input_path = str((cfg.get("input") or {}).get("path", ""))
     sources, licenses = _seed_sources(seeds, Path(input_path).name or "seeds")
-    languages = Counter(r.get("language") or "und" for r in records)
-    monitor = monitor_summary(run / "monitor" / "report.json", [r["id"] for r in records])
+    monitor = monitor_summary(run / "monitor" / "report.json", ids)
     review = review_summary(run / "monitor" / "review.json", monitor)
     generators = [f"{g.get('kind')} x{g.get('variants', 1)}" + (f" ({g['style']})" if g.get("style") else "") +
                   (f" (taxonomy {g['taxonomy']})" if g.get("taxonomy") else "") for g in cfg.get("generators") or []]
     digest = content_hash({k: v for k, v in cfg.items() if k not in ("out", "runner")}, 64)
-    data = _card_data(n=len(records), languages=languages, licenses=licenses, source_datasets=sorted(sources),
+    data = _card_data(n=len(ids), languages=languages, licenses=licenses, source_datasets=sorted(sources),
                       tags=["semi-synthetic", "paraphrase"], pretty_name=f"semisynth run {manifest.get('run_id')}",
-                      annotations=["machine-generated"], folder=run, rows={"default": len(records)},
+                      annotations=["machine-generated"], folder=run, rows={"default": len(ids)},
                       features={"default": jsonl_features(shards)},
                       configs=[{"config_name": "default", "data_files": [{"split": "train",
                                                                           "path": "records/shard-*.jsonl"}]}])
     by_origin = c.get("outputs_by_origin") or {}
     body = [
-        f"Semi-synthetic records made by [semisynth](https://github.com/) `generate` from real seeds: "
-        f"**{len(records)} records** ({', '.join(f'{k}: {v}' for k, v in sorted(by_origin.items())) or 'none'}), "
+        "Semi-synthetic records made by semisynth `generate` from real seeds: "
+        f"**{len(ids)} records** ({', '.join(f'{k}: {v}' for k, v in sorted(by_origin.items())) or 'none'}), "
         f"status: {manifest.get('status')}. Load them with `datasets.load_dataset(\"<this folder>\")` or "
         "`semisynth.load_run(...)`; each row is a semisynth Record (id, origin, text or messages, parents: the "
         "seed ids in seeds.jsonl, language, lineage: generator, template, model, sampling, seed, meta).\n",
         "## What made it\n",
-        f"- model: `{manifest.get('model')}`" + (f" (engine: {manifest['engine']})" if manifest.get("engine") else ""),
+        f"- model: `{manifest.get('model')}`" + (f" (engine: `{json.dumps(manifest['engine'], sort_keys=True)}`)"
+                                                 if manifest.get("engine") else ""),
         f"- generators: {', '.join(generators) or 'n/a'}",
         f"- templates: {', '.join(f'{k} ({v})' for k, v in (manifest.get('templates') or {}).items()) or 'n/a'}",
         f"- config digest: `{digest}` (sha256 of the config without where it was written); run id "
