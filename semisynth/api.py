@@ -264,8 +264,12 @@ class Report:
             return f"<pre>{html.escape(str(self))}</pre>"
         style = re.search(r"<style>(.*?)</style>", page, re.S)
         body = re.search(r"<body>(.*)</body>", page, re.S)
+        def scoped(selector: str) -> str:  # the page's `body` rule styles the div that holds it
+            selector = selector.strip()
+            return ".semisynth-monitor" if selector == "body" else f".semisynth-monitor {selector}"
+
         css = re.sub(r"(^|})\s*([^{}]+){", lambda m: m.group(1) + ", ".join(
-            f".semisynth-monitor {s.strip()}" for s in m.group(2).split(",")) + "{", style.group(1)) if style else ""
+            scoped(s) for s in m.group(2).split(",")) + "{", style.group(1)) if style else ""
         return f"<div class='semisynth-monitor'><style>{css}</style>{body.group(1) if body else page}</div>"
 
     def __repr__(self) -> str:

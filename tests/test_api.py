@@ -70,6 +70,7 @@ def test_generate_from_a_dataset_resumes_and_the_card_says_what_is_there(tmp_pat
     assert report.verdicts == saved["verdict"] and report.gates["status"] == "passed" and report.passed
     html = report._repr_html_()
     assert "Irregularity and collapse monitor" in html and "Smoothing index" in html and "<body" not in html
+    assert html.startswith("<div class='semisynth-monitor'><style>.semisynth-monitor{")  # its style kept to the div
     quoted = run.card.text
     assert f"From `{out / 'monitor' / 'report.json'}` (12 real vs {n1} synthetic" in quoted and "gates: passed" in quoted
 
