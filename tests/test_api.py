@@ -158,3 +158,28 @@ def test_import_semisynth_loads_no_stage_and_no_heavy_library():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "[]"  # every exported name resolves
+
+
+@pytest.mark.parametrize(("function", "argv", "kwargs"), [
+    ("preference_export", ["export", "--dataset", "d", "--format", "dpo", "--out", "{tmp}/x"],
+     {"dataset": "d", "format": "dpo", "out": "{tmp}/x"}),
+    ("preference_report", ["report", "--dataset", "d", "--out", "{tmp}/x"], {"dataset": "d", "out": "{tmp}/x"}),
+    ("preference_escalate", ["escalate", "--dataset", "d", "--experts", "e1"], {"dataset": "d", "experts": ["e1"]}),
+    ("preference_push", ["push", "--kind", "review", "--input", "{tmp}/items.jsonl", "--dataset", "d", "--raters",
+                         "ra,rb,rc"], {"kind": "review", "input": "{tmp}/items.jsonl", "dataset": "d",
+                                       "raters": ["ra", "rb", "rc"]}),
+])
+def test_preference_steps_from_python_are_the_commands(function, argv, kwargs, tmp_path, monkeypatch, capsys):
+    """Same config, same function: an Argilla URL without its key is refused with the very line the CLI prints
+    (no server is reached)."""
+    from semisynth.cli import main
+
+    monkeypatch.delenv("ARGILLA_API_KEY", raising=False)
+    (tmp_path / "items.jsonl").write_text(json.dumps({"id": "a", "text": "hello"}) + "\n")
+    url = ["--url", "http://127.0.0.1:9"]
+    assert main(["preference", *(a.format(tmp=tmp_path) for a in argv), *url]) == 2
+    cli_line = capsys.readouterr().err.strip()
+    with pytest.raises(UserError) as e:
+        getattr(semisynth, function)(**{k: v.format(tmp=tmp_path) if isinstance(v, str) else v
+                                        for k, v in kwargs.items()}, argilla={"url": "http://127.0.0.1:9"})
+    assert cli_line == f"semisynth: error: {' '.join(str(e.value).split())}" and "ARGILLA_API_KEY" in cli_line
