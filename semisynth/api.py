@@ -200,6 +200,10 @@ def generate(config: ConfigLike = None, *, seeds: Any = None, progress: bool | N
     from semisynth.generation.run import SEEDS_INPUT, GenerateConfig
     from semisynth.generation.run import generate as run_generate
 
+    if push_to_hub:
+        from semisynth.dataset_card import check_repo_id
+
+        check_repo_id(push_to_hub)  # before the run, not after it
     placeholder = {"input.path": "<seeds>"} if seeds is not None else {}  # replaced by the seeds' file below
     cfg = build_config(GenerateConfig, config, **placeholder, **overrides)
     out = Path(cfg.out)
@@ -355,6 +359,10 @@ def mix(config: ConfigLike = None, *, push_to_hub: str | None = None, **override
     from semisynth.collapse.mix.builder import build_mix
     from semisynth.collapse.mix.config import MixConfig
 
+    if push_to_hub:
+        from semisynth.dataset_card import check_repo_id
+
+        check_repo_id(push_to_hub)  # before the mix is built
     cfg = build_config(MixConfig, config, **overrides)
     build_mix(cfg)
     m = Mix(Path(cfg.out))

@@ -243,3 +243,29 @@ def test_mix_card_quotes_the_review_a_source_was_let_in_on(tmp_path, capsys):
     (tmp_path / "mix" / "manifest.json").write_text(json.dumps(manifest))
     assert "human review: accepted as generated 0.800 [0.376, 0.964] of 5, rejected left out 1, edited entered 2" \
         in dataset_card.card_text(tmp_path / "mix")
+
+
+def test_monitor_from_python_takes_rows_and_writes_them_where_its_report_names_them(tmp_path):
+    """Corpora given as rows (a list of dicts, a datasets.Dataset) are written to <out>/inputs/ and the report's
+    fingerprint names those files, so the mix can read the same records again."""
+    import numpy as np
+
+    import semisynth
+
+    real = [{"text": f"@united where is my bag {i}?? flight {i} was late"} for i in range(12)]
+    syn = datasets.Dataset.from_list([{"text": f"Where is my bag {i}? Flight {i} was late."} for i in range(10)])
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "r.npy", rng.standard_normal((12, 8)).astype(np.float32))
+    np.save(tmp_path / "s.npy", rng.standard_normal((10, 8)).astype(np.float32))
+    with pytest.raises(dataset_card.UserError, match="push-to-hub 'a/b/c': is not a hub repo id"):  # before any work
+        semisynth.mix(sources=[{"path": "x.jsonl", "kind": "real"}], out=tmp_path / "m", push_to_hub="a/b/c")
+    assert not (tmp_path / "m").exists()
+    report = semisynth.monitor(real, syn, out=tmp_path / "mon", real_embeddings=tmp_path / "r.npy",
+                               synthetic_embeddings=tmp_path / "s.npy", n_boot=50, n_perm=100, c2st=False,
+                               cache_dir=None, html=False, gates=[{"figure": "distinct_1", "min": 0.0}])
+    read_as = report.report["fingerprint"]
+    assert read_as["real"]["read_as"]["path"] == str((tmp_path / "mon" / "inputs" / "real.jsonl").resolve())
+    assert read_as["synthetic"]["n"] == 10 and report.passed and report.report["n_real"] == 12
+    assert [json.loads(x)["text"] for x in (tmp_path / "mon" / "inputs" / "synthetic.jsonl").read_text().splitlines()] \
+        == syn["text"]
+    assert report._repr_html_().startswith("<pre>")  # html: false wrote no page: the repr, not an error
