@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from semisynth.backends import Backend, Completion, GenerationRequest, SamplingParams
+from semisynth.engine_log import EngineLog
 from semisynth.errors import UserError
 from semisynth.generation.checks import CheckConfig, check_output
 from semisynth.hashing import content_hash, seed_from
@@ -230,20 +231,23 @@ def run_candidates(cfg: CandidatesConfig, progress: bool | None = False) -> dict
         groups.setdefault(a.backend.model_dump_json(), (a.backend, []))[1].append(opt)
     answers: dict[str, tuple[Completion, str]] = {}
     out = Path(cfg.out)
-    for backend, arms in groups.values():
-        # arm by arm, as one generate call per arm was: batches hold one arm's sampling
-        tasks = [AnswerTask(p, arm) for arm in arms for p in unique]
-        batches = [tasks[i:i + cfg.shard_size] for i in range(0, len(tasks), cfg.shard_size)]
-        # results() writes nothing (the run dir is unused): items and ledger are written once, below
-        runner = make_runner(cfg.runner, out.parent, cfg.shard_size, None, progress, desc="candidates")
-        try:
-            runner.start(StageSpec(AnswerStage, backend, {"seed": cfg.seed}))
-            for result in runner.results(batches):
-                answers.update(_answers_from(result))
-        finally:
-            runner.close()
-    run = assemble_items(prompts, unique, run, options, answers, cfg.seed)
-    rejects_path = out.with_name(out.stem + ".rejects.jsonl")
-    write_jsonl(rejects_path, (r.to_dict() for r in run.rejects))
-    write_jsonl(out, (it.to_dict() for it in run.items))
+    # the engines' chatter goes to <out>.engine.log beside the items (-v: the terminal too), written last
+    with EngineLog(near=out) as engine_log:  # no --quiet here: semisynth's warnings stay on the terminal
+        for backend, arms in groups.values():
+            # arm by arm, as one generate call per arm was: batches hold one arm's sampling
+            tasks = [AnswerTask(p, arm) for arm in arms for p in unique]
+            batches = [tasks[i:i + cfg.shard_size] for i in range(0, len(tasks), cfg.shard_size)]
+            # results() writes nothing (the run dir is unused): items and ledger are written once, below
+            runner = make_runner(cfg.runner, out.parent, cfg.shard_size, None, progress, desc="candidates")
+            try:
+                runner.start(StageSpec(AnswerStage, backend, {"seed": cfg.seed}))
+                for result in runner.results(batches):
+                    answers.update(_answers_from(result))
+            finally:
+                runner.close()
+        run = assemble_items(prompts, unique, run, options, answers, cfg.seed)
+        rejects_path = out.with_name(out.stem + ".rejects.jsonl")
+        write_jsonl(rejects_path, (r.to_dict() for r in run.rejects))
+        write_jsonl(out, (it.to_dict() for it in run.items))
+        engine_log.settle(out.with_name(out.stem + ".engine.log"))
     return {"prompts": len(prompts), **run.summary(), "out": str(out), "rejects": str(rejects_path)}

@@ -37,6 +37,9 @@ arms:
 """)
     res = _cli("preference", "candidates", "--config", str(cfg), cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
+    # quiet runs (issue 23): vLLM's chatter (a warning per float32 weight cast) is in the log beside the items
+    assert "Attempted to load weight" not in res.stderr + res.stdout
+    assert "Attempted to load weight" in (tmp_path / "items.engine.log").read_text()
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     items = [Item.from_dict(json.loads(x)) for x in (tmp_path / "items.jsonl").read_text().splitlines()]
     rejects = [json.loads(x) for x in (tmp_path / "items.rejects.jsonl").read_text().splitlines() if x]
