@@ -327,8 +327,14 @@ def mix_card(mix: Path, name: str | None = None) -> str:
                         (f"forced past: {(s.get('gates') or {}).get('forced')}" if (s.get("gates") or {}).get("forced")
                          else "passed"))
             for s in manifest["sources"]}
-    for s in manifest["sources"]:  # the human review each source was let in on (collapse/mix/review_gate.py)
-        review = (s.get("gates") or {}).get("review") or {}
+    for s in manifest["sources"]:  # the monitor report and human review each source was let in on (mix/trust.py,
+        gate = s.get("gates") or {}  # mix/review_gate.py): quoted when the mix found it judged these very records
+        report = _read_json(Path(gate["report"])) if gate.get("report") and gate.get("fingerprint_match") else None
+        v = (report or {}).get("verdict") if isinstance(report, dict) else None
+        if isinstance(v, dict):
+            rows[s["name"]] += (f"; monitor: smoothing index {_r3(v.get('smoothing_index'))} "
+                                f"{v.get('smoothing_index_verdict')}, gates {gate.get('status')}")
+        review = gate.get("review") or {}
         acc = review.get("acceptance_overall") or {}
         if review.get("checked") and acc.get("rate") is not None:
             rows[s["name"]] += (f"; human review: accepted as generated {_r3(acc['rate'])} [{_r3(acc.get('ci_low'))}, "

@@ -110,12 +110,22 @@ def test_generate_from_a_dataset_resumes_and_the_card_says_what_is_there(tmp_pat
     assert sorted(p.name for p in (out / "input").iterdir()) == before
     assert semisynth.load_run(out).manifest == manifest
 
-    # a mix of the run from Python (its monitor report is stale: forced, and the card says so)
-    mix = semisynth.mix(sources=[{"path": out / "seeds.jsonl", "kind": "real", "name": "seeds"},
-                                 {"path": run, "kind": "semi_synthetic", "name": "paraphrases", "force": True}],
-                        out=tmp_path / "mix")
+    # a mix of the run from Python: its monitor report is stale, so it is forced, and the mix card says so
+    sources = [{"path": out / "seeds.jsonl", "kind": "real", "name": "seeds"},
+               {"path": run, "kind": "semi_synthetic", "name": "paraphrases", "force": True}]
+    mix = semisynth.mix(sources=sources, out=tmp_path / "mix")
     assert len(datasets.load_dataset(str(mix.dir), split="train")) == mix.manifest["size"] == len(mix.records)
     assert "forced past" in mix.card.text and mix.card.data.source_datasets == ["seeds", "paraphrases"]
+    # the monitor again on the run as it is: the run's card quotes it again, and an unforced mix's card too
+    report = semisynth.monitor(out / "seeds.jsonl", run, out=out / "monitor",
+                               **_embeddings(tmp_path, 12, c["outputs"]), **MONITOR)
+    si = report.verdicts["smoothing_index"]  # None when this n has no event to judge
+    index = f"smoothing index {'n/a' if si is None else f'{si:.3f}'}"
+    assert f"- {index}" in run.card.text and "judged other records" not in run.card.text
+    mix = semisynth.mix(sources=[sources[0], {**sources[1], "force": False}], out=tmp_path / "mix", overwrite=True)
+    assert f"paraphrases | semi_synthetic, {mix.manifest['sources'][1]['selected']} of {c['outputs']} records" in \
+        mix.card.text and f"monitor: {index} {report.verdicts['smoothing_index_verdict']}, gates passed" in \
+        mix.card.text and "forced past" not in mix.card.text
 
 
 def test_configs_built_in_python_round_trip_through_yaml(tmp_path):
