@@ -379,7 +379,10 @@ def export_card(export: Path, name: str | None = None) -> str:
                       tags=["human-feedback", *(["preference", "dpo"] if set(manifests) - {"review", "moderation"}
                                                 else [])],
                       pretty_name=f"semisynth export {name or export.name}", annotations=["expert-generated", "crowdsourced"],
-                      folder=export, rows={fmt: m.get("rows", 0) for fmt, m in manifests.items()}, configs=configs)
+                      folder=export, rows={fmt: m.get("rows", 0) for fmt, m in manifests.items()}, configs=configs,
+                      # reviewed records are Records (meta and lineage keys vary from record to record): declared
+                      features={"review": jsonl_features([export / "reviewed.jsonl"])}
+                      if (export / "reviewed.jsonl").exists() else None)
     rows = {fmt: f"{m.get('rows')} rows from {m.get('items_exported')} of {m.get('items_total')} items; excluded: "
                  f"{', '.join(f'{k} {v}' for k, v in sorted((m.get('excluded') or {}).items())) or 'none'}"
             for fmt, m in manifests.items()}

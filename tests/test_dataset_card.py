@@ -269,3 +269,25 @@ def test_monitor_from_python_takes_rows_and_writes_them_where_its_report_names_t
     assert [json.loads(x)["text"] for x in (tmp_path / "mon" / "inputs" / "synthetic.jsonl").read_text().splitlines()] \
         == syn["text"]
     assert report._repr_html_().startswith("<pre>")  # html: false wrote no page: the repr, not an error
+
+
+def test_review_export_card_declares_the_records_schema(tmp_path):
+    """A review export's reviewed.jsonl holds Records whose meta and lineage keys differ from row to row (edited ones
+    carry lineage.edited_from): `datasets` loads every row, and the card declares the union of their fields (one
+    file loads without it; it is there for the hub's viewer and for shards, where runs needed it)."""
+    recs = _hand_run(tmp_path / "run", 4)
+    rows = [r.evolve(meta={"human_review": {"verdict": "accepted", "votes": 3}}).to_dict() for r in recs[:2]]
+    rows += [r.evolve(meta={"human_review": {"verdict": "edited", "original_text": r.text, "resolved_by": "expert"}},
+                      lineage=Lineage(generator="paraphrase", edited_from=r.id)).to_dict() for r in recs[2:]]
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "reviewed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / "manifest_review.json").write_text(json.dumps({"format": "review", "rows": 4, "items_exported": 4,
+                                                          "items_total": 5, "excluded": {"rejected": 1}}))
+    dataset_card.write_card(out)
+    ds = datasets.load_dataset(str(out), split="train")
+    assert len(ds) == 4 and [r["meta"]["human_review"]["verdict"] for r in ds] == ["accepted"] * 2 + ["edited"] * 2
+    card = DatasetCard.load(out / "README.md")
+    assert "4 rows from 4 of 5 items; excluded: rejected 1" in card.text
+    declared = {f["name"]: f for f in card.data.dataset_info["features"]}
+    assert {s["name"] for s in declared["lineage"]["struct"]} >= {"edited_from", "attempt"}
