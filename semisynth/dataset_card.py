@@ -104,7 +104,7 @@ def jsonl_features(paths: Iterable[Path]) -> list[dict[str, Any]] | None:
 
 
 # -- what a monitor report and a review say, when they are about the records there ------------------------------
-def monitor_summary(report_path: Path, ids: list[str]) -> dict[str, Any] | None:
+def monitor_summary(report_path: Path, ids: list[str], shown: str | None = None) -> dict[str, Any] | None:
     """The headline of a monitor report.json, with `current`: whether it judged exactly these record ids."""
     report = _read_json(report_path)
     if not isinstance(report, dict) or not isinstance(report.get("verdict"), dict):
@@ -112,7 +112,7 @@ def monitor_summary(report_path: Path, ids: list[str]) -> dict[str, Any] | None:
     v, gates = report["verdict"], report.get("gates") or {}
     syn = (report.get("fingerprint") or {}).get("synthetic") or {}
     current = syn.get("n") == len(ids) and syn.get("ids") == ids_digest(ids)
-    return {"path": str(report_path), "current": current, "n_real": report.get("n_real"),
+    return {"path": shown or str(report_path), "current": current, "n_real": report.get("n_real"),
             "n_synthetic": report.get("n_synthetic"),
             "smoothing_index": v.get("smoothing_index"), "smoothing_index_ci": v.get("smoothing_index_ci"),
             "smoothing_index_verdict": v.get("smoothing_index_verdict"),
@@ -125,7 +125,8 @@ def monitor_summary(report_path: Path, ids: list[str]) -> dict[str, Any] | None:
             "synthetic_records": syn.get("records")}
 
 
-def review_summary(review_path: Path, monitor: dict[str, Any] | None) -> dict[str, Any] | None:
+def review_summary(review_path: Path, monitor: dict[str, Any] | None, shown: str | None = None
+                   ) -> dict[str, Any] | None:
     """The human review's acceptance (review.json of `semisynth preference report`), `current` when it reviewed
     the population of a current monitor report."""
     review = _read_json(review_path)
@@ -134,7 +135,7 @@ def review_summary(review_path: Path, monitor: dict[str, Any] | None) -> dict[st
     population = ((review.get("fingerprint") or {}).get("population") or {}).get("records")
     current = bool(monitor and monitor["current"] and population and population == monitor["synthetic_records"])
     acc = review["acceptance"]
-    return {"path": str(review_path), "current": current, "dataset": review.get("dataset"),
+    return {"path": shown or str(review_path), "current": current, "dataset": review.get("dataset"),
             "raters": len(review.get("raters") or []), "overall": acc["overall"],
             "by_generator": acc.get("by_generator") or {}, "estimator": (review.get("method") or {}).get("estimator")}
 
@@ -240,10 +241,15 @@ def _seed_sources(seeds: Iterable[Mapping[str, Any]], fallback: str) -> tuple[Co
         meta = s.get("meta") or {}
         src = meta.get("source")
         # a plain row's meta.source is the file:line it was read from: the corpus is the file
-        sources[str(src).rsplit(":", 1)[0] if src and ":" in str(src) and str(src).rsplit(":", 1)[1].isdigit()
+        sources[Path(str(src).rsplit(":", 1)[0]).name if src and ":" in str(src) and str(src).rsplit(":", 1)[1].isdigit()
                 else str(src or fallback)] += 1
         licenses[str(meta.get("license") or "unknown")] += 1
     return sources, licenses
+
+
+def _model_name(model: Any) -> str:
+    """A packaged name or hub id as it is; a local model folder by its name (its place on this disk is not news)."""
+    return f"{Path(model).name} (a local model folder)" if isinstance(model, str) and os.path.isabs(model) else str(model)
 
 
 def run_card(run: Path, name: str | None = None) -> str:
@@ -263,8 +269,9 @@ def run_card(run: Path, name: str | None = None) -> str:
     c = manifest.get("counts") or {}
     input_path = str((cfg.get("input") or {}).get("path", ""))
     sources, licenses = _seed_sources(seeds, Path(input_path).name or "seeds")
-    monitor = monitor_summary(run / "monitor" / "report.json", ids)
-    review = review_summary(run / "monitor" / "review.json", monitor)
+    # paths inside the folder as the folder names them: a card travels, the folder's place on this disk does not
+    monitor = monitor_summary(run / "monitor" / "report.json", ids, shown="monitor/report.json")
+    review = review_summary(run / "monitor" / "review.json", monitor, shown="monitor/review.json")
     generators = [f"{g.get('kind')} x{g.get('variants', 1)}" + (f" ({g['style']})" if g.get("style") else "") +
                   (f" (taxonomy {g['taxonomy']})" if g.get("taxonomy") else "") for g in cfg.get("generators") or []]
     digest = content_hash({k: v for k, v in cfg.items() if k not in ("out", "runner")}, 64)
@@ -282,13 +289,13 @@ def run_card(run: Path, name: str | None = None) -> str:
         "`semisynth.load_run(...)`; each row is a semisynth Record (id, origin, text or messages, parents: the "
         "seed ids in seeds.jsonl, language, lineage: generator, template, model, sampling, seed, meta).\n",
         "## What made it\n",
-        f"- model: `{manifest.get('model')}`" + (f" (engine: `{json.dumps(manifest['engine'], sort_keys=True)}`)"
+        f"- model: `{_model_name(manifest.get('model'))}`" + (f" (engine: `{json.dumps(manifest['engine'], sort_keys=True)}`)"
                                                  if manifest.get("engine") else ""),
         f"- generators: {', '.join(generators) or 'n/a'}",
         f"- templates: {', '.join(f'{k} ({v})' for k, v in (manifest.get('templates') or {}).items()) or 'n/a'}",
         f"- config digest: `{digest}` (sha256 of the config without where it was written); run id "
         f"`{manifest.get('run_id')}`, seed {cfg.get('seed')}",
-        f"- seeds: {c.get('seeds')} of {c.get('input_rows')} input rows of `{input_path}`; sources: "
+        f"- seeds: {c.get('seeds')} of {c.get('input_rows')} input rows of `{Path(input_path).name}`; sources: "
         f"{', '.join(f'{k} ({v})' for k, v in sources.most_common()) or 'n/a'}; licences: "
         f"{', '.join(f'{k} ({v})' for k, v in licenses.most_common()) or 'unknown'}",
         f"- versions: {', '.join(f'{k} {v}' for k, v in (manifest.get('versions') or {}).items())}\n",
