@@ -459,4 +459,8 @@ def write_review_report(cfg: Any, pulled: Any, monitor: Mapping[str, Any] | None
         if (beside / "report.html").is_file():
             add_review_section(beside / "report.html", rep)
             paths.append(beside / "report.html")
+        if (beside.parent / "run.json").is_file() and (beside.parent / "manifest.json").is_file():
+            from semisynth.dataset_card import write_card
+
+            paths.append(write_card(beside.parent))  # <run>/monitor/review.json: the run's card quotes its acceptance
     return paths

@@ -123,6 +123,9 @@ def test_review_of_a_real_run_gates_the_mix(argilla_stack, conn, tiny_model_dir,
     assert review["fingerprint"]["population"]["records"] == json.loads(report.read_text())["fingerprint"]["synthetic"]["records"]
     assert set(review["calibration"]["reject_reasons"]["reasons"]) == {it.payload["reject_reason"] for it in rejected_items}
     assert "Checks calibrated on the reviewers" in (run / "monitor" / "report.html").read_text()
+    o = review["acceptance"]["overall"]  # the run's dataset card, rewritten by report, quotes the acceptance
+    assert f"accepted as generated {o['rate']:.3f} [{o['ci_low']:.3f}, {o['ci_high']:.3f}] of {o['n']}" in \
+        (run / "README.md").read_text()
 
     low = review["acceptance"]["overall"]["ci_low"]
     mix_cfg = tmp_path / "mix.yaml"
