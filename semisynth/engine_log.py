@@ -136,7 +136,7 @@ class EngineLog:
             for h in logger.handlers:
                 if type(h) is logging.StreamHandler and h not in [s for s, _ in self._streams] \
                         and h.stream not in (sys.stdout, sys.stderr, self._terminal):
-                    self._streams.append((h, h.setStream(sys.stderr)))
+                    self._streams.append((h, _swap_stream(h, sys.stderr)))
             if name == "vllm" and logger.handlers and not logger.propagate and \
                     not any(lg is logger for lg, _ in self._handlers):
                 handler = logging.StreamHandler(self._terminal)
@@ -192,8 +192,8 @@ class EngineLog:
             except (OSError, ValueError):
                 pass
         sys.stdout, sys.stderr = self._python
-        for handler, stream in self._streams:
-            handler.setStream(stream)
+        for handler, stream in self._streams:  # a stream closed meanwhile (a test's capture) gets the terminal
+            _swap_stream(handler, sys.stderr if getattr(stream, "closed", False) else stream)
         for logger, handler in self._handlers:
             logger.removeHandler(handler)
         os.dup2(self._saved[1], 1)
@@ -252,3 +252,14 @@ def _append(src: Path, fd: int, offset: int) -> int:
 def _tail(path: Path, n: int = TAIL_LINES) -> str:
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:]
     return "\n".join("  " + line for line in lines)
+
+
+def _swap_stream(handler: logging.StreamHandler, stream) -> object:
+    """handler.setStream, except that a closed old stream (one a test's capture closed) is not flushed first:
+    setStream's flush raised 'I/O operation on closed file' and failed the run that came after."""
+    old = handler.stream
+    try:
+        handler.setStream(stream)
+    except ValueError:  # flushing a stream whose file is closed
+        handler.stream = stream
+    return old
