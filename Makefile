@@ -26,7 +26,7 @@ demo: venv
 	$(PRELOAD) $(VENV)/bin/semisynth demo --out runs/demo $(DEMO_ARGS)
 
 test: venv server-venv system
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --timeout=900 $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --timeout=900 --durations=25 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(VENV)/bin/python -m pytest -q -m "not slow and not argilla and not browser" $(PYTEST_ARGS)
