@@ -90,7 +90,7 @@ def _rate_compare(r: np.ndarray, s: np.ndarray, cfg: MonitorConfig, help_: str,
     alpha = cfg.alpha * ALPHA_SHARES["languages"] / len(LANGUAGE_FIGURES)  # Bonferroni over the two figures
     v = irr.ratio_verdicts([L], [se], lower=cfg.smoothed_below, upper=cfg.exaggerated_above, alpha=alpha,
                            power=cfg.power, n_real=len(r), n_synthetic=len(s))
-    res = {**v["features"][0], **count_scale_power(rr, 0, float(len(r)), float(len(s)), v["settings"], cfg.power)}
+    res = {**v["features"][0], **count_scale_power(rr, 0, v["settings"], cfg.power)}
     entry.update(status="ok", ratio=math.exp(L), raw_ratio=float(s.mean() / r.mean()),
                  ci=[math.exp(L - z * se), math.exp(L + z * se)], alpha=alpha, **res)
     return entry

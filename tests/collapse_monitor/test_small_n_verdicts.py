@@ -169,15 +169,15 @@ def test_the_detectable_ratio_is_detected_with_the_stated_power_at_small_n(n_syn
     from semisynth.collapse.monitor.irregularity.rate_ratio import count_scale_power
 
     rng = np.random.default_rng(11)
-    settings = {"alpha": 0.05 * 0.35, "n_difference_tests": 12, "band": [0.8, 1.25]}
-    z = norm.ppf(1 - settings["alpha"] / 24)
+    z = norm.ppf(1 - 0.05 * 0.35 / 24)  # Bonferroni over 12 two-sided tests at the features' share of alpha
+    settings = {"z_difference_bonferroni": z, "band": [0.8, 1.25]}
 
     def sample(n, per_text):
         return rng.poisson(per_text, (n, 1)).astype(float), np.full((n, 1), 15.0)
 
     real = sample(1000, events_per_text)
     first = rate_ratio(real, sample(n_synthetic, events_per_text))
-    stated = count_scale_power(first, 0, 15_000.0, 15.0 * n_synthetic, settings, 0.8)
+    stated = count_scale_power(first, 0, settings, 0.8)
     r_det = stated["detectable_smoothed_ratio"]
     normal_formula = 0.8 * math.exp(-(z + norm.ppf(0.8)) * first.se[0])
     hits = 0

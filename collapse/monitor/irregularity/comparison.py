@@ -165,8 +165,7 @@ def corpus_profile(real_texts: Sequence[str], synthetic_texts: Sequence[str], *,
                        n_real=len(rc), n_synthetic=len(sc),
                        extra_difference_p=[kind_entries[k]["p_value"] for k in tested_kinds])
     for name, j, res in zip(judged_names, judged, v["features"], strict=True):
-        features[name].update(res, **count_scale_power(rr, j, float(rd.sum(0)[j]), float(sd.sum(0)[j]),
-                                                       v["settings"], power))
+        features[name].update(res, **count_scale_power(rr, j, v["settings"], power))
     for name, res in zip(tested_kinds, v["extra"], strict=True):
         kind_entries[name].update(p_holm=res["p_holm"], verdict="different" if res["rejected"] else "inconclusive")
 

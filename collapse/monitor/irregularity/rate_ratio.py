@@ -66,7 +66,10 @@ class RateRatio:
     se: np.ndarray
     real_events: np.ndarray
     synthetic_events: np.ndarray
+    var_real: np.ndarray  # the real side's part of se**2
     var_synthetic: np.ndarray  # the synthetic side's part of se**2 (after the floor)
+    real_denominator: np.ndarray  # words, sentences or texts the rates are per
+    synthetic_denominator: np.ndarray
     dispersion: np.ndarray  # real side: Var(C - rho D) / C (1 for Poisson counts, more when events bunch in texts)
     expected_synthetic_events: np.ndarray  # at the null rate (lower x real rate), before dispersion
     effective_expected_events: np.ndarray  # expected / (dispersion x synthetic design effect)
@@ -93,7 +96,7 @@ def rate_ratio(real: tuple[np.ndarray, np.ndarray], synthetic: tuple[np.ndarray,
         var_syn = np.maximum(var_s, floor)
         se = np.sqrt(var_r + var_syn)
         effective = expected / (dispersion * deff)
-    return RateRatio(log_ratio, se, R, S, var_syn, dispersion, expected, effective, deff)
+    return RateRatio(log_ratio, se, R, S, var_r, var_syn, RD, SD, dispersion, expected, effective, deff)
 
 
 # --- power on the count scale --------------------------------------------------------------------------------
@@ -104,12 +107,11 @@ def rate_ratio(real: tuple[np.ndarray, np.ndarray], synthetic: tuple[np.ndarray,
 # S ~ Normal(mu, phi mu) (phi: the real texts' dispersion x the synthetic design effect, as the SE floor assumes)
 # and the real side's log rate ~ Normal(observed, var_real): the promised power is the test's, at every n.
 
-def power_model(rr: RateRatio, j: int, real_denominator: float, synthetic_denominator: float) -> dict[str, float]:
+def power_model(rr: RateRatio, j: int) -> dict[str, float]:
     """What `detection_power` needs about feature j, as plain numbers (stored in the report for re-use)."""
-    R = float(rr.real_events[j])
-    var_real = float(rr.se[j] ** 2 - rr.var_synthetic[j])
-    return {"log_real_rate": float(np.log((R + PSEUDO_COUNT) / real_denominator)), "var_real": max(var_real, 0.0),
-            "real_rate": R / real_denominator, "synthetic_denominator": float(synthetic_denominator),
+    R, RD = float(rr.real_events[j]), float(rr.real_denominator[j])
+    return {"log_real_rate": float(np.log((R + PSEUDO_COUNT) / RD)), "var_real": float(rr.var_real[j]),
+            "real_rate": R / RD, "synthetic_denominator": float(rr.synthetic_denominator[j]),
             "phi": float(rr.dispersion[j] * rr.design_effect), "expected_null": float(rr.expected_synthetic_events[j])}
 
 
@@ -152,15 +154,12 @@ def detectable_ratio(model: dict[str, float], z: float, power: float, *, lower: 
     return float(np.exp(outside))
 
 
-def count_scale_power(rr: RateRatio, j: int, real_denominator: float, synthetic_denominator: float,
-                      settings: dict, power: float) -> dict:
-    """The detectable ratios of feature j at the strictest (Bonferroni) level of its family, replacing the normal
-    formula's, with the numbers they came from."""
-    from scipy.stats import norm
-
-    z = float(norm.ppf(1 - settings["alpha"] / (2 * max(settings["n_difference_tests"], 1))))
+def count_scale_power(rr: RateRatio, j: int, settings: dict, power: float) -> dict:
+    """The detectable ratios of feature j at the strictest (Bonferroni) level of its family (`ratio_verdicts`'
+    settings), replacing the normal formula's, with the numbers they came from."""
+    z = settings["z_difference_bonferroni"]
     lower, upper = settings["band"]
-    model = power_model(rr, j, real_denominator, synthetic_denominator)
+    model = power_model(rr, j)
     return {"detectable_smoothed_ratio": detectable_ratio(model, z, power, lower=lower, upper=upper),
             "detectable_exaggerated_ratio": detectable_ratio(model, z, power, lower=lower, upper=upper,
                                                              side="exaggerated"),

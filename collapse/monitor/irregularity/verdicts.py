@@ -110,6 +110,7 @@ def ratio_verdicts(log_ratios: Sequence[float], se: Sequence[float], *, lower: f
             "extra": [{"rejected": bool(rej_d[len(L) + i]), "p_holm": float(adj_d[len(L) + i]),
                        "level": float(lev_d[len(L) + i])} for i in range(len(extra))],
             "settings": {"alpha": alpha, "power": power, "band": [lower, upper], "correction": "holm",
+                         "z_difference_bonferroni": z_d_worst,
                          "n_difference_tests": int(k_diff), "n_equivalence_tests": int(len(L))}}
 
 
