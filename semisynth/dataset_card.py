@@ -27,7 +27,7 @@ from typing import Any
 
 from semisynth.atomic import atomic_open
 from semisynth.errors import UserError
-from semisynth.hashing import content_hash
+from semisynth.hashing import content_hash, ids_digest
 from semisynth.pii import PLACEHOLDERS
 
 CARD = "README.md"
@@ -45,11 +45,6 @@ def size_category(n: int) -> str:
         if n < bound:
             return name
     return "n>1T" if n >= 1_000_000_000_000 else "1B<n<10B"
-
-
-def ids_digest(ids: Iterable[str]) -> str:
-    """The ids part of a monitor fingerprint (collapse/monitor/fingerprint.py records_fingerprint()["ids"])."""
-    return content_hash(sorted(ids), 64)
 
 
 def _read_json(path: Path) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -21,6 +22,12 @@ def content_hash(obj: Any, length: int = 16) -> str:
     else:
         data = canonical_json(obj).encode("utf-8")
     return hashlib.sha256(data).hexdigest()[:length]
+
+
+def ids_digest(ids: Iterable[str]) -> str:
+    """The order-free digest of a corpus's record ids: the "ids" part of a monitor fingerprint, which a dataset
+    card compares to tell whether a report judged the records that are there now."""
+    return content_hash(sorted(ids), 64)
 
 
 def seed_from(*parts: Any) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from semisynth.hashing import content_hash
+from semisynth.hashing import content_hash, ids_digest
 from semisynth.records import Record
 
 METHOD = "sha256 of the canonical JSON of sorted [id, content_hash(record.to_dict() without meta.source)] pairs"
@@ -31,7 +31,7 @@ def record_digest(r: Record) -> str:
 
 def records_fingerprint(records: Iterable[Record]) -> dict[str, Any]:
     pairs = sorted([r.id, record_digest(r)] for r in records)
-    return {"n": len(pairs), "ids": content_hash([p[0] for p in pairs], 64), "records": content_hash(pairs, 64)}
+    return {"n": len(pairs), "ids": ids_digest(p[0] for p in pairs), "records": content_hash(pairs, 64)}
 
 
 def config_fingerprint(config: Mapping[str, Any]) -> str:
