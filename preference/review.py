@@ -128,13 +128,21 @@ def item_verdicts(items: Mapping[str, Item], anns: Sequence[Annotation], min_rat
 def trusted_verdicts(items: Mapping[str, Item], anns: Sequence[Annotation], policy: Any,
                      expert_anns: Sequence[Annotation] = ()) -> dict[str, dict]:
     """item_verdicts with the raters who failed the gold items left out (policy's min_gold_items /
-    min_gold_accuracy, as consensus.resolve): the one verdict review.json reports and `export --format review`
-    exports."""
+    min_gold_accuracy, as consensus.resolve): the one verdict review.json reports, `export --format review`
+    exports and the mix applies. A synthetic record in one of the policy's low-resource languages is decided by
+    the expert only (as export decides it): without the expert's answer it is undecided, pending
+    "low_resource_language", whatever the raters said (not counted, not dropped, not edited)."""
     from semisynth.preference.consensus import gold_accuracy
 
     gold = gold_accuracy(dict(items), anns)
     failed = [u for u, g in gold.items() if g["n"] >= policy.min_gold_items and g["accuracy"] < policy.min_gold_accuracy]
-    return item_verdicts(items, anns, policy.min_raters, failed, expert_anns)
+    out = item_verdicts(items, anns, policy.min_raters, failed, expert_anns)
+    low = set(policy.low_resource_languages)
+    for iid, v in out.items():
+        it = items[iid]
+        if v["by"] != "expert" and it.language in low and it.origin != "real":
+            v.update(verdict="undecided", reason=None, edited_text=None, pending="low_resource_language")
+    return out
 
 
 # -- the reviewed records ---------------------------------------------------------------------------
@@ -337,11 +345,13 @@ def build_review(dataset: str, items: Mapping[str, Item], anns: Sequence[Annotat
                   monitor_report_sha256=file_sha256(monitor_report_path) if monitor_report_path else None)
     decisions = {reviewed_record(it).id: {k: verdicts[it.id][k] for k in ("verdict", "reason", "edited_text", "n_raters",
                                                                          "by")}
+                 | ({"pending": verdicts[it.id]["pending"]} if verdicts[it.id].get("pending") else {})
                  for it in kept_items}
     return {"format": FORMAT, "dataset": dataset, "confidence": confidence,
             "raters": sorted({a.user for a in anns}),
             "items": {"kept_sample": len(kept_items), "rejects_sample": len(reject_items),
                       "decided": len(decided), "verdicts": dict(Counter(verdicts[it.id]["verdict"] for it in kept_items)),
+                      "awaiting_expert": sum(bool(verdicts[it.id].get("pending")) for it in kept_items),
                       "gold": sum(it.gold is not None for it in items.values())},
             "method": {"verdict": __doc__.split("\n\n")[1].replace("\n", " "), "acceptance": "accepted as generated "
                        "(edited counts as not accepted)", "estimator": ESTIMATOR, "stratified": stratified},

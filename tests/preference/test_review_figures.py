@@ -69,6 +69,41 @@ def test_verdicts_name_the_reason_and_need_a_majority():
     assert v[ids[2]]["verdict"] == "rejected"  # a and b both name a failure
 
 
+
+def test_a_low_resource_record_counts_only_with_the_experts_verdict():
+    """The export's rule (a low-resource-language synthetic record is never exported on the raters' word) holds
+    for review.json and so for the mix: the raters' verdict on such a record is not trusted (undecided, pending
+    the expert), the expert's is."""
+    from semisynth.preference.consensus import Policy
+    from semisynth.preference.review import reviewed_record, trusted_verdicts
+
+    its = [_item(0, "paraphrase:keep", "keep"), _item(1, "paraphrase:keep", "keep", language="sw"),
+           _item(2, "paraphrase:keep", "keep", language="sw"), _item(3, "paraphrase:keep", "keep", language="sw")]
+    items = {it.id: it for it in its}
+    ids = list(items)
+    three = ("a", "b", "c")
+    anns = [*_answer(ids[0], dict.fromkeys(three, "acceptable")),
+            *_answer(ids[1], dict.fromkeys(three, "changed_meaning")),
+            *_answer(ids[2], dict.fromkeys(three, "edit"), edited="a raters' fix"),
+            *_answer(ids[3], dict.fromkeys(three, "changed_meaning"))]
+    expert = [Annotation(ids[3], "x", {"decision": "acceptable"})]
+    low = Policy(low_resource_languages=("sw",))
+    v = trusted_verdicts(items, anns, low, expert)
+    assert v[ids[0]]["verdict"] == "accepted"  # not a low-resource language: the raters decide
+    for i in ids[1:3]:  # the raters' rejection and edit are not trusted: pending the expert
+        assert (v[i]["verdict"], v[i]["reason"], v[i]["edited_text"], v[i]["pending"]) == \
+            ("undecided", None, None, "low_resource_language")
+    assert (v[ids[3]]["verdict"], v[ids[3]]["by"]) == ("accepted", "expert")
+    rep = build_review("d", items, anns, v, n_boot=0)
+    assert rep["acceptance"]["overall"]["n"] == 2 and rep["acceptance"]["by_language"]["sw"]["n"] == 1
+    assert rep["items"]["awaiting_expert"] == 2
+    decisions = rep["decisions"]
+    assert decisions[reviewed_record(its[1]).id]["verdict"] == "undecided"  # the mix neither drops it ...
+    assert decisions[reviewed_record(its[2]).id]["edited_text"] is None  # ... nor enters the raters' edit
+    assert decisions[reviewed_record(its[2]).id]["pending"] == "low_resource_language"
+    # without low-resource languages in the policy the raters decide every record
+    assert trusted_verdicts(items, anns, Policy(), expert)[ids[1]]["verdict"] == "rejected"
+
 @pytest.mark.parametrize("x,n", [(0, 7), (3, 10), (37, 40), (120, 385), (10, 10)])
 def test_equal_weights_give_wilson_on_the_counts(x, n):
     r = weighted_rate([1] * x + [0] * (n - x), [2.5] * n, Z)
@@ -143,7 +178,7 @@ def test_review_report_acceptance_per_generator_shares_and_calibration():
     reasons = rep["failure_reasons"]
     assert reasons["changed_meaning"]["n"] == 2 and reasons["not_fluent_or_leaked"]["n"] == 3
     assert reasons["copy_of_seed"]["n"] == 1
-    assert rep["items"] == {"kept_sample": 13, "rejects_sample": 1, "decided": 13, "gold": 0,
+    assert rep["items"] == {"kept_sample": 13, "rejects_sample": 1, "decided": 13, "gold": 0, "awaiting_expert": 0,
                             "verdicts": {"accepted": 7, "rejected": 6}}
     # the copy of the seed: the kept-record copy check fires on it and the reviewers agree
     copy_check = rep["calibration"]["kept_checks"]["checks"]["copy_of_seed"]
