@@ -70,6 +70,21 @@ def test_verdicts_name_the_reason_and_need_a_majority():
 
 
 
+def test_the_review_question_names_each_failure_and_the_guidelines_show_one_example_of_each_beside_its_seed():
+    from semisynth.preference.curation import REVIEW_DECISIONS, REVIEW_FAILURES, REVIEW_GUIDELINES
+
+    assert REVIEW_DECISIONS == ("acceptable", *REVIEW_FAILURES, "edit")
+    assert set(REVIEW_FAILURES) == {"changed_meaning", "not_fluent_or_leaked", "copy_of_seed", "wrong_language"}
+    rows = {}
+    for line in REVIEW_GUIDELINES.splitlines():  # | **label** | when | `seed` | `synthetic` |
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("**"):
+            rows.setdefault(cells[0].strip("*"), []).append(cells[2:])
+    assert list(rows) == list(REVIEW_DECISIONS) and all(len(r) == 1 for r in rows.values())
+    for label, [(seed, synthetic)] in rows.items():
+        assert seed.startswith("`") and synthetic.startswith("`") and seed != synthetic, label
+    assert "edited:" in rows["edit"][0][1]  # the edit path: the example shows the fixed text
+
 def test_a_low_resource_record_counts_only_with_the_experts_verdict():
     """The export's rule (a low-resource-language synthetic record is never exported on the raters' word) holds
     for review.json and so for the mix: the raters' verdict on such a record is not trusted (undecided, pending
