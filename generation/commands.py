@@ -137,6 +137,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"[1/2] generating from the bundled real sample with {cfg.model} -> {config.out}", flush=True)
     manifest = generate(config, progress=False if args.quiet else None)
     _print_summary(manifest, config.out)
-    print(f"[2/2] monitoring real vs generated -> {out / 'monitor'}", flush=True)
+    # the report goes where the run's dataset card looks for it (<run>/monitor), so the card quotes its verdicts
+    report = out / "generate" / "monitor"
+    print(f"[2/2] monitoring real vs generated -> {report}", flush=True)
     return cli.main(["monitor", "--real", str(out / "generate" / "seeds.jsonl"), "--synthetic", config.out,
-                     "--out", str(out / "monitor"), "--review-sample"])
+                     "--out", str(report), "--review-sample"])

@@ -6,7 +6,7 @@ COPY -> copy_of_seed; gold items are left out; audited records no longer in the 
 The audit sample is plain random (not the monitor's stratified sample), so each record weighs the same.
 
   .venv/bin/python scripts/review_from_audit.py audits/2026-12-05-demo-smollm2-final runs/demo/generate \
-      runs/demo/monitor/report.json --out /tmp/review.json
+      runs/demo/generate/monitor/report.json --out /tmp/review.json
 """
 
 from __future__ import annotations

@@ -47,10 +47,15 @@ def test_demo_runs_end_to_end_with_the_packaged_model(tmp_path):
         [r["task_id"] for r in _rows(gen / "rejects")]
     assert len(task_ids) == len(set(task_ids)) == c["tasks"] == c["outputs"] + c["rejected"]
 
-    report = json.loads((out / "monitor" / "report.json").read_text())
+    report = json.loads((gen / "monitor" / "report.json").read_text())
+    # the run's dataset card quotes this report (it reads <run>/monitor), not "no monitor report yet"
+    card = (gen / "README.md").read_text()
+    assert "No monitor report yet" not in card
+    v = report["verdict"]
+    assert f"- gates: {report['gates']['status']}" in card and f": {v['smoothing_index_verdict']}" in card, card
     assert report["gates"]["status"] in ("passed", "failed", "not_evaluated")
     assert report["gates"]["passed"] == (report["gates"]["status"] == "passed")
-    sample = out / "monitor" / "review_sample.jsonl"
+    sample = gen / "monitor" / "review_sample.jsonl"
     assert sample.is_file()
     rows = [json.loads(line) for line in sample.read_text().splitlines() if line.strip()]
     assert rows and len(rows) == report["review_sample"]["n"]
