@@ -33,6 +33,21 @@ def _push(stack, dataset: str, path, raters: list[str], k: int = 2, *extra: str)
                  "preference", "--input", str(path), "--raters", ",".join(raters), "-k", str(k), *extra])
 
 
+def _docs_examples() -> tuple[dict, dict, dict]:
+    """docs/preference.md's hand-written preference item (its json block), moderation record and moderation gold
+    line (the comments of the push example), parsed from the page as a reader would copy them."""
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "preference.md").read_text(encoding="utf-8")
+    section = page[page.index("**Hand-written items, gold items, moderation input.**"):]
+    item = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    bash = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    record = json.loads(bash.split("one per line: ", 1)[1].split("\n", 1)[0])
+    gold_lines = bash.split("# gold line: ", 1)[1].split("\nsemisynth", 1)[0]
+    gold = json.loads(" ".join(line.lstrip("# ") for line in gold_lines.splitlines()))
+    return item, record, gold
+
+
 def _ranked(*order: tuple[str, int]) -> dict:
     return {"verdict": "ranked", "confidence": 4, "ranking": [{"value": v, "rank": r} for v, r in order]}
 
@@ -122,17 +137,22 @@ def test_moderation_and_review_gold_answers_are_checked_too(argilla_stack, tmp_p
                  "--raters", "mg-a", "-k", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not_a_label" in err and "spam" in err
-    # the README's moderation input and gold lines are accepted
-    (tmp_path / "records.jsonl").write_text('{"text": "buy cheap pills at ...", "language": "en"}\n')
-    (tmp_path / "mod_gold.jsonl").write_text(
-        '{"id": "mod-gold-1", "kind": "moderation", "fields": {"text": "WIN A FREE PHONE, click here"}, '
-        '"payload": {"taxonomy": "trust_safety"}, "gold": ["spam"]}\n')
+    # the docs' moderation input and gold lines, as written there, are accepted
+    item, record, gold = _docs_examples()
+    (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
+    (tmp_path / "mod_gold.jsonl").write_text(json.dumps(gold) + "\n")
     assert main(["preference", "push", "--state-dir", str(argilla_stack.state_dir), "--dataset", "mgold",
                  "--kind", "moderation", "--input", str(tmp_path / "records.jsonl"), "--gold",
                  str(tmp_path / "mod_gold.jsonl"), "--taxonomy", "trust_safety", "--raters", "mg-a", "-k", "1"]) == 0
     assert _last_json(capsys) | {"credentials_file": None} == {
         "dataset": "mgold", "items": 1, "gold": 1, "sent": 2, "skipped_batches": 0, "unassigned": 0,
         "queues": {"mg-a": 2}, "credentials_file": None}
+    # the docs' hand-written preference item, and the same item as a gold item, push as written
+    _write(tmp_path / "items.jsonl", [item])
+    _write(tmp_path / "pgold.jsonl", [item | {"id": "flight-gold-1", "gold": "best:response_1"}])
+    assert _push(argilla_stack, "docs-pref", tmp_path / "items.jsonl", ["mg-a"], 1,
+                 "--gold", str(tmp_path / "pgold.jsonl")) == 0
+    assert _last_json(capsys)["queues"] == {"mg-a": 2}
     rev = Item("rg1", "review", {"synthetic": "x", "seed": "y"}, "en", "paraphrase", {}, gold="accepted")
     _write(tmp_path / "rgold.jsonl", [rev.to_dict()])
     assert main(["preference", "push", "--state-dir", str(argilla_stack.state_dir), "--dataset", "rgold",
