@@ -86,6 +86,12 @@ def test_min_accepted_refuses_a_run_without_review_or_under_the_bound_and_accept
     _review(path, recs, seeds, accepted=38, n=40)  # every record reviewed: both generators bounded
     m = build_mix(_cfg(tmp, path, min_accepted=0.35, min_accepted_by="generator").model_copy(update={"overwrite": True}))
     assert set(m["sources"][1]["gates"]["review"]["lower_bounds"]) == {"paraphrase:keep", "paraphrase:clean"}
+    # one generator under the bound refuses the source though the overall bound is over it
+    rep = _review(path, recs, seeds, accepted=30, n=40)  # keep: 30 of 30 accepted; clean: 0 of 10 (1 edited)
+    assert rep["acceptance"]["overall"]["ci_low"] > 0.35 and rep["acceptance"]["by_generator"]["paraphrase:clean"]["ci_low"] == 0
+    build_mix(_cfg(tmp, path, min_accepted=0.35).model_copy(update={"overwrite": True}))
+    with pytest.raises(UserError, match=r"lower bound under min_accepted 0.35 \(paraphrase:clean 0.0000\)"):
+        build_mix(_cfg(tmp, path, min_accepted=0.35, min_accepted_by="generator").model_copy(update={"overwrite": True}))
 
 
 def test_rejected_records_never_enter_and_edited_enter_edited_with_lineage(run):
