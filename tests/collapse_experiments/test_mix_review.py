@@ -120,6 +120,12 @@ def test_a_run_changed_after_review_is_refused_when_review_is_required(run):
     _write(path / "records" / "shard-00001.jsonl", [extra])
     with pytest.raises(UserError, match="changed since"):  # the monitor gate refuses it first, or the review
         build_mix(_cfg(tmp, path, min_accepted=0.1))
+    write_report(path, real=seeds, default_origin="paraphrase")  # monitored again, not reviewed again
+    with pytest.raises(UserError, match=r"changed since they were reviewed: the review fingerprinted 40 records"):
+        build_mix(_cfg(tmp, path, min_accepted=0.1))
+    m = build_mix(_cfg(tmp, path))  # no review required: the decisions of the old review still apply, recorded
+    review = m["sources"][1]["gates"]["review"]
+    assert not review["fingerprint_match"] and review["reviewed_in_source"] == 20
 
 
 @pytest.mark.parametrize("bad,where", [("1.5", "min_accepted"), ("-0.1", "min_accepted")])
