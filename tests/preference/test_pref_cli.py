@@ -47,12 +47,21 @@ def test_review_flow_through_the_cli(argilla_stack, conn, tmp_path, capsys):
     assert manifest["rows"] == 3 and manifest["excluded"] == {"rejected": 1, "escalated_pending": 1}
     out = [json.loads(x) for x in (tmp_path / "ex" / "reviewed.jsonl").read_text().splitlines()]
     assert all(r["meta"]["human_review"]["decision"] == "acceptable" and r["lineage"] is not None for r in out)
+    # review.json (what the mix applies) does not take the raters' word on it either
+    sw_id = next(r.id for r in synth if r.language == "sw")
+    assert main(["preference", "report", *base, "--config", str(cfg), "--out", str(tmp_path / "rep1")]) == 0
+    review = json.loads((tmp_path / "rep1" / "review.json").read_text())
+    assert review["items"]["awaiting_expert"] == 1 and review["decisions"][sw_id]["verdict"] == "undecided"
     # the Swahili synthetic record goes to the expert; once answered it may be exported
     assert main(["preference", "escalate", *base, "--config", str(cfg), "--experts", "vexpert"]) == 0
     RaterSimulator(conn, "rev-escalation", [SimulatedRater("vexpert", 0.0)], truth).run()
     assert main(["preference", "export", *base, "--config", str(cfg), "--format", "review",
                  "--out", str(tmp_path / "ex2")]) == 0
     assert json.loads((tmp_path / "ex2" / "manifest_review.json").read_text())["rows"] == 4
+    assert main(["preference", "report", *base, "--config", str(cfg), "--out", str(tmp_path / "rep2")]) == 0
+    review = json.loads((tmp_path / "rep2" / "review.json").read_text())
+    assert review["items"]["awaiting_expert"] == 0
+    assert (review["decisions"][sw_id]["verdict"], review["decisions"][sw_id]["by"]) == ("accepted", "expert")
 
 
 def test_review_export_takes_review_jsons_verdicts_and_exports_edits_edited(argilla_stack, conn, tmp_path, capsys):
