@@ -57,7 +57,7 @@ def _shortcuts(args: argparse.Namespace) -> dict:
     """`--variants/--style` replace the generators list."""
     if args.variants is None and args.style is None:
         return {}
-    return {"generators": [{"kind": "paraphrase", "variants": args.variants or 2,
+    return {"generators": [{"kind": "paraphrase", "variants": 2 if args.variants is None else args.variants,
                             "style": args.style or "keep_irregularities"}]}
 
 

@@ -34,6 +34,9 @@ def cmd_stack(args: argparse.Namespace) -> int:
     cfg = args.config_flags.load(args)
     stack = LocalStack(Path(cfg.state_dir), Path(cfg.server_python) if cfg.server_python else None)
     if args.action == "up":
+        from semisynth.paths import check_output_dir
+
+        check_output_dir(cfg.state_dir, "state_dir (--state-dir)")  # a file on the way was an OSError's line
         stack.up()
         print(describe(stack, cfg.show_secrets))
     elif args.action == "down":
@@ -61,7 +64,7 @@ def _arms_from_flags(specs: list[str] | None, max_tokens: int | None) -> list[di
                 arm["temperature"] = float(temp)
             except ValueError:
                 raise UserError(f"--arm {spec!r}", f"temperature {temp!r} is not a number", "e.g. @0.7") from None
-        if max_tokens:
+        if max_tokens is not None:  # 0 is refused by the arm's config, not dropped for the default
             arm["max_tokens"] = max_tokens
         arms.append(arm)
     return arms

@@ -4,34 +4,14 @@ a flag (semisynth/flags.py). Secrets never live here: API keys come from the env
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semisynth.backends import BackendSpec
 from semisynth.config import CommandConfig, ConfigRefusal, Sampling, check_language_codes
 from semisynth.runner import RunnerConfig
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be an Argilla server's base URL (None when it can): a malformed URL would otherwise
-    be reported as "unreachable, start `semisynth argilla up`"."""
-    if url != url.strip() or any(c.isspace() for c in url):
-        return "has spaces in it"
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises on a port that is not a number or out of range
-    except ValueError as e:
-        return f"is not a valid URL ({e})"
-    if parts.scheme not in ("http", "https"):
-        return f"has scheme '{parts.scheme}', not http or https" if parts.scheme else "has no http:// or https://"
-    if not parts.hostname:
-        return "has no host name"
-    if port == 0:
-        return "has port 0"
-    if parts.query or parts.fragment:
-        return "has a query or fragment (?... or #...)"
-    return None
+from semisynth.urls import url_problem  # also imported from here by preference.client
 
 
 class ArgillaTarget(BaseModel):
@@ -47,6 +27,15 @@ class ArgillaTarget(BaseModel):
                                 "https://argilla.example.com")
         return v
     api_key_env: str = Field("ARGILLA_API_KEY", description="environment variable holding the owner API key")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _api_key_env(cls, v: str) -> str:
+        # an empty or odd name read no key and told the user to `export =<owner API key>`
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ConfigRefusal(f"{v!r:.80} is not an environment variable name",
+                                "give the variable's name without $ (letters, digits, _), e.g. ARGILLA_API_KEY")
+        return v
     workspace: str = Field("semisynth", description="workspace prefix: each rater works in <workspace>--<rater>")
     state_dir: str = Field(".semisynth/argilla", description="local stack state (ports, pids, 0600 credentials)")
 

@@ -214,6 +214,9 @@ def _iter_datasets(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
 
 def iter_raw_rows(path: str | os.PathLike, max_line_bytes: int = MAX_LINE_BYTES_DEFAULT) -> Iterator[RawRow]:
     """Rows of any supported file or folder, each tagged with file:line."""
+    if not str(path).strip():  # Path("") is "." (an unset shell variable): not "directory is neither a run..."
+        raise UserError(f"input path {str(path)!r}", "is empty", "give a corpus file or folder, e.g. --input "
+                        "seeds.jsonl (an unset shell variable gives an empty path)")
     path = Path(path)
     _check_file(path)
     fmt = detect_format(path)

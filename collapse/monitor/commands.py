@@ -53,10 +53,14 @@ def monitor_paths(real: str | os.PathLike, synthetic: str | os.PathLike, cfg: An
     from semisynth.errors import UserError
     from semisynth.io import ColumnMapping, read_records
     from semisynth.paths import check_output_dir
+    from semisynth.runner import check_ray_target
 
     check_output_dir(out, "--out")  # before reading or embedding anything
     if cfg.cache_dir:
         check_output_dir(cfg.cache_dir, "cache_dir (--cache-dir)")
+    # an unreachable --ray-address (or GPUs this machine lacks) is one line now, not at the first text the
+    # embedding cache misses: with every text cached it was never looked at (exit 0 on a dead address)
+    check_ray_target(cfg.runner)
     mapping = ColumnMapping(text=cfg.text_field)
     real_records = read_records(real, mapping, default_origin="real")
     synthetic_records = read_records(synthetic, mapping, default_origin="synthetic")

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+from semisynth.urls import url_problem
 
 
 class _SpecBase(BaseModel):
@@ -52,6 +63,16 @@ class HTTPSpec(_SpecBase):
     timeout_s: float = Field(60, gt=0, description="per-request timeout")
     max_retries: int = Field(4, ge=0, description="retries on connect errors, 5xx, 429")
     backoff_s: float = Field(0.5, ge=0, description="first backoff, doubled each retry (+ jitter)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        problem = url_problem(v)  # else "unreachable" after every retry, naming a malformed URL as a dead server
+        if problem:
+            from semisynth.config import ConfigRefusal  # (config imports this package)
+
+            raise ConfigRefusal(f"{v!r:.80} {problem}", "give the server's URL, e.g. http://127.0.0.1:8000/v1")
+        return v
 
 
 class TransformersSpec(_SpecBase):
