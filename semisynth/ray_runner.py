@@ -32,7 +32,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from semisynth.errors import UserError
-from semisynth.runner import LocalRunner, RunnerConfig, ShardResult, StageSpec, check_ray_target
+from semisynth.runner import LocalRunner, RunnerConfig, ShardResult, StageSpec, check_ray_target, engine_label
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,8 @@ class RayRunner(LocalRunner):
         self.workers_info: list[dict[str, Any]] = []
         self._owns_ray = False
         self._holder: Any = None
+        self._nodes_at_start = 0
+        self.allow_mixed_engines = self.config.allow_mixed_engines
 
     def start(self, spec: StageSpec) -> None:
         """Start the pool and wait until every worker has its engine (or say in one line why not)."""
@@ -170,9 +172,22 @@ class RayRunner(LocalRunner):
         if short and self._owns_ray and cfg.address is None:  # the private Ray this call started never grows
             self.close()
             raise UserError("runner", sizes, "lower runner.workers or the per-worker resources, or add nodes")
+        try:
+            nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        except Exception:  # no node table (an old Ray Client): the per-node check is skipped
+            nodes = []
+        big_cpu, big_gpu = (max((r.get(k, 0) for r in nodes), default=0) for k in ("CPU", "GPU"))
+        if nodes and (cfg.cpus_per_worker > big_cpu + 1e-9 or cfg.gpus_per_worker > big_gpu + 1e-9):
+            # no node of this size exists now: only an autoscaler with a larger node type can help, and Ray
+            # cannot tell us whether one is configured, so this waits (start_timeout_s) and says why
+            short = True
+            sizes += (f"; no node offers one worker's {cfg.cpus_per_worker:g} CPU / {cfg.gpus_per_worker:g} GPU "
+                      f"(the largest has {big_cpu:g} / {big_gpu:g}): only an autoscaler that adds such a node "
+                      f"can start it")
         if short:  # a cluster may grow (an autoscaler, nodes still joining): the actors wait for it
             log.warning("%s now: waiting up to %g s (runner.start_timeout_s) for nodes to join", sizes,
                         cfg.start_timeout_s)
+        self._nodes_at_start = len(nodes)
         actor_cls = ray.remote(StageWorker).options(
             num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker, max_restarts=-1, max_task_retries=0,
             runtime_env={"env_vars": worker_env(cfg)})
@@ -190,10 +205,14 @@ class RayRunner(LocalRunner):
             infos = ray.get([getattr(a, method).remote() for a in self.actors],
                             timeout=max(1.0, deadline - time.monotonic()))
         except GetTimeoutError:
+            joined = _alive_nodes() - self._nodes_at_start
             self.close()
-            why = f" ({sizes}, and no node joined)" if sizes and method == "describe" else ""
+            why = (f" ({sizes}, and {'no node joined' if joined <= 0 else f'{joined} node(s) joined, not enough'})"
+                   if sizes and method == "describe" else "")
             raise UserError("runner", f"Ray workers not ready after {self.config.start_timeout_s:g} s{why}",
-                            "raise runner.start_timeout_s, or check the cluster (`ray status`)") from None
+                            "lower runner.workers / runner.cpus_per_worker / runner.gpus_per_worker to what the "
+                            "cluster's nodes offer, raise runner.start_timeout_s, or check the cluster (`ray status`)"
+                            if sizes else "raise runner.start_timeout_s, or check the cluster (`ray status`)") from None
         except RayError as e:
             self.close()
             raise UserError("runner", f"a Ray worker died while starting ({type(e).__name__})",
@@ -214,7 +233,7 @@ class RayRunner(LocalRunner):
         node) would mix them in one run: refused at start, before any engine starts, unless allowed."""
         by: dict[str, list[str]] = {}
         for info in self.workers_info:
-            by.setdefault(_engine_label(info["engine"]), []).append(info["label"])
+            by.setdefault(engine_label(info["engine"]), []).append(info["label"])
         if len(by) > 1 and not self.config.allow_mixed_engines:
             self.close()
             raise UserError("runner", "Ray workers resolve different engines: " + "; ".join(
@@ -228,7 +247,7 @@ class RayRunner(LocalRunner):
         seen: dict[str, dict[str, Any]] = {}
         for info in self.workers_info:
             if info.get("engine") is not None:
-                seen.setdefault(_engine_label(info["engine"]), info["engine"])
+                seen.setdefault(engine_label(info["engine"]), info["engine"])
         return list(seen.values())
 
     def worker_pids(self) -> list[int]:
@@ -257,16 +276,11 @@ class RayRunner(LocalRunner):
         self._owns_ray = False
 
 
-def _engine_label(engine: dict[str, Any] | None) -> str:
-    if engine is None:
-        return "no engine"
-    from semisynth.hashing import content_hash
-
-    args = engine.get("engine_args") or (engine.get("sample") or {}).get("engine_args") or {}
-    device = engine.get("device") or (engine.get("sample") or {}).get("device")
-    short = ", ".join(f"{k}={args[k]}" for k in ("dtype",) if k in args)
-    return f"{engine.get('kind') or engine.get('sample', {}).get('kind', '?')} on {device}" + \
-        (f" ({short})" if short else "") + f" [engine {content_hash(engine, 8)}]"
+def _alive_nodes() -> int:
+    try:
+        return sum(1 for n in ray.nodes() if n.get("Alive"))
+    except Exception:  # the connection is going away: the message says no node joined
+        return 0
 
 
 def portable_spec(spec: StageSpec) -> StageSpec:
@@ -361,7 +375,7 @@ class _RayShards:
             elif (not self.cfg.allow_mixed_engines and self.pool_engine is not None
                   and info["engine"] != self.pool_engine):  # restarted on a node that resolves differently
                 self._lose(a, f"restarted on {info['label']}, which resolves another engine "
-                              f"({_engine_label(info['engine'])})")
+                              f"({engine_label(info['engine'])})")
             else:
                 self.engine_of[a] = info["engine"]
                 self.idle.append(a)

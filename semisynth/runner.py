@@ -158,8 +158,9 @@ class RunnerConfig(BaseModel):
     start_timeout_s: float = Field(900.0, gt=0, description="ray: how long workers may take to start engines")
     connect_timeout_s: float = Field(5.0, gt=0, le=600, description="ray: how long runner.address may take to "
                                      "answer (a TCP connect, before Ray is started) before the run is refused")
-    allow_mixed_engines: bool = Field(False, description="ray: run even when workers resolve different engines "
-                                      "(device, dtype, engine arguments; e.g. bf16 on one node, fp32 on another); "
+    allow_mixed_engines: bool = Field(False, description="run even when workers resolve different engines "
+                                      "(device, dtype, engine arguments; e.g. bf16 on one node, fp32 on another), "
+                                      "or resolve another engine than the shards a resumed run already holds; "
                                       "false: refused at start. Each shard's marker names its engine either way")
     env_vars: dict[str, str] = Field(default_factory=dict, description="ray: extra environment for the workers")
     runtime_env: dict[str, Any] = Field(default_factory=dict, description="ray: runtime_env for the job (e.g. "
@@ -316,6 +317,7 @@ class LocalRunner(Generic[T]):
         self.desc = desc
         self._built: BuiltStage | None = None
         self.spec: StageSpec | None = None
+        self.allow_mixed_engines = False  # runner.allow_mixed_engines: a resume may add shards of another engine
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self, spec: StageSpec) -> None:
@@ -330,6 +332,23 @@ class LocalRunner(Generic[T]):
     def engines(self) -> list[dict[str, Any]]:
         """The engines this runner's stages resolved (one locally; one per distinct worker resolution on Ray)."""
         return [self._engine] if self._engine is not None else []
+
+    def _check_resumed_engines(self, done: Mapping[int, Mapping[str, Any]]) -> None:
+        """A resumed run whose committed shards were made with another engine than this runner's stages resolve
+        now (the driver's device said nothing of a Ray worker's; a node without bf16; a GPU pool after a CPU
+        one) would mix them silently: refused before any shard is sent, unless allow_mixed_engines."""
+        made: dict[str, dict[str, Any]] = {}
+        for marker in done.values():
+            if marker.get("engine") is not None:
+                made.setdefault(content_hash(marker["engine"], 12), marker["engine"])
+        now = {content_hash(e, 12): e for e in self.engines()}
+        if not made or not now or set(now) <= set(made):
+            return
+        raise UserError(str(self.run_dir), f"holds {len(done)} shard(s) made with "
+                        f"{'; '.join(engine_label(e) for e in made.values())} and this run resolves "
+                        f"{'; '.join(engine_label(e) for k, e in now.items() if k not in made)}",
+                        "resume where the engine resolves the same (pin backend.dtype / backend.device), use a new "
+                        "--out, or set runner.allow_mixed_engines: true (each shard's marker names its engine)")
 
     def close(self) -> None:
         if self._built is not None:
@@ -385,6 +404,8 @@ class LocalRunner(Generic[T]):
                 if done[idx].get("tasks_hash") != keys_hash:
                     raise UserError(str(self.run_dir), f"{shard_name(idx)} was made by a different config or input",
                                     "use a new --out directory, or rerun with the original config")
+        if len(done) < len(shards) and not self.allow_mixed_engines:
+            self._check_resumed_engines(done)
         prog = RunProgress(shards_total=len(shards))
         seen: set[str] = set()
         started = time.perf_counter()
@@ -438,6 +459,18 @@ class LocalRunner(Generic[T]):
         return prog
 
 
+def engine_label(engine: dict[str, Any] | None) -> str:
+    """An engine in a message: kind, device, dtype and a short hash of everything it resolved."""
+    if engine is None:
+        return "no engine"
+    sample = engine.get("sample") or {}  # a collapse generation: training device + sampling engine
+    args = engine.get("engine_args") or sample.get("engine_args") or {}
+    device = engine.get("device") or sample.get("device")
+    short = ", ".join(f"{k}={args[k]}" for k in ("dtype",) if k in args)
+    return f"{engine.get('kind') or sample.get('kind', '?')} on {device}" + (f" ({short})" if short else "") + \
+        f" [engine {content_hash(engine, 8)}]"
+
+
 def make_runner(config: RunnerConfig | None, run_dir: str | Path, shard_size: int = 64,
                 token_budget: int | None = None, progress: bool | None = None, desc: str = "generate") -> LocalRunner:
     """The runner a command's `runner:` config asks for (Ray is imported only when asked for)."""
@@ -446,8 +479,11 @@ def make_runner(config: RunnerConfig | None, run_dir: str | Path, shard_size: in
         check_ray_target(config)
         from semisynth.ray_runner import RayRunner
 
-        return RayRunner(run_dir, shard_size, token_budget, progress, desc, config=config)
-    return LocalRunner(run_dir, shard_size, token_budget, progress, desc)
+        runner: LocalRunner = RayRunner(run_dir, shard_size, token_budget, progress, desc, config=config)
+    else:
+        runner = LocalRunner(run_dir, shard_size, token_budget, progress, desc)
+    runner.allow_mixed_engines = config.allow_mixed_engines
+    return runner
 
 
 def shard_engines(run_dir: str | Path, driver_engine: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -146,7 +146,8 @@ def test_a_path_a_worker_cannot_read_is_one_line_naming_where_and_the_path(tmp_p
     assert "\n" not in str(e.value)
 
 
-def test_each_shard_marker_names_its_engine_and_the_manifest_lists_them(tmp_path):
+def test_each_shard_marker_names_its_engine_and_a_resume_on_another_engine_is_refused_unless_allowed(tmp_path):
+    from semisynth.errors import UserError
     from semisynth.runner import LocalRunner, ShardResult, shard_engines
 
     bf16 = {"kind": "vllm", "device": "cpu", "engine_args": {"dtype": "bfloat16"}}
@@ -155,6 +156,14 @@ def test_each_shard_marker_names_its_engine_and_the_manifest_lists_them(tmp_path
     runner._engine = bf16  # what start(spec) resolves in this process
     runner.run(list("abcd"), stage=lambda items: ShardResult([], []))
     runner._engine = fp32  # a resumed run whose engine resolved otherwise (another node)
+    with pytest.raises(UserError) as e:  # refused before any shard runs: the run would mix them silently
+        runner.run(list("abcdef"), stage=lambda items: ShardResult([], []))
+    msg = str(e.value)
+    assert e.value.where == str(tmp_path) and "holds 2 shard(s) made with vllm on cpu (dtype=bfloat16)" in msg, msg
+    assert "this run resolves vllm on cpu (dtype=float32)" in msg and "allow_mixed_engines" in msg, msg
+    assert "\n" not in msg and len(list((tmp_path / "done").glob("*.json"))) == 2
+    runner.run(list("abcd"), stage=lambda items: ShardResult([], []))  # nothing left to run: not refused
+    runner.allow_mixed_engines = True  # runner.allow_mixed_engines: the resume adds fp32 shards, each named
     runner.run(list("abcdef"), stage=lambda items: ShardResult([], []))
     markers = sorted((tmp_path / "done").glob("*.json"))
     assert [json.loads(m.read_text())["engine"]["engine_args"]["dtype"] for m in markers] == \
