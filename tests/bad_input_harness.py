@@ -11,8 +11,10 @@ the installed `semisynth` script to prove the real exit code and stderr.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +130,21 @@ def _fake_non_root_access(real_access: Callable[..., bool]) -> Callable[..., boo
     return access
 
 
+# What Python's default warning filters do not print (the CLI's stderr never shows them)
+_HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+class _Logged(logging.Handler):
+    """Log records at WARNING and above: what the CLI's logging.basicConfig(level=WARNING) prints to stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def assert_refused(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
                    model_dir: Callable[[], Path] | None = None) -> str:
     """Run the case's command in tmp_path and check the whole contract; returns the error line."""
@@ -144,17 +161,27 @@ def assert_refused(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
         monkeypatch.setattr(os, "access", _fake_non_root_access(os.access))
     capsys.readouterr()
     before = snapshot(work)
+    logged = _Logged()
+    logging.getLogger().addHandler(logged)
     try:
-        try:
-            rc = main(argv)
-        except SystemExit as e:  # the contract says exit 2 through main's return, but count it fairly
-            rc = e.code if isinstance(e.code, int) else 1
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            try:
+                rc = main(argv)
+            except SystemExit as e:  # the contract says exit 2 through main's return, but count it fairly
+                rc = e.code if isinstance(e.code, int) else 1
         out, err = capsys.readouterr()
         after = snapshot(work)
     finally:
+        logging.getLogger().removeHandler(logged)
         for p in work.rglob("*"):  # let pytest clean up read-only folders
             if p.is_dir() and not p.is_symlink():
                 p.chmod(0o755)
+    # In the real CLI a logged warning and a Python warning are lines on stderr too; in-process, pytest's log
+    # and warning capture took them away from capsys (a 'forced past' warning before the error went unseen)
+    shown = [f"{r.levelname} {r.name}: {r.getMessage()}" for r in logged.records]
+    shown += [f"{w.category.__name__}: {w.message}" for w in warned if not issubclass(w.category, _HIDDEN_WARNINGS)]
+    err = "".join(f"{ln}\n" for ln in shown) + err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert "Traceback" not in err, err
     assert rc == 2, f"exit {rc}; stderr: {err!r}; stdout: {out[-300:]!r}"

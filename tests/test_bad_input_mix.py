@@ -86,6 +86,8 @@ CASES: list[Case] = [
          "has no fingerprint of the records it judged"),
     case("report-synthetic-records-list", lambda e: mix(e, report_variant(e, edit_fp("records", ["x"]))),
          "has no fingerprint of the records it judged"),
+    case("report-synthetic-records-number", lambda e: mix(e, report_variant(e, edit_fp("records", 5))),
+         "has no fingerprint of the records it judged"),  # a TypeError traceback before 00cd4e4
     case("report-figures-missing", lambda e: mix(e, report_variant(e, edit("figures", None))),
          "not a monitor report this semisynth can check", "figures"),
     case("report-gate-unknown-figure", lambda e: mix(e, report_variant(e, edit("config", {"gates": [
@@ -96,6 +98,10 @@ CASES: list[Case] = [
          "says its gates passed, but its own figures fail them", "(and 1 more problem(s))"),
     case("forced-source-path-missing", lambda e: mix(e, f"sources: [{{path: {e.path('gone')}, kind: synthetic}}]\n",
                                                      "--force"), "gone", "not found"),
+    # the case: a gated kind, so --force has a gate to force past (a 'forced past' warning came first)
+    case("forced-semi-synthetic-path-missing", lambda e: mix(e, f"sources: [{{path: {e.path('gone')}, "
+                                                                "kind: semi_synthetic}]\n", "--force"),
+         "gone", "not found"),
     case("out-is-a-file", lambda e: mix(e, out=e.write("taken", "x")), "taken", "exists and is a file"),
     case("out-parent-is-a-file", lambda e: mix(e, out=e.write("f", "x") + "/m"), "is a file, not a folder"),
     case("out-dangling-symlink", lambda e: mix(e, out=e.dangling()), "dangling symlink"),
