@@ -276,6 +276,50 @@ def test_a_cluster_that_never_grows_enough_is_one_line_after_start_timeout(clust
     msg = str(e.value)
     assert "not ready after 3 s" in msg and f"need {cluster.cpus + 8} CPU" in msg and "no node joined" in msg, msg
     assert "\n" not in msg
+    assert not (tmp_path / "never").exists()  # no experiment.json left behind: nothing was made
+    # one worker larger than any node: it waits only for an autoscaler that adds such a node, and says so
+    with pytest.raises(UserError) as e:
+        run_experiment(ExperimentConfig(out=str(tmp_path / "too-big"), family="categorical", generations=1,
+                                        seeds=[0], sample_size=50, progress=False,
+                                        runner=_ray(cluster, 1, cpus_per_worker=64, start_timeout_s=2)))
+    msg = str(e.value)
+    assert "not ready after 2 s" in msg and "no node offers one worker's 64 CPU" in msg, msg
+    assert "only an autoscaler" in msg and "cpus_per_worker" in e.value.fix and "\n" not in msg, msg
+    assert not (tmp_path / "too-big").exists()
+
+
+def test_a_resume_on_workers_that_resolve_another_dtype_is_refused(cluster, tmp_path):
+    """The run id holds the backend's device as the driver resolves it, not what the workers resolve: a run
+    whose shards were made on bf16 workers, resumed on workers that resolve float32 (both forced through
+    runner.env_vars), is refused before any shard is sent; no engine is opened (the stage only resolves)."""
+    import ray.cloudpickle
+
+    from semisynth.backends import backend_spec
+    from semisynth.errors import UserError
+    from semisynth.ray_runner import RayRunner
+    from semisynth.runner import RunnerConfig, StageSpec, make_runner
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    spec = StageSpec(_slow_stage, resolves=backend_spec(kind="vllm", model="m"))
+    out = tmp_path / "resumed"
+
+    def run(items: int, **kw) -> None:
+        runner = make_runner(RunnerConfig(**_ray(cluster, **kw)), out, shard_size=1, progress=False)
+        assert isinstance(runner, RayRunner)
+        runner.start(spec)
+        try:
+            runner.run([str(i) for i in range(items)])
+        finally:
+            runner.close()
+
+    run(2, env_vars={"SEMISYNTH_CPU_BF16": "1"})  # whatever the host's CPU: bf16, then float32
+    made = sorted(p.name for p in (out / "done").iterdir())
+    with pytest.raises(UserError) as e:
+        run(4, env_vars={"SEMISYNTH_CPU_BF16": "0"})
+    msg = str(e.value)
+    assert "holds 2 shard(s) made with vllm on cpu (dtype=bfloat16)" in msg, msg
+    assert "this run resolves vllm on cpu (dtype=float32)" in msg and "\n" not in msg, msg
+    assert sorted(p.name for p in (out / "done").iterdir()) == made  # nothing sent, nothing committed
 
 
 def test_workers_that_resolve_different_dtypes_are_refused_at_start(cluster, tiny_model_dir, tmp_path):

@@ -399,6 +399,17 @@ def absolute_paths(cfg: ExperimentConfig) -> ExperimentConfig:
     return cfg.model_copy(update=update)
 
 
+def _remove_contents(out: Path, made: bool) -> None:
+    """What this run wrote into `out` (which it found absent or empty): the folder too when it made it."""
+    import shutil
+
+    if made:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for p in out.iterdir():
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+
+
 def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     from semisynth.paths import check_output_dir
 
@@ -415,11 +426,19 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     from semisynth.runner import check_ray_target
 
     check_ray_target(cfg.runner)  # an unreachable Ray is refused before experiment.json is written
+    made = not out.exists()
+    fresh = not (out / "experiment.json").exists()  # out is absent or empty here (_check_experiment)
     out.mkdir(parents=True, exist_ok=True)
     run_id = _check_experiment(out, cfg)
     progress = _Progress(len(conditions(cfg)) * len(cfg.seeds) * (cfg.generations + 1), cfg.progress)
     try:
         timings = run_chains(cfg, out, run_id, progress, family)
+    except BaseException:
+        # a run that failed before committing any generation (Ray workers that never started, engines that
+        # disagree, a cluster that never grew) leaves nothing behind: not even experiment.json
+        if fresh and not any(out.glob("runs/*/seed*/gen*/DONE")):
+            _remove_contents(out, made)
+        raise
     finally:
         progress.close()
     rows = collect_results(out)
