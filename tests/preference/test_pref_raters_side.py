@@ -209,8 +209,12 @@ def test_a_push_cut_off_by_argilla_down_is_one_line_saying_rerun_and_the_rerun_f
 
     items = make_items(300, prefix="down")
     _write(tmp_path / "items.jsonl", [it.to_dict() for it in items])
-    # the retries give up at once once the stack is gone (their waits are not what is tested here)
+    # the retries give up at once once the stack is gone (their waits are not what is tested here): ours, and
+    # the SDK's transport's connect retries under each of ours (httpcore backs off 0.5+1+2+4 s: 68 s of this test)
+    import httpcore._sync.connection as httpcore_connection
+
     monkeypatch.setattr(client, "time", types.SimpleNamespace(sleep=lambda s: None))
+    monkeypatch.setattr(httpcore_connection, "RETRIES_BACKOFF_FACTOR", 0.0)
     ledger = argilla_stack.state_dir / "push" / "pdown" / "ledger.txt"
     rc: list[int] = []
     t = threading.Thread(target=lambda: rc.append(_push(argilla_stack, "pdown", tmp_path / "items.jsonl",
