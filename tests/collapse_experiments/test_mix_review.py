@@ -149,3 +149,16 @@ def test_malformed_review_json_is_one_line_exit_2(run, tmp_path, capsys):
     (path / "monitor" / "review.json").write_text('{"format": "something else"}')
     assert main(["mix", "--config", str(cfg)]) == 2
     assert "not a review report" in capsys.readouterr().err
+
+
+def test_another_runs_review_is_named_as_such_not_as_a_changed_run(run, tmp_path):
+    tmp, path, recs, seeds = run
+    other = tmp_path / "other"
+    others = [Record.create("paraphrase", text=f"parcel {i} lost again", parents=[s.id], language="en",
+                            lineage=Lineage(generator="paraphrase:keep", style="keep")) for i, s in enumerate(seeds)]
+    _write(other / "records" / "shard-00000.jsonl", others)
+    write_report(other, real=seeds, default_origin="paraphrase")
+    _review(other, others, seeds, accepted=19)
+    (path / "monitor" / "review.json").write_bytes((other / "monitor" / "review.json").read_bytes())
+    with pytest.raises(UserError, match=r"the review is of other records: none of the 20 records it decided is in"):
+        build_mix(_cfg(tmp, path, min_accepted=0.1))
