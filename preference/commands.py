@@ -92,7 +92,32 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     paths = run_report(args.config_flags.load(args))
     print(f"wrote {', '.join(map(str, paths))}")
+    for p in paths:
+        if Path(p).name == "review.json":
+            print(review_summary(json.loads(Path(p).read_text(encoding="utf-8"))))
     return 0
+
+
+def review_summary(review: dict) -> str:
+    """The reviewers' verdict on the terminal: acceptance overall and per generator with its interval, what is
+    still undecided, and the commonest failure reason (the rest is in review.json and the report's HTML)."""
+    def rate(a: dict) -> str:
+        if a.get("rate") is None:
+            return "nothing decided"
+        return f"{a['rate']:.1%} [{a['ci_low']:.1%}, {a['ci_high']:.1%}] of {a['n']}"
+
+    acc, items = review["acceptance"], review["items"]
+    lines = [f"reviewed acceptance ({review['confidence']:.0%} interval): {rate(acc['overall'])}"]
+    lines += [f"  {g}: {rate(a)}" for g, a in (acc.get("by_generator") or {}).items()]
+    undecided = items["kept_sample"] - items["decided"]
+    if undecided:
+        lines.append(f"  undecided: {undecided} of {items['kept_sample']} sampled records"
+                     + (f" ({items['awaiting_expert']} awaiting the expert)" if items.get("awaiting_expert") else ""))
+    reasons = {k: v["n"] for k, v in (review.get("failure_reasons") or {}).items() if v.get("n")}
+    if reasons:
+        top = max(reasons, key=reasons.get)
+        lines.append(f"  commonest failure: {top} ({reasons[top]} of {sum(reasons.values())} rejected)")
+    return "\n".join(lines)
 
 
 @rerun_if_lost("reading the answers", "it changes nothing in Argilla")

@@ -162,3 +162,14 @@ def test_another_runs_review_is_named_as_such_not_as_a_changed_run(run, tmp_path
     (path / "monitor" / "review.json").write_bytes((other / "monitor" / "review.json").read_bytes())
     with pytest.raises(UserError, match=r"the review is of other records: none of the 20 records it decided is in"):
         build_mix(_cfg(tmp, path, min_accepted=0.1))
+
+
+def test_preference_report_says_the_reviewed_acceptance_on_the_terminal(run):
+    from semisynth.preference.commands import review_summary
+
+    tmp, path, recs, seeds = run
+    rep = _review(path, recs, seeds, accepted=12)  # 12 of 20 accepted, 1 edited, 7 changed_meaning
+    said = review_summary(rep).splitlines()
+    assert said[0] == "reviewed acceptance (95% interval): 60.0% [38.7%, 78.1%] of 20"
+    assert "  paraphrase:keep: 60.0% [38.7%, 78.1%] of 20" in said  # the first 20 records are all paraphrase:keep
+    assert said[-1] == "  commonest failure: changed_meaning (7 of 7 rejected)"

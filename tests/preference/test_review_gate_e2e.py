@@ -110,6 +110,10 @@ def test_review_of_a_real_run_gates_the_mix(argilla_stack, conn, tiny_model_dir,
     assert main(["preference", "report", *base, "--out", str(tmp_path / "rep"), "--monitor-report", str(report)]) == 0
     review = json.loads((run / "monitor" / "review.json").read_text())
     assert review == json.loads((tmp_path / "rep" / "review.json").read_text())
+    o = review["acceptance"]["overall"]  # the terminal says the figure, not only the paths it wrote
+    said = capsys.readouterr().out
+    assert f"reviewed acceptance (95% interval): {o['rate']:.1%} [{o['ci_low']:.1%}, {o['ci_high']:.1%}] of {o['n']}" \
+        in said, said
     for gen, acc in by_gen.items():  # one cell per generator: Wilson on the counts, computed here by statsmodels
         got = review["acceptance"]["by_generator"][gen]
         lo, hi = proportion_confint(sum(acc), len(acc), alpha=0.05, method="wilson")
