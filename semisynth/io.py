@@ -10,6 +10,7 @@ import csv
 import errno
 import json
 import os
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,9 +328,11 @@ def is_record_dict(data: Mapping[str, Any]) -> bool:
 
 
 def read_records(path: str | os.PathLike, mapping: ColumnMapping | None = None,
-                 default_origin: str = "real") -> list[Record]:
+                 default_origin: str = "real", refuse_blank: bool = False) -> list[Record]:
     """Load a corpus as records: semisynth records pass through; other rows become records of
-    `default_origin` (no PII masking or language id: that is the seed loader's job)."""
+    `default_origin` (no PII masking or language id: that is the seed loader's job). refuse_blank: a corpus
+    whose every row is empty is a user error (a corpus the user gave; a collapse chain may read back the empty
+    samples of a generation that collapsed)."""
     mapping = mapping or ColumnMapping()
     out: list[Record] = []
     for row in iter_raw_rows(path):
@@ -346,5 +349,16 @@ def read_records(path: str | os.PathLike, mapping: ColumnMapping | None = None,
                                  meta={"source": row.source}))
     if not out:
         raise UserError(str(path), "no records found", "give a corpus with at least one non-empty record")
+    if refuse_blank and all(blank_text(r.content) for r in out):  # a monitor report of nothing, a mix of empty records: exit 0
+        field = " or ".join(f"'{c}'" for c in (mapping.text, mapping.messages) if c)
+        raise UserError(str(path), f"all {len(out):,} row(s) have an empty or null {field}",
+                        "point the text field (--text-field, text_field) at the column that holds the text, or give "
+                        "a corpus with text")
     return out
+
+
+def blank_text(text: str | None) -> bool:
+    """Nothing a reader would see: whitespace and invisible format characters (zero-width space, word joiner,
+    a stray byte-order mark) only; such a row is empty, not a text in an undetermined language."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text or "")
 

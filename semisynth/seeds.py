@@ -6,7 +6,6 @@ A row becomes a `real` record, or a reject with a reason (empty, duplicate): not
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from semisynth.io import (
     MAX_LINE_BYTES_DEFAULT,
     ColumnMapping,
     RawRow,
+    blank_text,
     extract_content,
     is_record_dict,
     iter_raw_rows,
@@ -35,10 +35,7 @@ class SeedSet:
     languages: dict[str, int] = field(default_factory=dict)
 
 
-def _blank(text: str) -> bool:
-    """Nothing a reader would see: whitespace and invisible format characters (zero-width space, word joiner,
-    a stray byte-order mark) only; such a seed is empty, not a text in an undetermined language."""
-    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+_blank = blank_text  # (the same test as every reader of corpora: semisynth.io.blank_text)
 
 
 def load_seeds(

@@ -3,12 +3,13 @@ them in the earlier tables, across generate, monitor, mix, collapse run, prefere
 Same contract as every table (bad_input_harness): exit 2, one line naming the file/line/field and the fix,
 nothing new on disk.
 
-64 cases: 54 held on the code before this sweep; the 10 in FIXED failed there (run against it: a malformed
+67 cases: 54 held on the code before this sweep; the 13 in FIXED failed there (run against it: a malformed
 http base_url reported as an unreachable server after 5 tries; --input "" read as the working folder;
 --variants 0 and candidates --max-tokens 0 silently replaced by the default; monitor --runner ray with an
 unreachable --ray-address exited 0 when every text was in the embedding cache; --argilla-api-key-env "" or
 "$KEY" told the user to `export =<key>`; argilla up --state-dir under a file was an OSError's line without
-the flag)."""
+the flag; monitor and mix took a corpus whose every text is null or invisible and reported on it / mixed it,
+exit 0)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def npy(e: Env, name: str, shape: tuple[int, int]) -> str:
 FIXED = {
     "v-gen-http-base-url-no-scheme", "v-gen-http-base-url-port-word", "v-gen-input-empty-string", "v-mon-real-blank",
     "v-gen-variants-zero-flag", "v-mon-ray-unreachable", "v-push-api-key-env-empty", "v-report-api-key-env-dollar",
-    "v-candidates-max-tokens-zero", "v-argilla-up-state-dir-under-file",
+    "v-candidates-max-tokens-zero", "v-argilla-up-state-dir-under-file", "v-mon-real-every-text-null",
+    "v-mon-synthetic-zero-width", "v-mix-real-source-every-text-null",
 }
 
 CASES: list[Case] = [
@@ -135,7 +137,16 @@ CASES: list[Case] = [
     case("v-mon-real-empty-file", lambda e: mon(e, real=e.write("empty.jsonl", b"")), "empty.jsonl", "empty"),
     case("v-mon-smoothed-above-exaggerated", lambda e: mon(e, "--smoothed-below", "1.5", "--exaggerated-above", "1.2"),
          "smoothed_below"),
+    case("v-mon-real-every-text-null", lambda e: mon(e, real=e.jsonl("null.jsonl", [{"text": None}] * 4)),
+         "null.jsonl", "all 4 row(s) have an empty or null 'text'"),
+    case("v-mon-synthetic-zero-width", lambda e: mon(e, synthetic=e.jsonl("zw.jsonl", [{"text": "\u200b "},
+                                                                                      {"text": ""}])),
+         "zw.jsonl", "all 2 row(s)"),
     # mix
+    case("v-mix-real-source-every-text-null", lambda e: mix(e, f"sources: [{{path: "
+                                                               f"{e.jsonl('null.jsonl', [{'text': None}] * 4)}, "
+                                                               "kind: real}]\n"),
+         "null.jsonl", "all 4 row(s) have an empty or null 'text'"),
     case("v-mix-size-negative", lambda e: mix(e, f"sources: [{{path: {e.seeds()}, kind: real}}]\n", "--size", "-5"),
          "size", ">= 1"),
     case("v-mix-push-to-hub-bad-repo", lambda e: mix(e, f"sources: [{{path: {e.seeds()}, kind: real}}]\n",

@@ -102,7 +102,7 @@ def load_sources(st: MixState) -> None:
     for s in st.cfg.sources:
         if not Path(s.path).exists():
             raise UserError(f"mix source '{source_name(s)}'", f"{s.path} not found", "check the source path")
-        st.loaded.append((s, read_records(s.path, default_origin=READ_ORIGIN[s.kind])))
+        st.loaded.append((s, read_records(s.path, default_origin=READ_ORIGIN[s.kind], refuse_blank=True)))
     real_sources = {}
     for i, (s, recs) in enumerate(st.loaded):
         if s.kind == "real":

@@ -62,8 +62,8 @@ def monitor_paths(real: str | os.PathLike, synthetic: str | os.PathLike, cfg: An
     # embedding cache misses: with every text cached it was never looked at (exit 0 on a dead address)
     check_ray_target(cfg.runner)
     mapping = ColumnMapping(text=cfg.text_field)
-    real_records = read_records(real, mapping, default_origin="real")
-    synthetic_records = read_records(synthetic, mapping, default_origin="synthetic")
+    real_records = read_records(real, mapping, default_origin="real", refuse_blank=True)
+    synthetic_records = read_records(synthetic, mapping, default_origin="synthetic", refuse_blank=True)
     r_emb = load_embeddings(real_embeddings, len(real_records)) if real_embeddings else None
     s_emb = load_embeddings(synthetic_embeddings, len(synthetic_records)) if synthetic_embeddings else None
     if bool(real_embeddings) != bool(synthetic_embeddings):
