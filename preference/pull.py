@@ -51,7 +51,10 @@ def expert_annotations(conn, dataset: str) -> list:
 
 def resolved(cfg: ReportConfig):
     from semisynth.preference.consensus import resolve
+    from semisynth.taxonomy import load_taxonomy
 
+    if cfg.taxonomy:  # a missing or broken --taxonomy is bad input: named before connecting and pulling
+        load_taxonomy(cfg.taxonomy)
     conn = connect(cfg.argilla)
     pulled, kind, tax = pull_dataset(conn, cfg.dataset, cfg.taxonomy)
     return pulled, kind, tax, resolve(pulled.items, pulled.annotations, cfg.policy.policy(),

@@ -3,13 +3,14 @@ them in the earlier tables, across generate, monitor, mix, collapse run, prefere
 Same contract as every table (bad_input_harness): exit 2, one line naming the file/line/field and the fix,
 nothing new on disk.
 
-67 cases: 54 held on the code before this sweep; the 13 in FIXED failed there (run against it: a malformed
+81 cases: 65 held on the code before this sweep; the 16 in FIXED failed there (run against it: a malformed
 http base_url reported as an unreachable server after 5 tries; --input "" read as the working folder;
 --variants 0 and candidates --max-tokens 0 silently replaced by the default; monitor --runner ray with an
 unreachable --ray-address exited 0 when every text was in the embedding cache; --argilla-api-key-env "" or
 "$KEY" told the user to `export =<key>`; argilla up --state-dir under a file was an OSError's line without
 the flag; monitor and mix took a corpus whose every text is null or invisible and reported on it / mixed it,
-exit 0)."""
+exit 0; preference report/export read a missing or label-less --taxonomy only after connecting; collapse run
+named a missing local base_model folder "a path the driver sees but this worker does not")."""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ FIXED = {
     "v-gen-http-base-url-no-scheme", "v-gen-http-base-url-port-word", "v-gen-input-empty-string", "v-mon-real-blank",
     "v-gen-variants-zero-flag", "v-mon-ray-unreachable", "v-push-api-key-env-empty", "v-report-api-key-env-dollar",
     "v-candidates-max-tokens-zero", "v-argilla-up-state-dir-under-file", "v-mon-real-every-text-null",
-    "v-mon-synthetic-zero-width", "v-mix-real-source-every-text-null",
+    "v-mon-synthetic-zero-width", "v-mix-real-source-every-text-null", "v-export-taxonomy-missing",
+    "v-report-taxonomy-no-labels", "v-collapse-hf-lm-base-model-missing",
 }
 
 CASES: list[Case] = [
@@ -196,7 +198,37 @@ CASES: list[Case] = [
                                                       "--monitor-report", e.dir("mr")], "mr"),
     case("v-argilla-up-state-dir-under-file", lambda e: ["argilla", "up", "--state-dir", e.write("f", "x") + "/st"],
          "state_dir (--state-dir)", "is a file, not a folder"),
+    case("v-push-preference-items-are-plain-rows", lambda e: push(e, kind="preference"), "seeds.jsonl:1",
+         "not a curation item"),
+    case("v-raters-reset-no-server", lambda e: ["preference", "raters", "reset", "ann"], "no Argilla configured",
+         "argilla up"),
+    case("v-export-taxonomy-missing", lambda e: ["preference", "export", "--dataset", "d1", "--format", "moderation",
+                                                 "--out", e.path("x"), "--taxonomy", e.path("nope.yaml")],
+         "nope.yaml", "taxonomy file not found"),
+    case("v-report-taxonomy-no-labels", lambda e: ["preference", "report", "--dataset", "d1", "--out", e.path("r"),
+                                                   "--taxonomy", e.yaml("t.yaml", 'name: t\nversion: "1"\nlabels: []\n')],
+         "t.yaml", "no labels"),
+    case("v-escalate-experts-repeat", lambda e: ["preference", "escalate", "--dataset", "d1", "--experts", "eve,eve"],
+         "experts", "a rater name repeats"),
+    # more across commands
+    case("v-collapse-hf-lm-base-model-missing", lambda e: crun(e, "--family", "hf_lm", "--base-model",
+                                                               e.path("no-model")),
+         "field 'base_model'", "not found"),
+    case("v-mon-embedder-unknown", lambda e: mon(e, "--embedder", "no-such-embedder"), "monitor.embedder",
+         "unknown embedder"),
+    case("v-mon-cache-dir-under-file", lambda e: mon(e, "--cache-dir", e.write("f", "x") + "/c"), "--cache-dir",
+         "is a file, not a folder"),
+    case("v-mix-sources-flag-scalar", lambda e: mix(e, "sources: [{path: a, kind: real}]\n", "--sources", "hello"),
+         "--sources", "list"),
+    case("v-gen-style-unknown", lambda e: gen(e, "--style", "fancy"), "--style", "invalid choice"),
+    case("v-gen-flag-typo", lambda e: gen(e, "--temprature", "0.5"), "--temprature", "unrecognized"),
+    case("v-gen-ray-ipv6-unbracketed", lambda e: gen(e, "--runner", "ray", "--ray-address",
+                                                     f"ray://::1:{closed_port()}"), "runner.address", "nothing answers"),
     # demo / model
+    case("v-model-tiny-onto-a-file", lambda e: ["model", "tiny", e.write("taken", "x")], "taken",
+         "exists and is a file"),
+    case("v-demo-limit-zero", lambda e: ["demo", "--quiet", "--out", e.path("d"), "--limit", "0"], "--limit",
+         "1 or more"),
     case("v-demo-out-is-a-file", lambda e: ["demo", "--quiet", "--out", e.write("taken", "x")], "taken"),
     case("v-demo-model-folder-not-a-model", lambda e: ["demo", "--quiet", "--out", e.path("d"), "--model",
                                                        e.dir("notamodel", {"a.txt": "x"})], "notamodel"),

@@ -3,6 +3,7 @@ expands into."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -94,6 +95,12 @@ class ExperimentConfig(CommandConfig):
         if self.family == "hf_lm" and not self.base_model:
             raise ConfigRefusal("family hf_lm needs base_model", "set base_model (--base-model) to a Hugging Face "
                                 "model name or folder", "base_model")
+        if self.base_model and self.runner.kind == "local" and self.base_model.startswith(("/", "./", "../", "~")):
+            folder = os.path.expanduser(self.base_model)  # a folder by its path (a hub name has no leading / . ~)
+            if not os.path.exists(folder):  # was "not readable (a path the driver sees but this worker does not)"
+                raise ConfigRefusal(f"base_model folder {self.base_model!r:.80} not found",
+                                    "check the path (a model folder with config.json), or give a Hugging Face model "
+                                    "name", "base_model")
         return self
 
 
