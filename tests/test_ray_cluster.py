@@ -62,9 +62,15 @@ class Cluster:
         self.cpus += cpus
 
     def ensure_float32_node(self) -> None:
-        """A node whose CPU 'lacks' bf16 (forced through its environment): its workers resolve float32."""
+        """A node whose CPU 'lacks' bf16 (forced through its environment): its workers resolve float32. The other
+        nodes resolve what this host's CPU has; on a host without bf16 a node forced to bf16 joins too, so the
+        cluster mixes both dtypes on any host."""
         if not self.float32_node:
+            from semisynth.backends.device import cpu_has_bf16
+
             self.add_node(1, env={"SEMISYNTH_CPU_BF16": "0"})
+            if not cpu_has_bf16():
+                self.add_node(1, env={"SEMISYNTH_CPU_BF16": "1"})
             self.float32_node = True
 
 
