@@ -106,6 +106,10 @@ def _write_secret(path: Path, text: str) -> None:
         f.write(text)
 
 
+_STATE_FIX = ("stop what it started if anything still runs (`ps aux | grep -e argilla -e redis`), then remove the file "
+              "and run `semisynth argilla up`")
+
+
 @dataclass
 class LocalStack:
     """One local stack rooted at `state_dir`; every process it starts is recorded in state.json."""
@@ -128,10 +132,23 @@ class LocalStack:
         return self.state_dir / "credentials.json"
 
     def state(self) -> dict[str, Any]:
+        """state.json as `up` wrote it; {} when there is none. A broken one is one line: read as none, `up`
+        started a second stack beside the running one and `status`/`connect` said nothing was set up."""
         try:
-            return json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
+            raw = self.state_file.read_bytes()
+        except FileNotFoundError:
             return {}
+        except OSError as e:
+            raise UserError(str(self.state_file), f"cannot be read ({e.strerror or e})", _STATE_FIX) from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+            raise UserError(str(self.state_file), "is not JSON (the local Argilla stack's ports and process ids)",
+                            _STATE_FIX) from None
+        if not isinstance(data, dict):
+            raise UserError(str(self.state_file), f"holds a JSON {type(data).__name__}, not the local stack's state",
+                            _STATE_FIX)
+        return data
 
     @property
     def jwt_secret_file(self) -> Path:
@@ -331,9 +348,10 @@ class LocalStack:
 
 
 def describe(stack: LocalStack, show_secrets: bool) -> str:
+    st = stack.state()  # a broken state.json is refused before anything is printed
     if not stack.credentials_file.exists():
         return f"Argilla: not started (no state in {stack.state_dir}); run `semisynth argilla up`"
-    st, creds = stack.state(), stack.credentials()
+    creds = stack.credentials()
     if stack.stopped():
         return (f"Argilla: stopped (last at {st.get('url', '?')}; state in {stack.state_dir}); "
                 "start it with `semisynth argilla up`")

@@ -3,14 +3,16 @@ them in the earlier tables, across generate, monitor, mix, collapse run, prefere
 Same contract as every table (bad_input_harness): exit 2, one line naming the file/line/field and the fix,
 nothing new on disk.
 
-81 cases: 65 held on the code before this sweep; the 16 in FIXED failed there (run against it: a malformed
+84 cases: 65 held on the code before this sweep; the 19 in FIXED failed there (run against it: a malformed
 http base_url reported as an unreachable server after 5 tries; --input "" read as the working folder;
 --variants 0 and candidates --max-tokens 0 silently replaced by the default; monitor --runner ray with an
 unreachable --ray-address exited 0 when every text was in the embedding cache; --argilla-api-key-env "" or
 "$KEY" told the user to `export =<key>`; argilla up --state-dir under a file was an OSError's line without
 the flag; monitor and mix took a corpus whose every text is null or invisible and reported on it / mixed it,
 exit 0; preference report/export read a missing or label-less --taxonomy only after connecting; collapse run
-named a missing local base_model folder "a path the driver sees but this worker does not")."""
+named a missing local base_model folder "a path the driver sees but this worker does not"; a broken
+argilla state.json was read as no state: status said "not started", up started a second stack beside the
+first, report said "no Argilla configured")."""
 
 from __future__ import annotations
 
@@ -72,7 +74,8 @@ FIXED = {
     "v-gen-variants-zero-flag", "v-mon-ray-unreachable", "v-push-api-key-env-empty", "v-report-api-key-env-dollar",
     "v-candidates-max-tokens-zero", "v-argilla-up-state-dir-under-file", "v-mon-real-every-text-null",
     "v-mon-synthetic-zero-width", "v-mix-real-source-every-text-null", "v-export-taxonomy-missing",
-    "v-report-taxonomy-no-labels", "v-collapse-hf-lm-base-model-missing",
+    "v-report-taxonomy-no-labels", "v-collapse-hf-lm-base-model-missing", "v-argilla-status-state-not-json",
+    "v-argilla-up-state-a-list", "v-report-state-not-json",
 }
 
 CASES: list[Case] = [
@@ -210,6 +213,13 @@ CASES: list[Case] = [
          "t.yaml", "no labels"),
     case("v-escalate-experts-repeat", lambda e: ["preference", "escalate", "--dataset", "d1", "--experts", "eve,eve"],
          "experts", "a rater name repeats"),
+    case("v-argilla-status-state-not-json", lambda e: (e.write(".semisynth/argilla/state.json", "{nope"),
+                                                       ["argilla", "status"])[1], "state.json", "is not JSON"),
+    case("v-argilla-up-state-a-list", lambda e: (e.write(".semisynth/argilla/state.json", "[1]"),
+                                                 ["argilla", "up"])[1], "state.json", "JSON list"),
+    case("v-report-state-not-json", lambda e: (e.write(".semisynth/argilla/state.json", "{nope"),
+                                               ["preference", "report", "--dataset", "d1", "--out", e.path("r")])[1],
+         "state.json", "is not JSON"),
     # more across commands
     case("v-collapse-hf-lm-base-model-missing", lambda e: crun(e, "--family", "hf_lm", "--base-model",
                                                                e.path("no-model")),
