@@ -51,6 +51,9 @@ def cmd_stack(args: argparse.Namespace) -> int:
 def _arms_from_flags(specs: list[str] | None, max_tokens: int | None) -> list[dict] | None:
     """`--arm NAME=MODEL[@TEMPERATURE]`: the quick form; configs give every field."""
     if not specs:
+        if max_tokens is not None:  # it would be ignored without a word
+            raise UserError("--max-tokens", "applies to the arms given with --arm, and none is given",
+                            "set max_tokens on each arm of --arms / the config's arms, or give the arms with --arm")
         return None
     arms = []
     for spec in specs:

@@ -3,9 +3,9 @@ them in the earlier tables, across generate, monitor, mix, collapse run, prefere
 Same contract as every table (bad_input_harness): exit 2, one line naming the file/line/field and the fix,
 nothing new on disk.
 
-84 cases: 65 held on the code before this sweep; the 19 in FIXED failed there (run against it: a malformed
+85 cases: 65 held on the code before this sweep; the 20 in FIXED failed there (run against it: a malformed
 http base_url reported as an unreachable server after 5 tries; --input "" read as the working folder;
---variants 0 and candidates --max-tokens 0 silently replaced by the default; monitor --runner ray with an
+--variants 0 and candidates --max-tokens 0 silently replaced by the default, and --max-tokens with --arms ignored; monitor --runner ray with an
 unreachable --ray-address exited 0 when every text was in the embedding cache; --argilla-api-key-env "" or
 "$KEY" told the user to `export =<key>`; argilla up --state-dir under a file was an OSError's line without
 the flag; monitor and mix took a corpus whose every text is null or invisible and reported on it / mixed it,
@@ -75,7 +75,7 @@ FIXED = {
     "v-candidates-max-tokens-zero", "v-argilla-up-state-dir-under-file", "v-mon-real-every-text-null",
     "v-mon-synthetic-zero-width", "v-mix-real-source-every-text-null", "v-export-taxonomy-missing",
     "v-report-taxonomy-no-labels", "v-collapse-hf-lm-base-model-missing", "v-argilla-status-state-not-json",
-    "v-argilla-up-state-a-list", "v-report-state-not-json",
+    "v-argilla-up-state-a-list", "v-report-state-not-json", "v-candidates-max-tokens-with-arms-yaml",
 }
 
 CASES: list[Case] = [
@@ -197,6 +197,11 @@ CASES: list[Case] = [
     case("v-candidates-max-tokens-zero", lambda e: ["preference", "candidates", "--prompts", e.seeds(), "--out",
                                                     e.path("i.jsonl"), "--arm", "a=m", "--arm", "b=m",
                                                     "--max-tokens", "0"], "arms.0.max_tokens", ">= 1"),
+    case("v-candidates-max-tokens-with-arms-yaml", lambda e: ["preference", "candidates", "--prompts", e.seeds(),
+                                                              "--out", e.path("i.jsonl"), "--arms",
+                                                              "[{name: a, backend: {model: m}}, "
+                                                              "{name: b, backend: {model: m}}]", "--max-tokens", "0"],
+         "--max-tokens", "--arm"),
     case("v-report-monitor-report-folder", lambda e: ["preference", "report", "--dataset", "d1", "--out", e.path("r"),
                                                       "--monitor-report", e.dir("mr")], "mr"),
     case("v-argilla-up-state-dir-under-file", lambda e: ["argilla", "up", "--state-dir", e.write("f", "x") + "/st"],
