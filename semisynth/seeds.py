@@ -35,9 +35,6 @@ class SeedSet:
     languages: dict[str, int] = field(default_factory=dict)
 
 
-_blank = blank_text  # (the same test as every reader of corpora: semisynth.io.blank_text)
-
-
 def load_seeds(
     path: str | os.PathLike,
     mapping: ColumnMapping | None = None,
@@ -87,7 +84,7 @@ def load_seeds(
             if messages:
                 messages = [{"role": m["role"], "content": masked(m["content"])} for m in messages]
         content = text if text is not None else "\n".join(m["content"] for m in messages or ())
-        if _blank(content):
+        if blank_text(content):
             rejects.append(Reject(content_hash(row.source), (), "empty_seed", detail=row.source))
             continue
         lang = str(row.data.get(mapping.language)) if mapping.language and row.data.get(mapping.language) else None

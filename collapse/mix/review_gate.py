@@ -104,15 +104,15 @@ def apply_reviews(st: Any) -> None:
         review = {**review, "fingerprint_now": now, "fingerprint_match": trusted == now,
                   "reviewed_in_source": sum(k in ids for k in decisions), "reviewed": len(decisions)}
         problems = []
-        if s.min_accepted is not None and trusted is not None and trusted != now and decisions \
-                and not review["reviewed_in_source"]:
-            problems.append((f"the review is of other records: none of the {len(decisions)} records it decided is "
-                             f"in {s.path}", "give this run's own review (review.json beside its "
-                             "monitor/report.json, written by `semisynth preference report --monitor-report`)"))
-        elif s.min_accepted is not None and trusted is not None and trusted != now:
-            problems.append((f"its records changed since they were reviewed: the review fingerprinted "
-                             f"{review['trusted_fingerprint']['n']} records ({trusted[:12]}), {s.path} now holds "
-                             f"{len(recs)} ({now[:12]})", "review a sample of the run as it is now"))
+        if s.min_accepted is not None and trusted is not None and trusted != now:
+            if decisions and not review["reviewed_in_source"]:  # not this run changed: another run's review
+                problems.append((f"the review is of other records: none of the {len(decisions)} records it "
+                                 f"decided is in {s.path}", "give this run's own review (review.json beside its "
+                                 "monitor/report.json, written by `semisynth preference report --monitor-report`)"))
+            else:
+                problems.append((f"its records changed since they were reviewed: the review fingerprinted "
+                                 f"{review['trusted_fingerprint']['n']} records ({trusted[:12]}), {s.path} now "
+                                 f"holds {len(recs)} ({now[:12]})", "review a sample of the run as it is now"))
         unbounded = sorted({r.lineage.generator or "-" for r in recs} - set(review.get("lower_bounds") or {}))
         if s.min_accepted is not None and s.min_accepted_by == "generator" and unbounded:
             problems.append((f"min_accepted_by: generator, but the review decided no record of generator(s) "
