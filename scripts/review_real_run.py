@@ -21,17 +21,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LABEL_TO_DECISION = {"OK": "acceptable", "DRIFT": "changed_meaning", "JUNK": "not_fluent_or_leaked",
-                     "COPY": "copy_of_seed"}
+sys.path.insert(0, str(ROOT / "scripts"))
+from audit import read_labels  # noqa: E402
+from review_from_audit import DECISION as LABEL_TO_DECISION  # noqa: E402
 
 
 def reader_labels(audit: Path) -> dict[str, str]:
-    """record id -> the blind reader's label (gold items left out)."""
-    with (audit / "pairs.tsv").open(encoding="utf-8", newline="") as f:
-        label = {r["item"]: r["label"].strip().upper() for r in csv.DictReader(f, dialect="excel-tab")}
+    """record id -> the blind reader's label (gold items left out; labels checked by audit.py's reader)."""
+    label = read_labels(audit / "pairs.tsv")
     with (audit / "key.tsv").open(encoding="utf-8", newline="") as f:
         return {k["record_id"]: label[k["item"]] for k in csv.DictReader(f, dialect="excel-tab")
-                if not k["generator"].startswith("gold") and label.get(k["item"])}
+                if not k["generator"].startswith("gold")}
 
 
 def main() -> int:
